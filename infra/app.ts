@@ -1,0 +1,18 @@
+import { App } from 'aws-cdk-lib';
+import { GhostlessStack } from './ghostless-stack';
+
+const app = new App();
+// Optional overrides: `cdk deploy -c objectRetentionDays=14 -c jobRetentionDays=60`.
+const days = (key: string): number | undefined => {
+  const value = app.node.tryGetContext(key);
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new Error(`Context ${key} must be a positive whole number`);
+  return number;
+};
+new GhostlessStack(app, 'Ghostless', {
+  description: 'Ghostless: AI image/video jobs that never stay stuck',
+  objectRetentionDays: days('objectRetentionDays'),
+  jobRetentionDays: days('jobRetentionDays'),
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});

@@ -1,0 +1,213 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { InvalidRequest } from '../domain/errors';
+import type { JobRecord, StoredInput, UploadIntent } from '../domain/jobs';
+import type { AdmitResult, CreditLedger, JobStore } from '../domain/ports';
+
+/**
+ * Single-table layout:
+ *   USER#<id>  / PROFILE     balance, granted, debited, refunded, activeJobId (the one-active-job lock)
+ *   JOB#<id>   / INTENT      what POST /uploads promised, plus the inputs stored so far (TTL)
+ *   JOB#<id>   / JOB         the job; gsi1 = (USER#<id>, createdAt#jobId) lists a user's jobs
+ *   QUEUE      / <queueKey>  one entry per waiting job, sorted FIFO
+ */
+const userKey = (userId: string) => ({ pk: `USER#${userId}`, sk: 'PROFILE' });
+const intentKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'INTENT' });
+const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
+const QUEUE = 'QUEUE';
+/** Admission order: time first, job id breaks ties, so the order is total. */
+export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
+
+const CONFLICT_RETRIES = 5;
+
+export class DynamoStore implements JobStore, CreditLedger {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly retentionDays: number,
+  ) {}
+
+  async putIntent(intent: UploadIntent, expiresAtEpoch: number) {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...intentKey(intent.jobId), ...intent, stored: {}, ttl: expiresAtEpoch } }));
+  }
+
+  async getIntent(jobId: string) {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: intentKey(jobId), ConsistentRead: true }));
+    return Item ? (strip(Item) as unknown as UploadIntent) : null;
+  }
+
+  async markInputStored(jobId: string, input: StoredInput) {
+    const { Attributes } = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: intentKey(jobId),
+        UpdateExpression: 'SET stored.#slot = :input',
+        ExpressionAttributeNames: { '#slot': input.slot },
+        ExpressionAttributeValues: { ':input': input },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return Object.values((Attributes?.stored ?? {}) as Record<string, StoredInput>);
+  }
+
+  async admit(job: JobRecord): Promise<AdmitResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' } },
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: userKey(job.userId),
+                  UpdateExpression: 'SET activeJobId = :job, balance = balance - :cost, debited = debited + :cost',
+                  ConditionExpression: 'attribute_not_exists(activeJobId) AND balance >= :cost',
+                  ExpressionAttributeValues: { ':job': job.jobId, ':cost': job.creditCost },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+              { Put: { TableName: this.table, Item: { pk: QUEUE, sk: queueKeyOf(job), jobId: job.jobId } } },
+            ],
+          }),
+        );
+        return { outcome: 'admitted' };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [jobReason, userReason] = error.CancellationReasons ?? [];
+        if (jobReason?.Code === 'ConditionalCheckFailed') return { outcome: 'duplicate' };
+        if (userReason?.Code === 'ConditionalCheckFailed') {
+          const user = userReason.Item ? unmarshall(userReason.Item) : {};
+          return { outcome: 'rejected', code: user.activeJobId ? 'USER_BUSY' : 'INSUFFICIENT_CREDITS' };
+        }
+        // TransactionConflict: another writer touched the same items; the conditions decide on retry.
+        if (attempt >= CONFLICT_RETRIES) throw error;
+        await sleep(10 * 2 ** attempt * Math.random());
+      }
+    }
+  }
+
+  async putRejected(job: JobRecord) {
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  async getJob(jobId: string) {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: jobKey(jobId), ConsistentRead: true }));
+    return Item ? (strip(Item) as unknown as JobRecord) : null;
+  }
+
+  async listJobs(userId: string, limit: number, cursor?: string) {
+    const { Items = [], LastEvaluatedKey } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byUser',
+        KeyConditionExpression: 'gsi1pk = :user',
+        ExpressionAttributeValues: { ':user': `USER#${userId}` },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: cursor === undefined ? undefined : decodeCursor(cursor, `USER#${userId}`),
+      }),
+    );
+    return {
+      jobs: Items.map((item) => strip(item) as unknown as JobRecord),
+      nextCursor: LastEvaluatedKey ? Buffer.from(JSON.stringify(LastEvaluatedKey)).toString('base64url') : null,
+    };
+  }
+
+  async queuePosition(job: JobRecord) {
+    const { Count = 0 } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :queue AND sk <= :mine',
+        ExpressionAttributeValues: { ':queue': QUEUE, ':mine': queueKeyOf(job) },
+        Select: 'COUNT',
+        ConsistentRead: true,
+      }),
+    );
+    return Count > 0 ? Count : null;
+  }
+
+  async balance(userId: string) {
+    return (await this.user(userId))?.balance ?? 0;
+  }
+
+  async activeJobId(userId: string) {
+    return (await this.user(userId))?.activeJobId ?? null;
+  }
+
+  /** Sets the balance and books the difference as a grant, so grants − debits + refunds = balance holds. */
+  async setBalance(userId: string, balance: number) {
+    for (let attempt = 0; ; attempt++) {
+      const current = (await this.user(userId))?.balance;
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: userKey(userId),
+            UpdateExpression:
+              'SET balance = :new, granted = if_not_exists(granted, :zero) + :delta, debited = if_not_exists(debited, :zero), refunded = if_not_exists(refunded, :zero)',
+            ConditionExpression: current === undefined ? 'attribute_not_exists(balance)' : 'balance = :old',
+            ExpressionAttributeValues: {
+              ':new': balance,
+              ':delta': balance - (current ?? 0),
+              ':zero': 0,
+              ...(current === undefined ? {} : { ':old': current }),
+            },
+          }),
+        );
+        return balance;
+      } catch (error) {
+        if ((error as Error).name !== 'ConditionalCheckFailedException' || attempt >= CONFLICT_RETRIES) throw error;
+      }
+    }
+  }
+
+  async user(userId: string) {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: userKey(userId), ConsistentRead: true }));
+    return Item as { balance: number; granted: number; debited: number; refunded: number; activeJobId?: string } | undefined;
+  }
+
+  private jobItem(job: JobRecord) {
+    const terminal = job.status !== 'queued' && job.status !== 'running';
+    return {
+      ...jobKey(job.jobId),
+      ...job,
+      gsi1pk: `USER#${job.userId}`,
+      gsi1sk: `${job.createdAt}#${job.jobId}`,
+      ...(terminal ? { ttl: Math.floor(Date.now() / 1000) + this.retentionDays * 86_400 } : {}),
+    };
+  }
+}
+
+function decodeCursor(cursor: string, partition: string) {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const valid = ['pk', 'sk', 'gsi1pk', 'gsi1sk'].every((k) => typeof key?.[k] === 'string') && key.gsi1pk === partition;
+    if (valid) return key as Record<string, string>;
+  } catch {}
+  throw new InvalidRequest('cursor is not one this API returned.');
+}
+
+/** Drops the table's own attributes from an item. */
+function strip(item: Record<string, unknown>) {
+  const { pk, sk, gsi1pk, gsi1sk, ttl, stored, ...rest } = item;
+  return rest;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,50 @@
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { FileStore } from '../domain/ports';
+
+const DOWNLOAD_TTL_SECONDS = 3600;
+
+/** S3 behind the FileStore port. `presigner` may point at a different endpoint than `s3` (the local gateway). */
+export class S3Files implements FileStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly presigner: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async presignUpload(key: string, contentType: string, size: number, expiresInSeconds: number) {
+    // The policy pins the exact key, the content type and the size, so S3 refuses anything else.
+    return createPresignedPost(this.presigner, {
+      Bucket: this.bucket,
+      Key: key,
+      Conditions: [
+        ['content-length-range', size, size],
+        ['eq', '$Content-Type', contentType],
+      ],
+      Fields: { 'Content-Type': contentType },
+      Expires: expiresInSeconds,
+    });
+  }
+
+  async inspect(key: string, headBytes: number) {
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${headBytes - 1}` }));
+      const head = await object.Body?.transformToByteArray();
+      return { bytes: totalSize(object.ContentRange, object.ContentLength), head: head ?? new Uint8Array() };
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return null;
+      throw error;
+    }
+  }
+
+  presignDownload(key: string) {
+    return getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: DOWNLOAD_TTL_SECONDS });
+  }
+}
+
+/** `bytes 0-4099/123456` → 123456; a small object answered whole has no Content-Range. */
+function totalSize(contentRange: string | undefined, contentLength: number | undefined) {
+  const total = contentRange?.split('/')[1];
+  return total && total !== '*' ? Number(total) : (contentLength ?? 0);
+}

@@ -1,0 +1,43 @@
+import { DEFAULT_LIMITS, type Limits } from './domain/catalog';
+
+/** Reads the environment once; a missing variable fails at cold start with its name. */
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`Missing environment variable ${name}`);
+  return value;
+}
+
+function integer(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`Environment variable ${name} must be a whole number`);
+  return value;
+}
+
+export interface Config {
+  tableName: string;
+  bucketName: string;
+  /** Presigned URLs point here when set (the local stack's policy-checking S3 gateway). */
+  s3PublicEndpoint: string | undefined;
+  s3ForcePathStyle: boolean;
+  limits: Limits;
+  uploadTtlSeconds: number;
+  /** How long a terminal job stays in the table before TTL removes it. */
+  jobRetentionDays: number;
+}
+
+export function readConfig(): Config {
+  return {
+    tableName: required('TABLE_NAME'),
+    bucketName: required('BUCKET_NAME'),
+    s3PublicEndpoint: process.env.S3_PUBLIC_ENDPOINT || undefined,
+    s3ForcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true',
+    limits: {
+      image: integer('MAX_IMAGE_BYTES', DEFAULT_LIMITS.image),
+      video: integer('MAX_VIDEO_BYTES', DEFAULT_LIMITS.video),
+    },
+    uploadTtlSeconds: integer('UPLOAD_TTL_SECONDS', 900),
+    jobRetentionDays: integer('JOB_RETENTION_DAYS', 30),
+  };
+}

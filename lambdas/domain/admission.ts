@@ -1,0 +1,117 @@
+import type { Limits } from './catalog';
+import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
+import { inspectInput, SNIFF_BYTES } from './inspection';
+import { inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
+import type { Clock, CreditLedger, FileStore, JobStore } from './ports';
+import { parseUploadRequest } from './upload-request';
+import type { JobViews } from './views';
+
+export interface AdmissionDeps {
+  store: JobStore;
+  ledger: CreditLedger;
+  files: FileStore;
+  views: JobViews;
+  clock: Clock;
+  limits: Limits;
+  uploadTtlSeconds: number;
+  newId(): string;
+  log(message: string, fields: Record<string, unknown>): void;
+}
+
+export type StoredOutcome = 'ignored' | 'waiting' | 'admitted' | 'duplicate' | 'rejected';
+
+/** Upload first, job after: presign the inputs now, create the job only when S3 says they are all stored. */
+export function admission(deps: AdmissionDeps) {
+  const { store, ledger, files, clock } = deps;
+
+  async function requestUpload(userId: string, body: unknown) {
+    const request = parseUploadRequest(body, deps.limits);
+    const activeJobId = await ledger.activeJobId(userId);
+    const activeJob = activeJobId ? await store.getJob(activeJobId) : null;
+    if (activeJob && !isTerminal(activeJob.status)) throw new ActiveJob(await deps.views.toJob(activeJob));
+    const balance = await ledger.balance(userId);
+    if (balance < request.cost) throw new InsufficientCredits(balance, request.cost);
+
+    const jobId = deps.newId();
+    const expiresAt = new Date(clock.now().getTime() + deps.uploadTtlSeconds * 1000);
+    const intent: UploadIntent = {
+      jobId,
+      userId,
+      tool: request.tool.id,
+      params: request.params,
+      creditCost: request.cost,
+      files: Object.fromEntries(
+        request.files.map((f) => [f.slot, { key: inputKey(jobId, f.slot), contentType: f.contentType, size: f.size }]),
+      ),
+      expiresAt: expiresAt.toISOString(),
+    };
+    // The intent outlives the upload window by a day so late S3 events still find it.
+    await store.putIntent(intent, Math.floor(expiresAt.getTime() / 1000) + 86_400);
+    const uploads = await Promise.all(
+      request.files.map(async (f) => ({
+        slot: f.slot,
+        ...(await files.presignUpload(inputKey(jobId, f.slot), f.contentType, f.size, deps.uploadTtlSeconds)),
+      })),
+    );
+    return { jobId, uploads, expiresAt: intent.expiresAt };
+  }
+
+  /** Handles one S3 ObjectCreated record. Safe under duplicate and reordered events. */
+  async function onInputStored(key: string): Promise<StoredOutcome> {
+    const parsed = parseInputKey(key);
+    const intent = parsed ? await store.getIntent(parsed.jobId) : null;
+    const declared = parsed && intent ? intent.files[parsed.slot] : undefined;
+    if (!parsed || !intent || !declared) {
+      deps.log('object does not belong to an issued upload', { key });
+      return 'ignored';
+    }
+    const existing = await store.getJob(intent.jobId);
+    if (existing) return 'duplicate';
+
+    const object = await files.inspect(key, SNIFF_BYTES);
+    if (!object) return 'ignored';
+    const problem = await inspectInput(declared, object);
+    if (problem) return reject(intent, [], 'INVALID_INPUT', problem);
+
+    const input: StoredInput = { slot: parsed.slot, key, contentType: declared.contentType, bytes: object.bytes };
+    const stored = await store.markInputStored(intent.jobId, input);
+    if (Object.keys(intent.files).some((slot) => !stored.some((s) => s.slot === slot))) return 'waiting';
+
+    const inputs = Object.keys(intent.files).map((slot) => stored.find((s) => s.slot === slot) as StoredInput);
+    const job = newJob(intent, inputs, 'queued');
+    const result = await store.admit(job);
+    if (result.outcome !== 'rejected') return result.outcome;
+    const message =
+      result.code === 'USER_BUSY'
+        ? 'You already had a job in progress when this upload finished.'
+        : `This job costs ${intent.creditCost} credits and your balance was too low when the upload finished.`;
+    return reject(intent, inputs, result.code, message);
+  }
+
+  async function reject(intent: UploadIntent, inputs: StoredInput[], code: JobErrorCode, message: string) {
+    const job = { ...newJob(intent, inputs, 'failed'), error: { code, message } };
+    job.completedAt = job.createdAt;
+    return (await store.putRejected(job)) ? 'rejected' : 'duplicate';
+  }
+
+  function newJob(intent: UploadIntent, inputs: StoredInput[], status: 'queued' | 'failed'): JobRecord {
+    return {
+      jobId: intent.jobId,
+      userId: intent.userId,
+      tool: intent.tool,
+      status,
+      params: intent.params,
+      inputs,
+      creditCost: intent.creditCost,
+      charged: status === 'queued',
+      refunded: false,
+      error: null,
+      outputs: [],
+      createdAt: clock.now().toISOString(),
+      startedAt: null,
+      completedAt: null,
+    };
+  }
+
+  return { requestUpload, onInputStored };
+}

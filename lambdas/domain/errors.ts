@@ -1,0 +1,81 @@
+/** Named domain errors. The HTTP wrapper maps them to `{error, message, ...details}` in one place. */
+
+export type JobErrorCode =
+  | 'INSUFFICIENT_CREDITS'
+  | 'USER_BUSY'
+  | 'INVALID_INPUT'
+  | 'PROVIDER_ERROR'
+  | 'PROVIDER_TIMEOUT'
+  | 'QUEUE_TIMEOUT'
+  | 'CANCELLED_BY_USER'
+  | 'HEALED'
+  | 'INTERNAL';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidRequest extends DomainError {
+  constructor(message: string) {
+    super('INVALID_REQUEST', 400, message);
+  }
+}
+
+export class Unauthorized extends DomainError {
+  constructor(message = 'A valid bearer token is required.') {
+    super('UNAUTHORIZED', 401, message);
+  }
+}
+
+export class InsufficientCredits extends DomainError {
+  constructor(balance: number, cost: number) {
+    super('INSUFFICIENT_CREDITS', 402, `This job costs ${cost} credits and your balance is ${balance}.`, {
+      balance,
+      cost,
+    });
+  }
+}
+
+export class NotFound extends DomainError {
+  constructor(message = 'Not found.') {
+    super('NOT_FOUND', 404, message);
+  }
+}
+
+export class ActiveJob extends DomainError {
+  constructor(activeJob: unknown) {
+    super('ACTIVE_JOB', 409, 'You already have a job in progress; wait for it or cancel it first.', { activeJob });
+  }
+}
+
+export class JobFinished extends DomainError {
+  constructor() {
+    super('JOB_FINISHED', 409, 'This job has already finished.');
+  }
+}
+
+export class FileTooLarge extends DomainError {
+  constructor(slot: string, limit: number) {
+    super('FILE_TOO_LARGE', 413, `The file for "${slot}" is larger than the ${Math.round(limit / 1048576)} MB limit.`, {
+      slot,
+      limit,
+    });
+  }
+}
+
+export class UnsupportedMediaType extends DomainError {
+  constructor(slot: string, contentType: string, accepted: readonly string[]) {
+    super('UNSUPPORTED_MEDIA_TYPE', 415, `"${contentType}" is not accepted for "${slot}"; use ${accepted.join(', ')}.`, {
+      slot,
+      accepted,
+    });
+  }
+}

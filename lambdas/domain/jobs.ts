@@ -1,0 +1,74 @@
+import type { Params, ToolId } from './catalog';
+import type { JobErrorCode } from './errors';
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isTerminal = (status: JobStatus) => TERMINAL.includes(status);
+
+export interface StoredInput {
+  slot: string;
+  key: string;
+  contentType: string;
+  bytes: number;
+}
+
+export interface StoredOutput {
+  key: string;
+  contentType: string;
+  bytes: number;
+}
+
+/** A job as the table holds it. */
+export interface JobRecord {
+  jobId: string;
+  userId: string;
+  tool: ToolId;
+  status: JobStatus;
+  params: Params;
+  inputs: StoredInput[];
+  creditCost: number;
+  /** True once the credits were debited; a refund is only ever paid against a debit. */
+  charged: boolean;
+  refunded: boolean;
+  error: { code: JobErrorCode; message: string } | null;
+  outputs: StoredOutput[];
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+/** A job as the API shows it (SPEC `Job`). */
+export interface Job {
+  jobId: string;
+  tool: ToolId;
+  status: JobStatus;
+  position: number | null;
+  params: Params;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  creditCost: number;
+  refunded: boolean;
+  error: { code: JobErrorCode; message: string } | null;
+  outputs: { url: string; contentType: string; bytes: number }[];
+}
+
+/** What `POST /api/uploads` promised: kept server-side so the S3 event never trusts the client. */
+export interface UploadIntent {
+  jobId: string;
+  userId: string;
+  tool: ToolId;
+  params: Params;
+  creditCost: number;
+  files: Record<string, { key: string; contentType: string; size: number }>;
+  expiresAt: string;
+}
+
+export const inputKey = (jobId: string, slot: string) => `inputs/${jobId}/${slot}`;
+export const outputKey = (jobId: string, index: number) => `outputs/${jobId}/${index}`;
+
+/** `inputs/<jobId>/<slot>` → its parts, or null for any other key. */
+export function parseInputKey(key: string): { jobId: string; slot: string } | null {
+  const match = /^inputs\/([0-9a-f-]{36})\/([a-z]+)$/.exec(key);
+  return match ? { jobId: match[1] as string, slot: match[2] as string } : null;
+}

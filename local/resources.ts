@@ -1,0 +1,47 @@
+import { CreateTableCommand, type DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { TABLE_SCHEMA } from '../lambdas/adapters/table-schema';
+
+/** Creates the table exactly as the CDK Storage construct declares it (same TABLE_SCHEMA); no-op if it exists. */
+export async function ensureTable(dynamo: DynamoDBClient, tableName: string) {
+  const { partitionKey, sortKey, byUserIndex, ttlAttribute } = TABLE_SCHEMA;
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [partitionKey, sortKey, byUserIndex.partitionKey, byUserIndex.sortKey].map((name) => ({
+          AttributeName: name,
+          AttributeType: 'S',
+        })),
+        KeySchema: [
+          { AttributeName: partitionKey, KeyType: 'HASH' },
+          { AttributeName: sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: byUserIndex.name,
+            KeySchema: [
+              { AttributeName: byUserIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: byUserIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+    await dynamo.send(
+      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+export async function ensureBucket(s3: S3Client, bucket: string) {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== 'BucketAlreadyExists') throw error;
+  }
+}

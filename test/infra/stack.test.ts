@@ -1,0 +1,293 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../infra/constructs/ghostless-function';
+import { GhostlessStack, type GhostlessStackProps } from '../../infra/ghostless-stack';
+import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
+import { ROUTES, routeKey } from '../../lambdas/handlers/routes';
+
+type Resource = { Type: string; Properties: Record<string, any> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const cdkContext = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+
+function synth(props: GhostlessStackProps = {}) {
+  const app = new App({
+    // cdk.json is not read by `new App()`; skip bundling and the slow template validation.
+    context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
+  const stack = new GhostlessStack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+let stack: GhostlessStack;
+let template: Template;
+const ref = (construct: IConstruct) => ({ Ref: logicalId(construct) });
+const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnFunction);
+const bucketArn = () => ({ 'Fn::GetAtt': [logicalId(stack.storage.bucket), 'Arn'] });
+const objectsArn = (prefix: string) => ({ 'Fn::Join': ['', [bucketArn(), `/${prefix}*`]] });
+
+function resources(type: string): [string, Resource][] {
+  return Object.entries(template.findResources(type)) as [string, Resource][];
+}
+
+/** Every Allow statement attached to the function's role, one action per entry. */
+function grantsOf(fn: IConstruct & { role?: IConstruct }): { action: string; resource: unknown; condition?: unknown }[] {
+  const role = ref(fn.role as IConstruct);
+  return resources('AWS::IAM::Policy')
+    .filter(([, policy]) => policy.Properties.Roles.some((r: unknown) => JSON.stringify(r) === JSON.stringify(role)))
+    .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as Statement[])
+    .filter((statement) => statement.Effect === 'Allow')
+    .flatMap((statement) =>
+      [statement.Action].flat().flatMap((action) =>
+        [statement.Resource].flat().map((resource) => ({ action, resource, condition: statement.Condition })),
+      ),
+    );
+}
+
+beforeAll(() => {
+  ({ stack, template } = synth());
+});
+
+describe('storage', () => {
+  it('bills the table per request, keeps point-in-time recovery, expires items by ttl and indexes jobs by user', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: TABLE_SCHEMA.byUserIndex.name,
+          KeySchema: [
+            { AttributeName: TABLE_SCHEMA.byUserIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE_SCHEMA.byUserIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        }),
+      ],
+    });
+  });
+
+  it('retains the table when the stack is deleted', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('blocks public access to the bucket and encrypts it', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    });
+  });
+
+  it('denies every request to the bucket that is not made over TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: ref(stack.storage.bucket),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: Match.arrayWith([bucketArn(), objectsArn('')]),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets browsers POST uploads to the bucket from any origin', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: {
+        CorsRules: Match.arrayWith([
+          Match.objectLike({ AllowedMethods: Match.arrayWith(['POST']), AllowedOrigins: ['*'] }),
+        ]),
+      },
+    });
+  });
+
+  it('aborts incomplete multipart uploads after a day and expires inputs and outputs after the retention period', () => {
+    const rules = resources('AWS::S3::Bucket')[0]?.[1].Properties.LifecycleConfiguration.Rules;
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+        expect.objectContaining({ Prefix: 'inputs/', ExpirationInDays: 7, Status: 'Enabled' }),
+        expect.objectContaining({ Prefix: 'outputs/', ExpirationInDays: 7, Status: 'Enabled' }),
+      ]),
+    );
+    // The multipart rule must cover the whole bucket.
+    const multipart = rules.find((rule: Record<string, unknown>) => rule.AbortIncompleteMultipartUpload);
+    expect(multipart.Prefix).toBeUndefined();
+  });
+
+  it('takes the object retention period from the stack props', () => {
+    const rules = synth({ objectRetentionDays: 14 })
+      .template.toJSON()
+      .Resources;
+    const bucket = Object.values(rules as Record<string, Resource>).find((r) => r.Type === 'AWS::S3::Bucket');
+    const expirations = bucket?.Properties.LifecycleConfiguration.Rules.filter((rule: any) => rule.Prefix);
+    expect(expirations.map((rule: any) => rule.ExpirationInDays)).toEqual([14, 14]);
+  });
+});
+
+describe('http api', () => {
+  const routes = () => new Map(resources('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r]));
+
+  it('creates exactly one route per ROUTES entry', () => {
+    expect([...routes().keys()].sort()).toEqual(ROUTES.map(routeKey).sort());
+  });
+
+  it('puts the Cognito JWT authorizer on exactly the routes that need auth', () => {
+    const [[authorizerId]] = resources('AWS::ApiGatewayV2::Authorizer') as [[string, Resource]];
+    for (const route of ROUTES) {
+      const properties = routes().get(routeKey(route))?.Properties;
+      if (route.auth) {
+        expect(properties, routeKey(route)).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
+      } else {
+        expect(properties?.AuthorizerId, routeKey(route)).toBeUndefined();
+        expect(properties?.AuthorizationType ?? 'NONE', routeKey(route)).toBe('NONE');
+      }
+    }
+  });
+
+  it('trusts tokens issued by the user pool for the web client', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Audience: [ref(stack.auth.userPoolClient)],
+        Issuer: { 'Fn::Join': ['', ['https://cognito-idp.eu-west-1.amazonaws.com/', ref(stack.auth.userPool)]] },
+      },
+    });
+  });
+
+  it('sends every route to the api function', () => {
+    const integrations = resources('AWS::ApiGatewayV2::Integration');
+    expect(integrations).toHaveLength(1);
+    const [[integrationId, integration]] = integrations as [[string, Resource]];
+    expect(integration.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [logicalId(stack.admission.apiFunction), 'Arn'] },
+    });
+    for (const route of routes().values()) {
+      expect(route.Properties.Target).toEqual({ 'Fn::Join': ['', ['integrations/', { Ref: integrationId }]] });
+    }
+  });
+});
+
+describe('functions', () => {
+  const functions = () => [stack.admission.apiFunction, stack.admission.s3EventFunction];
+
+  it('run Node.js 22 on arm64 with the table and bucket names in their environment', () => {
+    for (const fn of functions()) {
+      const properties = template.toJSON().Resources[logicalId(fn)].Properties;
+      expect(properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Environment: {
+          Variables: {
+            TABLE_NAME: ref(stack.storage.table),
+            BUCKET_NAME: ref(stack.storage.bucket),
+            JOB_RETENTION_DAYS: '30',
+          },
+        },
+      });
+    }
+  });
+
+  it('log to their own log groups with a bounded retention', () => {
+    for (const fn of functions()) {
+      const logGroup = template.toJSON().Resources[logicalId(fn)].Properties.LoggingConfig.LogGroup;
+      const [, group] = resources('AWS::Logs::LogGroup').find(([id]) => id === logGroup.Ref) ?? [];
+      expect(group?.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+  });
+
+  it('notifies the s3-event function of objects created under inputs/ and nothing else', () => {
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: ref(stack.storage.bucket),
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'inputs/' }] } },
+            LambdaFunctionArn: { 'Fn::GetAtt': [logicalId(stack.admission.s3EventFunction), 'Arn'] },
+          },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 's3.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [logicalId(stack.admission.s3EventFunction), 'Arn'] },
+      SourceArn: bucketArn(),
+    });
+  });
+});
+
+describe('least privilege', () => {
+  const s3Grants = (fn: IConstruct) => grantsOf(fn).filter((grant) => grant.action.startsWith('s3:'));
+
+  it('lets the s3-event function read inputs only: no put, delete or access to outputs', () => {
+    const grants = s3Grants(stack.admission.s3EventFunction);
+    expect(grants.length).toBeGreaterThan(0);
+    expect(grants.filter((g) => /^s3:(\*|Put|Delete|Abort|Restore|Replicate)/.test(g.action))).toEqual([]);
+    expect(grants.filter((g) => g.action === 's3:GetObject').map((g) => g.resource)).toEqual([objectsArn('inputs/')]);
+    for (const grant of grants.filter((g) => g.action === 's3:ListBucket')) {
+      expect(grant).toEqual({
+        action: 's3:ListBucket',
+        resource: bucketArn(),
+        condition: { StringLike: { 's3:prefix': ['inputs/*'] } },
+      });
+    }
+    expect(new Set(grants.map((g) => g.action))).toEqual(new Set(['s3:GetObject', 's3:ListBucket']));
+  });
+
+  it('lets the api function put inputs and read outputs, and nothing more in the bucket', () => {
+    const grants = s3Grants(stack.admission.apiFunction);
+    expect(grants.filter((g) => g.action === 's3:PutObject').map((g) => g.resource)).toEqual([objectsArn('inputs/')]);
+    expect(grants.filter((g) => g.action === 's3:GetObject').map((g) => g.resource)).toEqual([objectsArn('outputs/')]);
+    expect(new Set(grants.map((g) => g.action))).toEqual(new Set(['s3:PutObject', 's3:GetObject', 's3:ListBucket']));
+  });
+
+  it('scopes every grant of both functions to the table and the bucket, never to *', () => {
+    const table = { 'Fn::GetAtt': [logicalId(stack.storage.table), 'Arn'] };
+    const index = { 'Fn::Join': ['', [table, '/index/*']] };
+    for (const fn of [stack.admission.apiFunction, stack.admission.s3EventFunction]) {
+      for (const grant of grantsOf(fn)) {
+        expect(grant.action).not.toMatch(/\*$/);
+        if (grant.action.startsWith('dynamodb:')) expect([table, index]).toContainEqual(grant.resource);
+        else expect(grant.action).toMatch(/^s3:/);
+      }
+    }
+  });
+});
+
+describe('outputs', () => {
+  it('exports what clients and operators need', () => {
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
+      ['ApiUrl', 'BucketName', 'TableName', 'UserPoolClientId', 'UserPoolId'].sort(),
+    );
+  });
+});

@@ -1,0 +1,58 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { expect } from 'vitest';
+import type { JobRecord } from '../../lambdas/domain/jobs';
+import type { TestStack } from './stack';
+
+interface UserItem {
+  pk: string;
+  balance: number;
+  granted: number;
+  debited: number;
+  refunded: number;
+  activeJobId?: string;
+}
+
+/** Reads the whole table: jobs, users and queue entries. Test tables are small. */
+export async function snapshot(stack: TestStack) {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await stack.doc.send(new ScanCommand({ TableName: stack.config.tableName, ConsistentRead: true, ExclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return {
+    jobs: items.filter((i) => i.sk === 'JOB') as unknown as JobRecord[],
+    users: items.filter((i) => i.sk === 'PROFILE') as unknown as UserItem[],
+    queue: items.filter((i) => i.pk === 'QUEUE') as { sk: string; jobId: string }[],
+  };
+}
+
+/**
+ * SPEC invariants 2, 5 and the queue's bookkeeping, checked against the table as it is now:
+ * one active job per user, lock ⇔ active job, queued ⇔ queue entry, credits conserved and never negative.
+ */
+export async function assertInvariants(stack: TestStack) {
+  const { jobs, users, queue } = await snapshot(stack);
+  for (const user of users) {
+    const userId = user.pk.slice('USER#'.length);
+    const mine = jobs.filter((j) => j.userId === userId);
+    const active = mine.filter((j) => j.status === 'queued' || j.status === 'running');
+    expect(active.length, `active jobs of ${userId}`).toBeLessThanOrEqual(1);
+    expect(user.activeJobId ?? null, `lock of ${userId}`).toBe(active[0]?.jobId ?? null);
+
+    const debits = mine.filter((j) => j.charged).reduce((sum, j) => sum + j.creditCost, 0);
+    const refunds = mine.filter((j) => j.refunded).reduce((sum, j) => sum + j.creditCost, 0);
+    expect(mine.filter((j) => j.refunded && !j.charged), 'refund without debit').toEqual([]);
+    expect(user.debited, `debits of ${userId}`).toBe(debits);
+    expect(user.refunded, `refunds of ${userId}`).toBe(refunds);
+    expect(user.balance, `balance of ${userId}`).toBe(user.granted - user.debited + user.refunded);
+    expect(user.balance).toBeGreaterThanOrEqual(0);
+  }
+  const queued = jobs.filter((j) => j.status === 'queued').map((j) => j.jobId).sort();
+  expect(queue.map((q) => q.jobId).sort(), 'queue entries ⇔ queued jobs').toEqual(queued);
+  for (const job of jobs.filter((j) => j.status === 'failed' || j.status === 'cancelled' || j.status === 'succeeded')) {
+    expect(job.completedAt, `completedAt of ${job.jobId}`).not.toBeNull();
+  }
+  return { jobs, users, queue };
+}
