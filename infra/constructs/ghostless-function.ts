@@ -48,7 +48,8 @@ export class GhostlessFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
-        externalModules: ['@aws-sdk/*'],
+        // Bundle the SDK too: the runtime's copy lags behind the lock file (requestChecksumCalculation needs a recent one).
+        externalModules: [],
         // CommonJS dependencies bundled into ESM still call require().
         banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         ...props.bundling,
@@ -63,22 +64,15 @@ export class GhostlessFunction extends NodejsFunction {
     return this;
   }
 
-  /**
-   * Grants only s3:GetObject / s3:PutObject under the given prefixes (no delete, no tagging).
-   * Readers may also list under their prefixes; a HeadObject on a missing key still gets 403, not 404.
-   */
+  /** Grants only s3:GetObject / s3:PutObject under the given prefixes: no delete, no tagging, no ACLs. */
   bindBucket(bucket: IBucket, { read = [], write = [] }: BucketAccess): this {
     this.addEnvironment('BUCKET_NAME', bucket.bucketName);
     const objects = (prefixes: readonly string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
     if (read.length > 0) {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: objects(read) }));
-      this.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['s3:ListBucket'],
-          resources: [bucket.bucketArn],
-          conditions: { StringLike: { 's3:prefix': read.map((prefix) => `${prefix}*`) } },
-        }),
-      );
+      // Without ListBucket, S3 answers a read of a missing key with AccessDenied instead of NoSuchKey.
+      // It must be unconditional: an s3:prefix condition never matches a GetObject request.
+      this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     }
     if (write.length > 0) {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: objects(write) }));

@@ -79,3 +79,13 @@ export class UnsupportedMediaType extends DomainError {
     });
   }
 }
+
+/** The provider is at its concurrency limit (RunningHub 421/415): the state machine retries with backoff. */
+export class ProviderBusy extends Error {
+  override name = 'ProviderBusy';
+}
+
+/** The provider refused or failed the task: the job fails with PROVIDER_ERROR. */
+export class ProviderFailed extends Error {
+  override name = 'ProviderFailed';
+}

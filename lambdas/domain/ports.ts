@@ -36,3 +36,57 @@ export interface FileStore {
 export interface Clock {
   now(): Date;
 }
+
+/** The slots and the FIFO queue. Every method is a conditional write: concurrent callers are settled by DynamoDB. */
+export interface QueueStore {
+  /** Slot numbers 1..capacity not held by any job. */
+  freeSlots(capacity: number): Promise<number[]>;
+  /** The first `limit` waiting jobs, in FIFO order. */
+  queueHeads(limit: number): Promise<string[]>;
+  /** In one transaction: claim the slot, move the job queued → running, take it off the queue. False if anything changed. */
+  grant(jobId: string, slot: number, startedAt: string, deadline: string): Promise<boolean>;
+  /** Records the token a parked execution waits on; false when the job is no longer in `status`. */
+  recordToken(jobId: string, status: 'queued' | 'running', token: string, extra?: Record<string, unknown>): Promise<boolean>;
+  /** Moves a live job to a terminal state in one transaction: slot, queue entry and lock released, refund paid at most once. */
+  finalize(job: JobRecord, change: FinalChange): Promise<boolean>;
+  counts(): Promise<{ running: number; queued: number }>;
+}
+
+export interface FinalChange {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  error: { code: JobErrorCode; message: string } | null;
+  refund: boolean;
+  outputs: JobRecord['outputs'];
+  completedAt: string;
+}
+
+/** The job's driver: one Step Functions execution per job, named after it. */
+export interface Workflow {
+  start(jobId: string): Promise<void>;
+  resume(token: string, output: unknown): Promise<void>;
+  fail(token: string, error: string, cause: string): Promise<void>;
+  stop(jobId: string, cause: string): Promise<void>;
+}
+
+/** The AI provider (RunningHub). Errors are thrown as ProviderBusy (retry later) or ProviderFailed (give up). */
+export interface Provider {
+  /** Uploads one input and starts the tool's workflow; the provider calls `webhookUrl` when the task ends. */
+  createTask(request: ProviderTaskRequest): Promise<{ taskId: string }>;
+  /** `running` until the task ends; then its outputs or the provider's reason for failing. */
+  outputs(taskId: string): Promise<ProviderOutcome>;
+  /** Stops the task (and its billing); a task that already ended is not an error. */
+  cancel(taskId: string): Promise<void>;
+}
+
+export interface ProviderTaskRequest {
+  tool: import('./catalog').ToolId;
+  params: import('./catalog').Params;
+  /** One per input slot: a short-lived URL the adapter downloads from and re-uploads to the provider. */
+  inputs: { slot: string; url: string; contentType: string }[];
+  webhookUrl: string;
+}
+
+export type ProviderOutcome =
+  | { status: 'running' }
+  | { status: 'succeeded'; outputs: { fileUrl: string; fileType: string }[] }
+  | { status: 'failed'; reason: string };

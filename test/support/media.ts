@@ -5,7 +5,7 @@ export function image(format: 'png' | 'jpeg' | 'webp' = 'png', width = 8, height
   return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 40, b: 90 } } })
     .toFormat(format)
     .toBuffer()
-    .then((buffer) => new Uint8Array(buffer));
+    .then((buffer) => new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.length)) as Uint8Array<ArrayBuffer>);
 }
 
 /** The start of an ISO-BMFF file with an mp4 brand: enough for a type sniffer, not a playable video. */

@@ -37,7 +37,7 @@ export type TestStack = Awaited<ReturnType<typeof testStack>>;
 export const newUser = () => `user-${randomUUID()}`;
 
 /** Sends one presigned POST the way a browser form does: every field, then the file. */
-export async function postForm(upload: { url: string; fields: Record<string, string> }, body: Uint8Array, contentType: string) {
+export async function postForm(upload: { url: string; fields: Record<string, string> }, body: Uint8Array<ArrayBuffer>, contentType: string) {
   const form = new FormData();
   for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
   form.append('file', new Blob([body], { type: contentType }));
@@ -48,7 +48,7 @@ export async function postForm(upload: { url: string; fields: Record<string, str
 interface FileSpec {
   slot: string;
   contentType: string;
-  body: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
   /** What the client claims; defaults to the real size. */
   size?: number;
 }
