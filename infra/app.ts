@@ -14,5 +14,10 @@ new GhostlessStack(app, 'Ghostless', {
   description: 'Ghostless: AI image/video jobs that never stay stuck',
   objectRetentionDays: days('objectRetentionDays'),
   jobRetentionDays: days('jobRetentionDays'),
+  maxRunning: days('maxRunning'),
+  // `-c runningHubApiKey=… -c runningHubWorkflows='{"upscale-image":"…",…}'`
+  runningHub: app.node.tryGetContext('runningHubApiKey')
+    ? { apiKey: app.node.tryGetContext('runningHubApiKey'), workflows: app.node.tryGetContext('runningHubWorkflows') ?? '{}' }
+    : undefined,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

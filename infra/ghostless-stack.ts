@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
+import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
 import { Storage } from './constructs/storage';
 
 export interface GhostlessStackProps extends StackProps {
@@ -10,6 +11,13 @@ export interface GhostlessStackProps extends StackProps {
   objectRetentionDays?: number;
   /** Days a terminal job stays in the table (default 30). */
   jobRetentionDays?: number;
+  /** Jobs running on the provider at once (default 3: RunningHub's per-account limit). */
+  maxRunning?: number;
+  /** Seconds a job may wait in the queue (default 3600) and run on the provider (default 900). */
+  queueTimeoutSeconds?: number;
+  runTimeoutSeconds?: number;
+  /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
+  runningHub?: { baseUrl?: string; apiKey: string; workflows: string };
 }
 
 export class GhostlessStack extends Stack {
@@ -17,25 +25,36 @@ export class GhostlessStack extends Stack {
   readonly auth: Auth;
   readonly admission: Admission;
   readonly api: Api;
+  readonly jobs: JobMachine;
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
     super(scope, id, props);
     this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays });
     this.auth = new Auth(this, 'Auth');
-    this.admission = new Admission(this, 'Admission', {
-      storage: this.storage,
-      jobRetentionDays: props.jobRetentionDays,
-    });
+    const stateMachine = stateMachineArnOf(this);
+    const environment = {
+      JOB_RETENTION_DAYS: String(props.jobRetentionDays ?? 30),
+      MAX_RUNNING: String(props.maxRunning ?? 3),
+      QUEUE_TIMEOUT_SECONDS: String(props.queueTimeoutSeconds ?? 3600),
+      RUN_TIMEOUT_SECONDS: String(props.runTimeoutSeconds ?? 900),
+      STATE_MACHINE_ARN: stateMachine.arn,
+      RUNNINGHUB_BASE_URL: props.runningHub?.baseUrl ?? 'https://www.runninghub.ai',
+      RUNNINGHUB_API_KEY: props.runningHub?.apiKey ?? 'unset',
+      RUNNINGHUB_WORKFLOWS: props.runningHub?.workflows ?? '{}',
+    };
+    this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
     this.api = new Api(this, 'Api', {
       handler: this.admission.apiFunction,
       userPool: this.auth.userPool,
       userPoolClient: this.auth.userPoolClient,
     });
+    this.jobs = new JobMachine(this, 'Jobs', { storage: this.storage, environment, publicApiUrl: this.api.url });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.auth.userPoolClient.userPoolClientId });
+    new CfnOutput(this, 'StateMachineArn', { value: this.jobs.stateMachine.stateMachineArn });
   }
 }

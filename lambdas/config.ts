@@ -25,6 +25,14 @@ export interface Config {
   uploadTtlSeconds: number;
   /** How long a terminal job stays in the table before TTL removes it. */
   jobRetentionDays: number;
+  /** Global number of jobs running on the provider at once. */
+  maxRunning: number;
+  queueTimeoutSeconds: number;
+  runTimeoutSeconds: number;
+  stateMachineArn: string;
+  /** Public base URL of the API, for the provider's webhook; only the function that starts provider tasks has it. */
+  publicApiUrl: string | undefined;
+  runningHub: { baseUrl: string; apiKey: string; workflows: string };
 }
 
 export function readConfig(): Config {
@@ -39,5 +47,15 @@ export function readConfig(): Config {
     },
     uploadTtlSeconds: integer('UPLOAD_TTL_SECONDS', 900),
     jobRetentionDays: integer('JOB_RETENTION_DAYS', 30),
+    maxRunning: integer('MAX_RUNNING', 3),
+    queueTimeoutSeconds: integer('QUEUE_TIMEOUT_SECONDS', 3600),
+    runTimeoutSeconds: integer('RUN_TIMEOUT_SECONDS', 900),
+    stateMachineArn: required('STATE_MACHINE_ARN'),
+    publicApiUrl: process.env.PUBLIC_API_URL?.replace(/\/+$/, '') || undefined,
+    runningHub: {
+      baseUrl: process.env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai',
+      apiKey: required('RUNNINGHUB_API_KEY'),
+      workflows: required('RUNNINGHUB_WORKFLOWS'),
+    },
   };
 }

@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from './adapters/dynamo-store';
+import { parseWorkflows, RunningHubProvider } from './adapters/runninghub';
 import { S3Files } from './adapters/s3-files';
+import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
 import { admission } from './domain/admission';
+import { lifecycle } from './domain/lifecycle';
 import { queries } from './domain/queries';
+import { jobQueue } from './domain/queue';
 import { jobViews } from './domain/views';
 import { logger } from './logger';
 
@@ -18,25 +23,44 @@ export function buildServices(config: Config) {
   const s3Options = { forcePathStyle: config.s3ForcePathStyle, requestChecksumCalculation: 'WHEN_REQUIRED' } as const;
   const s3 = new S3Client(s3Options);
   const presigner = config.s3PublicEndpoint ? new S3Client({ ...s3Options, endpoint: config.s3PublicEndpoint }) : s3;
+  const log = (message: string, fields: Record<string, unknown>) => logger.info(message, fields);
+  const clock = { now: () => new Date() };
 
   const store = new DynamoStore(doc, config.tableName, config.jobRetentionDays);
   const files = new S3Files(s3, presigner, config.bucketName);
+  const workflow = new SfnWorkflow(
+    new SFNClient({}),
+    config.stateMachineArn,
+    (jobId) => ({ jobId, queueTimeoutSeconds: config.queueTimeoutSeconds, runTimeoutSeconds: config.runTimeoutSeconds }),
+    log,
+  );
+  const provider = new RunningHubProvider({
+    baseUrl: config.runningHub.baseUrl,
+    apiKey: config.runningHub.apiKey,
+    workflows: parseWorkflows(config.runningHub.workflows),
+  });
   const views = jobViews(store, files);
+  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
   return {
     store,
     credits: store,
+    queue,
     admission: admission({
       store,
       ledger: store,
       files,
       views,
-      clock: { now: () => new Date() },
-      limits: config.limits,
+      clock,
+      workflow,
+      sizeLimits: config.limits,
+      jobLimits: { queueSeconds: config.queueTimeoutSeconds, runSeconds: config.runTimeoutSeconds },
       uploadTtlSeconds: config.uploadTtlSeconds,
       newId: randomUUID,
-      log: (message, fields) => logger.info(message, fields),
+      log,
     }),
+    lifecycle: lifecycle({ store, files, provider, workflow, queue, clock, callbackBaseUrl: config.publicApiUrl, log }),
     queries: queries(store, store, views),
+    views,
   };
 }
 

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
@@ -7,8 +8,9 @@ import { INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
 
 export interface AdmissionProps {
   storage: Storage;
-  /** Days a terminal job stays in the table before TTL removes it. */
-  jobRetentionDays?: number;
+  /** Environment shared by every function (table, limits, provider, state machine). */
+  environment: Record<string, string>;
+  stateMachine: { arn: string; executions: string };
 }
 
 /** Upload first, job after: the api Lambda hands out presigned POSTs, S3 events admit the job. */
@@ -16,14 +18,16 @@ export class Admission extends Construct {
   readonly apiFunction: GhostlessFunction;
   readonly s3EventFunction: GhostlessFunction;
 
-  constructor(scope: Construct, id: string, { storage, jobRetentionDays = 30 }: AdmissionProps) {
+  constructor(scope: Construct, id: string, { storage, environment, stateMachine }: AdmissionProps) {
     super(scope, id);
-    const environment = { JOB_RETENTION_DAYS: String(jobRetentionDays) };
 
     this.apiFunction = new GhostlessFunction(this, 'ApiFunction', { handlerFile: 'api', environment })
       .bindTable(storage.table, 'readWrite')
       // Presigned POSTs and GETs are signed with this role, so it needs exactly what the browser does.
-      .bindBucket(storage.bucket, { write: [INPUTS_PREFIX], read: [OUTPUTS_PREFIX] });
+      .bindBucket(storage.bucket, { write: [INPUTS_PREFIX], read: [OUTPUTS_PREFIX] })
+      // Cancel stops the job's execution; cancel, release and the provider's webhook wake parked executions.
+      .allowTaskResponses(stateMachine.arn);
+    this.apiFunction.addToRolePolicy(new PolicyStatement({ actions: ['states:StopExecution'], resources: [stateMachine.executions] }));
 
     this.s3EventFunction = new GhostlessFunction(this, 'S3EventFunction', {
       handlerFile: 's3-event',
@@ -32,6 +36,7 @@ export class Admission extends Construct {
     })
       .bindTable(storage.table, 'readWrite')
       .bindBucket(storage.bucket, { read: [INPUTS_PREFIX] });
+    this.s3EventFunction.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.arn] }));
 
     storage.bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.s3EventFunction), {
       prefix: INPUTS_PREFIX,

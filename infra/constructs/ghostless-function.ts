@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +9,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export const HANDLER_METADATA = 'ghostless:handler';
 
 /** Key prefixes, e.g. `inputs/`; each grant covers `<prefix>*`. */
 export interface BucketAccess {
@@ -55,6 +56,8 @@ export class GhostlessFunction extends NodejsFunction {
         ...props.bundling,
       },
     });
+    // Lets the local stack map this function (as the state machine references it) to the same handler file.
+    (this.node.defaultChild as CfnResource).addMetadata(HANDLER_METADATA, handlerFile);
   }
 
   bindTable(table: ITable, mode: 'read' | 'readWrite'): this {
@@ -77,6 +80,12 @@ export class GhostlessFunction extends NodejsFunction {
     if (write.length > 0) {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: objects(write) }));
     }
+    return this;
+  }
+
+  /** SendTaskSuccess/Failure for executions of the given state machine (an ARN string, to avoid a cycle). */
+  allowTaskResponses(stateMachineArn: string): this {
+    this.addToRolePolicy(new PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [stateMachineArn] }));
     return this;
   }
 }

@@ -1,6 +1,7 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -10,7 +11,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvalidRequest } from '../domain/errors';
 import type { JobRecord, StoredInput, UploadIntent } from '../domain/jobs';
-import type { AdmitResult, CreditLedger, JobStore } from '../domain/ports';
+import type { AdmitResult, CreditLedger, FinalChange, JobStore, QueueStore } from '../domain/ports';
 
 /**
  * Single-table layout:
@@ -18,17 +19,20 @@ import type { AdmitResult, CreditLedger, JobStore } from '../domain/ports';
  *   JOB#<id>   / INTENT      what POST /uploads promised, plus the inputs stored so far (TTL)
  *   JOB#<id>   / JOB         the job; gsi1 = (USER#<id>, createdAt#jobId) lists a user's jobs
  *   QUEUE      / <queueKey>  one entry per waiting job, sorted FIFO
+ *   SLOT       / <nnn>       one item per held slot: { jobId }
  */
 const userKey = (userId: string) => ({ pk: `USER#${userId}`, sk: 'PROFILE' });
 const intentKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'INTENT' });
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
 const QUEUE = 'QUEUE';
+const SLOT = 'SLOT';
+const slotKey = (slot: number) => ({ pk: SLOT, sk: String(slot).padStart(3, '0') });
 /** Admission order: time first, job id breaks ties, so the order is total. */
 export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
 
 const CONFLICT_RETRIES = 5;
 
-export class DynamoStore implements JobStore, CreditLedger {
+export class DynamoStore implements JobStore, CreditLedger, QueueStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
@@ -102,7 +106,7 @@ export class DynamoStore implements JobStore, CreditLedger {
       );
       return true;
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }
@@ -141,6 +145,139 @@ export class DynamoStore implements JobStore, CreditLedger {
       }),
     );
     return Count > 0 ? Count : null;
+  }
+
+  async freeSlots(capacity: number) {
+    const { Items = [] } = await this.doc.send(
+      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :slot', ExpressionAttributeValues: { ':slot': SLOT }, ConsistentRead: true }),
+    );
+    const held = new Set(Items.map((item) => Number(item.sk)));
+    return Array.from({ length: capacity }, (_, i) => i + 1).filter((slot) => !held.has(slot));
+  }
+
+  async queueHeads(limit: number) {
+    const { Items = [] } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :queue',
+        ExpressionAttributeValues: { ':queue': QUEUE },
+        ConsistentRead: true,
+        Limit: limit,
+      }),
+    );
+    return Items.map((item) => item.jobId as string);
+  }
+
+  async grant(job: JobRecord, slot: number, startedAt: string, deadline: string) {
+    const { jobId } = job;
+    return this.transact([
+      { Put: { TableName: this.table, Item: { ...slotKey(slot), jobId }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Update: {
+          TableName: this.table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #status = :running, startedAt = :startedAt, slot = :slot, deadline = :deadline',
+          ConditionExpression: '#status = :queued',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': 'running', ':queued': 'queued', ':startedAt': startedAt, ':slot': slot, ':deadline': deadline },
+        },
+      },
+      { Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } },
+    ]);
+  }
+
+  async recordToken(jobId: string, status: 'queued' | 'running', token: string, extra: Record<string, unknown> = {}) {
+    const fields = { [status === 'queued' ? 'waitToken' : 'runToken']: token, ...extra };
+    const names = Object.keys(fields);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: jobKey(jobId),
+          UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
+          ConditionExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])) },
+          ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(names.map((n, i) => [`:f${i}`, fields[n]])) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async finalize(job: JobRecord, change: FinalChange) {
+    const refund = change.refund && job.charged && !job.refunded ? job.creditCost : 0;
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.table,
+          Key: jobKey(job.jobId),
+          UpdateExpression:
+            'SET #status = :status, #error = :error, outputs = :outputs, completedAt = :completedAt, refunded = :refunded, #ttl = :ttl REMOVE waitToken, runToken',
+          ConditionExpression: '#status = :seen',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':status': change.status,
+            ':error': change.error,
+            ':outputs': change.outputs,
+            ':completedAt': change.completedAt,
+            ':refunded': job.refunded || refund > 0,
+            ':ttl': this.expiry(),
+            ':seen': job.status,
+          },
+        },
+      },
+      {
+        // The lock may already be gone (healed); it must never be someone else's.
+        Update: {
+          TableName: this.table,
+          Key: userKey(job.userId),
+          UpdateExpression: refund > 0 ? 'REMOVE activeJobId SET balance = balance + :refund, refunded = refunded + :refund' : 'REMOVE activeJobId',
+          ConditionExpression: 'attribute_not_exists(activeJobId) OR activeJobId = :job',
+          ExpressionAttributeValues: { ':job': job.jobId, ...(refund > 0 ? { ':refund': refund } : {}) },
+        },
+      },
+    ];
+    if (job.status === 'queued') items.push({ Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } });
+    if (job.status === 'running' && job.slot !== undefined) {
+      items.push({
+        Delete: {
+          TableName: this.table,
+          Key: slotKey(job.slot),
+          ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job',
+          ExpressionAttributeValues: { ':job': job.jobId },
+        },
+      });
+    }
+    return this.transact(items);
+  }
+
+  async counts() {
+    const count = async (pk: string) =>
+      (
+        await this.doc.send(
+          new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT', ConsistentRead: true }),
+        )
+      ).Count ?? 0;
+    const [running, queued] = await Promise.all([count(SLOT), count(QUEUE)]);
+    return { running, queued };
+  }
+
+  /** Runs a transaction whose conditions encode "nothing changed since I read it"; false when one failed. */
+  private async transact(TransactItems: NonNullable<TransactWriteCommandInput['TransactItems']>) {
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems }));
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return false;
+      throw error;
+    }
+  }
+
+  private expiry() {
+    return Math.floor(Date.now() / 1000) + this.retentionDays * 86_400;
   }
 
   async balance(userId: string) {
@@ -190,7 +327,7 @@ export class DynamoStore implements JobStore, CreditLedger {
       ...job,
       gsi1pk: `USER#${job.userId}`,
       gsi1sk: `${job.createdAt}#${job.jobId}`,
-      ...(terminal ? { ttl: Math.floor(Date.now() / 1000) + this.retentionDays * 86_400 } : {}),
+      ...(terminal ? { ttl: this.expiry() } : {}),
     };
   }
 }

@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FileStore } from '../domain/ports';
@@ -36,6 +36,15 @@ export class S3Files implements FileStore {
       if ((error as Error).name === 'NoSuchKey') return null;
       throw error;
     }
+  }
+
+  async copyFromUrl(url: string, key: string) {
+    const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+    if (!response.ok) throw new Error(`Downloading an output failed with HTTP ${response.status}`);
+    const body = new Uint8Array(await response.arrayBuffer());
+    const contentType = response.headers.get('content-type')?.split(';')[0] || 'application/octet-stream';
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    return { contentType, bytes: body.length };
   }
 
   presignDownload(key: string) {

@@ -2,7 +2,7 @@ import type { Limits } from './catalog';
 import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
 import { inspectInput, SNIFF_BYTES } from './inspection';
 import { inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
-import type { Clock, CreditLedger, FileStore, JobStore } from './ports';
+import type { Clock, CreditLedger, FileStore, JobStore, Workflow } from './ports';
 import { parseUploadRequest } from './upload-request';
 import type { JobViews } from './views';
 
@@ -12,7 +12,9 @@ export interface AdmissionDeps {
   files: FileStore;
   views: JobViews;
   clock: Clock;
-  limits: Limits;
+  sizeLimits: Limits;
+  jobLimits: JobRecord['limits'];
+  workflow: Workflow;
   uploadTtlSeconds: number;
   newId(): string;
   log(message: string, fields: Record<string, unknown>): void;
@@ -25,7 +27,7 @@ export function admission(deps: AdmissionDeps) {
   const { store, ledger, files, clock } = deps;
 
   async function requestUpload(userId: string, body: unknown) {
-    const request = parseUploadRequest(body, deps.limits);
+    const request = parseUploadRequest(body, deps.sizeLimits);
     const activeJobId = await ledger.activeJobId(userId);
     const activeJob = activeJobId ? await store.getJob(activeJobId) : null;
     if (activeJob && !isTerminal(activeJob.status)) throw new ActiveJob(await deps.views.toJob(activeJob));
@@ -66,7 +68,11 @@ export function admission(deps: AdmissionDeps) {
       return 'ignored';
     }
     const existing = await store.getJob(intent.jobId);
-    if (existing) return 'duplicate';
+    if (existing) {
+      // A retried event after a crash between admit and start: starting again is idempotent.
+      if (existing.status === 'queued') await deps.workflow.start(existing.jobId);
+      return 'duplicate';
+    }
 
     const object = await files.inspect(key, SNIFF_BYTES);
     if (!object) return 'ignored';
@@ -80,7 +86,10 @@ export function admission(deps: AdmissionDeps) {
     const inputs = Object.keys(intent.files).map((slot) => stored.find((s) => s.slot === slot) as StoredInput);
     const job = newJob(intent, inputs, 'queued');
     const result = await store.admit(job);
-    if (result.outcome !== 'rejected') return result.outcome;
+    if (result.outcome !== 'rejected') {
+      await deps.workflow.start(job.jobId);
+      return result.outcome;
+    }
     const message =
       result.code === 'USER_BUSY'
         ? 'You already had a job in progress when this upload finished.'
@@ -110,6 +119,7 @@ export function admission(deps: AdmissionDeps) {
       createdAt: clock.now().toISOString(),
       startedAt: null,
       completedAt: null,
+      limits: deps.jobLimits,
     };
   }
 

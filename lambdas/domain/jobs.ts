@@ -35,6 +35,17 @@ export interface JobRecord {
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;
+  /** Limits the job's execution enforces, fixed at admission. */
+  limits: { queueSeconds: number; runSeconds: number };
+  /** Running jobs: the slot they hold and when their driver must have finished. */
+  slot?: number;
+  deadline?: string;
+  /** Task tokens of the parked WaitForSlot and RunOnProvider states. */
+  waitToken?: string;
+  runToken?: string;
+  providerTaskId?: string;
+  /** SHA-256 of the per-task secret the provider's webhook must present. */
+  callbackSecretHash?: string;
 }
 
 /** A job as the API shows it (SPEC `Job`). */

@@ -27,6 +27,8 @@ export interface CreditLedger {
 }
 
 export interface FileStore {
+  /** Downloads a provider output and stores it under `key`. */
+  copyFromUrl(url: string, key: string): Promise<{ contentType: string; bytes: number }>;
   presignUpload(key: string, contentType: string, size: number, expiresInSeconds: number): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and leading bytes of a stored object, or null if it is gone. */
   inspect(key: string, headBytes: number): Promise<{ bytes: number; head: Uint8Array } | null>;
@@ -44,7 +46,7 @@ export interface QueueStore {
   /** The first `limit` waiting jobs, in FIFO order. */
   queueHeads(limit: number): Promise<string[]>;
   /** In one transaction: claim the slot, move the job queued → running, take it off the queue. False if anything changed. */
-  grant(jobId: string, slot: number, startedAt: string, deadline: string): Promise<boolean>;
+  grant(job: JobRecord, slot: number, startedAt: string, deadline: string): Promise<boolean>;
   /** Records the token a parked execution waits on; false when the job is no longer in `status`. */
   recordToken(jobId: string, status: 'queued' | 'running', token: string, extra?: Record<string, unknown>): Promise<boolean>;
   /** Moves a live job to a terminal state in one transaction: slot, queue entry and lock released, refund paid at most once. */

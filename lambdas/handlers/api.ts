@@ -1,7 +1,7 @@
 import { services } from '../runtime';
 import { created, httpApi, ok } from './middleware';
 
-const { admission, queries } = services;
+const { admission, queries, lifecycle, queue, views, credits } = services;
 
 export const handler = httpApi({
   'GET /api/health': async () => ok({ ok: true }),
@@ -10,4 +10,12 @@ export const handler = httpApi({
   'GET /api/jobs/{jobId}': async (req) => ok(await queries.getJob(req.userId(), req.path('jobId'))),
   'GET /api/jobs': async (req) => ok(await queries.listJobs(req.userId(), req.query)),
   'GET /api/credits': async (req) => ok(await queries.credits(req.userId())),
+  'POST /api/jobs/{jobId}/cancel': async (req) => ok(await views.toJob(await lifecycle.cancel(req.userId(), req.path('jobId')))),
+  'POST /api/queue/release': async (req) => {
+    const userId = req.userId();
+    return ok(await lifecycle.releaseQueue(userId, await credits.activeJobId(userId)));
+  },
+  'GET /api/queue': async () => ok(await queue.stats()),
+  'POST /api/provider/callback/{jobId}': async (req) =>
+    ok(await lifecycle.onProviderCallback(req.path('jobId'), req.query.secret, req.json())),
 });

@@ -6,6 +6,11 @@ export const ROUTES = [
   { method: 'GET', path: '/api/jobs/{jobId}', auth: true },
   { method: 'GET', path: '/api/jobs', auth: true },
   { method: 'GET', path: '/api/credits', auth: true },
+  { method: 'POST', path: '/api/jobs/{jobId}/cancel', auth: true },
+  { method: 'POST', path: '/api/queue/release', auth: true },
+  { method: 'GET', path: '/api/queue', auth: true },
+  // The provider has no user token: the per-task secret in the query string is the credential.
+  { method: 'POST', path: '/api/provider/callback/{jobId}', auth: false },
 ] as const;
 
 export type Route = (typeof ROUTES)[number];

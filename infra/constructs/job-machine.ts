@@ -1,0 +1,119 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import {
+  DefinitionBody,
+  Fail,
+  IntegrationPattern,
+  JsonPath,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  Timeout,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { GhostlessFunction } from './ghostless-function';
+import { INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
+
+export interface JobMachineProps {
+  storage: Storage;
+  /** Environment shared by every function (table, limits, provider). */
+  environment: Record<string, string>;
+  /** Where the provider's webhook reaches the API. */
+  publicApiUrl: string;
+}
+
+/** Name fixed up front so functions can be granted on the ARN without a dependency cycle. */
+export const stateMachineArnOf = (scope: Construct) => {
+  const stack = Stack.of(scope);
+  const name = `${stack.stackName}-jobs`;
+  return {
+    name,
+    arn: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    executions: stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+  };
+};
+
+/**
+ * One Standard execution per job: wait for a slot (parked on a task token, no polling), run on the
+ * provider (resumed by its webhook), collect outputs, finalize. Every state's Catch leads to a finalize.
+ */
+export class JobMachine extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly functions: GhostlessFunction[];
+
+  constructor(scope: Construct, id: string, { storage, environment, publicApiUrl }: JobMachineProps) {
+    super(scope, id);
+    const { name, arn } = stateMachineArnOf(this);
+    const step = (fnId: string, handlerFile: string, timeout = 30) =>
+      new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(timeout) })
+        .bindTable(storage.table, 'readWrite')
+        .allowTaskResponses(arn);
+
+    const waitFn = step('WaitForSlotFunction', 'wait-for-slot');
+    const runFn = step('RunOnProviderFunction', 'run-on-provider', 120)
+      .bindBucket(storage.bucket, { read: [INPUTS_PREFIX] })
+      .addEnvironment('PUBLIC_API_URL', publicApiUrl);
+    const collectFn = step('CollectOutputsFunction', 'collect-outputs', 300).bindBucket(storage.bucket, { write: [OUTPUTS_PREFIX] });
+    const finalizeFn = step('FinalizeFunction', 'finalize');
+    this.functions = [waitFn, runFn, collectFn, finalizeFn];
+
+    const jobId = JsonPath.stringAt('$.jobId');
+    const waitForSlot = new LambdaInvoke(this, 'WaitForSlot', {
+      lambdaFunction: waitFn,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({ jobId, taskToken: JsonPath.taskToken }),
+      taskTimeout: Timeout.at('$.queueTimeoutSeconds'),
+      resultPath: '$.grant',
+    });
+    const runOnProvider = new LambdaInvoke(this, 'RunOnProvider', {
+      lambdaFunction: runFn,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({ jobId, taskToken: JsonPath.taskToken }),
+      taskTimeout: Timeout.at('$.runTimeoutSeconds'),
+      resultPath: '$.run',
+    });
+    // The provider's own concurrency limit: wait and try again rather than fail the job.
+    runOnProvider.addRetry({ errors: ['ProviderBusy'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 6 });
+    const collectOutputs = new LambdaInvoke(this, 'CollectOutputs', {
+      lambdaFunction: collectFn,
+      payload: TaskInput.fromObject({ jobId }),
+      resultSelector: { 'outputs.$': '$.Payload' },
+      resultPath: '$.collected',
+    });
+    collectOutputs.addRetry({ errors: ['Error'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3 });
+    const finalize = new LambdaInvoke(this, 'Finalize', {
+      lambdaFunction: finalizeFn,
+      payload: TaskInput.fromObject({ jobId, outputs: JsonPath.objectAt('$.collected.outputs') }),
+      resultPath: JsonPath.DISCARD,
+    });
+    const finalizeFailure = new LambdaInvoke(this, 'FinalizeFailure', {
+      lambdaFunction: finalizeFn,
+      payload: TaskInput.fromObject({ jobId, failure: JsonPath.objectAt('$.failure') }),
+      resultPath: JsonPath.DISCARD,
+    });
+    for (const task of [finalize, finalizeFailure]) {
+      task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 6 });
+    }
+
+    const done = new Succeed(this, 'Done');
+    for (const task of [waitForSlot, runOnProvider, collectOutputs]) {
+      // Cancelled or healed while this state ran: the job is already final.
+      task.addCatch(done, { errors: ['JobFinished'] });
+    }
+    for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize]) {
+      task.addCatch(finalizeFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
+    }
+    // Left to the execution-failure cleanup and the sweeper.
+    finalizeFailure.addCatch(new Fail(this, 'FinalizeFailed', { error: 'FinalizeFailed' }), { errors: ['States.ALL'] });
+    finalizeFailure.next(done);
+
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: name,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(waitForSlot.next(runOnProvider).next(collectOutputs).next(finalize).next(done)),
+      timeout: Duration.hours(6),
+    });
+  }
+}

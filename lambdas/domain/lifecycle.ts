@@ -1,0 +1,192 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type JobErrorCode, JobFinished, NotFound, ProviderFailed } from './errors';
+import { isTerminal, type JobRecord, outputKey } from './jobs';
+import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
+import type { JobQueue } from './queue';
+
+export interface LifecycleDeps {
+  store: JobStore & QueueStore;
+  files: FileStore;
+  provider: Provider;
+  workflow: Workflow;
+  queue: JobQueue;
+  clock: Clock;
+  /** Public base URL of the API, for the provider's webhook. */
+  callbackBaseUrl: string | undefined;
+  log(message: string, fields: Record<string, unknown>): void;
+}
+
+/** How a Catch in the state machine reports an error: Step Functions' `{Error, Cause}`. */
+export interface StepFailure {
+  Error: string;
+  Cause?: string;
+}
+
+const MAX_FINALIZE_ATTEMPTS = 5;
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/** Everything after admission: running on the provider, collecting outputs, and finalizing on every path. */
+export function lifecycle(deps: LifecycleDeps) {
+  const { store, files, provider, workflow, queue, clock, log } = deps;
+
+  async function liveJob(jobId: string) {
+    const job = await store.getJob(jobId);
+    if (!job) throw new Error(`Job ${jobId} does not exist`);
+    return job;
+  }
+
+  /** RunOnProvider: start the provider task; the webhook resumes the execution through `token`. */
+  async function startRun(jobId: string, token: string) {
+    const job = await liveJob(jobId);
+    if (job.status !== 'running') {
+      await workflow.fail(token, 'JobFinished', `Job is ${job.status}.`);
+      return;
+    }
+    if (!deps.callbackBaseUrl) throw new Error('PUBLIC_API_URL is not set: the provider could not call back');
+    const secret = randomBytes(24).toString('base64url');
+    const inputs = await Promise.all(
+      job.inputs.map(async (input) => ({ slot: input.slot, contentType: input.contentType, url: await files.presignDownload(input.key) })),
+    );
+    const webhookUrl = `${deps.callbackBaseUrl}/api/provider/callback/${jobId}?secret=${secret}`;
+    const { taskId } = await provider.createTask({ tool: job.tool, params: job.params, inputs, webhookUrl });
+    const recorded = await store.recordToken(jobId, 'running', token, { providerTaskId: taskId, callbackSecretHash: sha256(secret) });
+    if (!recorded) {
+      // Cancelled while the task was being created: stop it so it is not billed.
+      await provider.cancel(taskId);
+      await workflow.fail(token, 'JobFinished', 'Job ended while its task was starting.');
+    }
+  }
+
+  /** The provider's webhook. Only the per-task secret is accepted; late, repeated or foreign calls change nothing. */
+  async function onProviderCallback(jobId: string, secret: string | undefined, body: unknown) {
+    const job = await store.getJob(jobId);
+    const expected = job?.callbackSecretHash;
+    if (!job || !expected || !secret || !timingSafeEqual(Buffer.from(sha256(secret)), Buffer.from(expected))) {
+      throw new NotFound('No task waits for this callback.');
+    }
+    const taskId = (body as { taskId?: unknown } | null)?.taskId;
+    if (job.status !== 'running' || !job.runToken || String(taskId) !== job.providerTaskId) return { accepted: false };
+    await workflow.resume(job.runToken, { taskId: job.providerTaskId });
+    return { accepted: true };
+  }
+
+  /** CollectOutputs: copy the provider's files into our bucket; a failed task becomes PROVIDER_ERROR. */
+  async function collectOutputs(jobId: string) {
+    const job = await liveJob(jobId);
+    if (!job.providerTaskId) throw new Error(`Job ${jobId} has no provider task`);
+    const outcome = await provider.outputs(job.providerTaskId);
+    if (outcome.status === 'failed') throw new ProviderFailed(outcome.reason);
+    if (outcome.status === 'running') throw new Error('The provider called back before its task ended');
+    if (outcome.outputs.length === 0) throw new ProviderFailed('The provider returned no output.');
+    return Promise.all(
+      outcome.outputs.map(async (output, index) => {
+        const key = outputKey(jobId, index);
+        return { key, ...(await files.copyFromUrl(output.fileUrl, key)) };
+      }),
+    );
+  }
+
+  /** Moves a live job to its terminal state, retrying on concurrent changes; hands a released slot on. */
+  async function finish(jobId: string, decide: (job: JobRecord) => FinalChange | null): Promise<JobRecord | null> {
+    for (let attempt = 0; attempt < MAX_FINALIZE_ATTEMPTS; attempt++) {
+      const job = await store.getJob(jobId);
+      if (!job || isTerminal(job.status)) return null;
+      const change = decide(job);
+      if (!change) return null;
+      if (await store.finalize(job, change)) {
+        if (job.status === 'running') await queue.grantNext();
+        return { ...job, ...change };
+      }
+    }
+    throw new Error(`Job ${jobId} kept changing while being finalized`);
+  }
+
+  const change = (status: FinalChange['status'], error: FinalChange['error'], refund: boolean, outputs: JobRecord['outputs'] = []) => ({
+    status,
+    error,
+    refund,
+    outputs,
+    completedAt: clock.now().toISOString(),
+  });
+
+  /** Finalize (success path). */
+  async function succeed(jobId: string, outputs: JobRecord['outputs']) {
+    await finish(jobId, () => change('succeeded', null, false, outputs));
+  }
+
+  /** Finalize (any Catch). The job's state says where it failed: a timeout while queued is the queue's. */
+  async function fail(jobId: string, failure: StepFailure) {
+    const ended = await finish(jobId, (job) => {
+      const code = failureCode(job, failure);
+      return change('failed', { code, message: failureMessage(code, failure) }, job.charged);
+    });
+    if (ended?.providerTaskId) await cancelProviderTask(ended.providerTaskId);
+  }
+
+  /** Cancels the user's own job: queued → refunded; running → provider task cancelled, no refund. */
+  async function cancel(userId: string, jobId: string) {
+    const job = await store.getJob(jobId);
+    if (!job || job.userId !== userId) throw new NotFound('No job with this id.');
+    const ended = await finish(jobId, (current) =>
+      change('cancelled', { code: 'CANCELLED_BY_USER', message: 'You cancelled this job.' }, current.status === 'queued' && current.charged),
+    );
+    if (!ended) throw new JobFinished();
+    if (ended.providerTaskId) await cancelProviderTask(ended.providerTaskId);
+    await workflow.stop(jobId, 'Cancelled by the user');
+    return ended;
+  }
+
+  /** The "release queue" button: cancels the caller's waiting job(s), with refund. */
+  async function releaseQueue(userId: string, activeJobId: string | null) {
+    const job = activeJobId ? await store.getJob(activeJobId) : null;
+    if (!job || job.status !== 'queued') return { cancelled: [] as string[] };
+    try {
+      await cancel(userId, job.jobId);
+      return { cancelled: [job.jobId] };
+    } catch (error) {
+      // It started or ended meanwhile: nothing is waiting any more.
+      if (error instanceof JobFinished) return { cancelled: [] as string[] };
+      throw error;
+    }
+  }
+
+  async function cancelProviderTask(taskId: string) {
+    try {
+      await provider.cancel(taskId);
+    } catch (error) {
+      log('provider cancel failed', { taskId, error: (error as Error).message });
+    }
+  }
+
+  return { startRun, onProviderCallback, collectOutputs, succeed, fail, cancel, releaseQueue };
+}
+
+export function failureCode(job: JobRecord, failure: StepFailure): JobErrorCode {
+  if (failure.Error === 'States.Timeout') return job.status === 'queued' ? 'QUEUE_TIMEOUT' : 'PROVIDER_TIMEOUT';
+  if (failure.Error === 'ProviderFailed' || failure.Error === 'ProviderBusy') return 'PROVIDER_ERROR';
+  return 'INTERNAL';
+}
+
+function failureMessage(code: JobErrorCode, failure: StepFailure) {
+  switch (code) {
+    case 'QUEUE_TIMEOUT':
+      return 'The queue was too long; your credits were refunded.';
+    case 'PROVIDER_TIMEOUT':
+      return 'The AI provider took too long; your credits were refunded.';
+    case 'PROVIDER_ERROR':
+      return `The AI provider could not process this job${providerReason(failure)}; your credits were refunded.`;
+    default:
+      return 'Something went wrong on our side; your credits were refunded.';
+  }
+}
+
+/** Provider reasons are shown to the user, but never anything that is not the provider's own message. */
+function providerReason(failure: StepFailure) {
+  if (failure.Error !== 'ProviderFailed' || !failure.Cause) return '';
+  try {
+    const message = JSON.parse(failure.Cause).errorMessage;
+    return typeof message === 'string' && message ? ` (${message.slice(0, 200)})` : '';
+  } catch {
+    return '';
+  }
+}

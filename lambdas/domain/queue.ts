@@ -1,0 +1,73 @@
+import type { Clock, JobStore, QueueStore, Workflow } from './ports';
+
+export interface QueueDeps {
+  store: JobStore & QueueStore;
+  workflow: Workflow;
+  clock: Clock;
+  capacity: number;
+  log(message: string, fields: Record<string, unknown>): void;
+}
+
+/** Rounds after which a grant gives up on a queue that keeps changing under it; the next release or the sweeper grants again. */
+const MAX_GRANT_ROUNDS = 20;
+
+/**
+ * The FIFO queue and its slots. No polling: a waiting execution parks on a task token, and every
+ * enqueue and every release runs `grantNext`, which hands free slots to the head of the queue.
+ */
+export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
+  /** Grants free slots to the oldest waiting jobs, one transaction each; conditions settle concurrent grants. */
+  async function grantNext(): Promise<number> {
+    let granted = 0;
+    for (let round = 0; round < MAX_GRANT_ROUNDS; round++) {
+      const free = await store.freeSlots(capacity);
+      if (free.length === 0) return granted;
+      const heads = await store.queueHeads(free.length);
+      if (heads.length === 0) return granted;
+      let changed = false;
+      // In order, so no job is granted before an older one: a failed grant means the queue moved, so look again.
+      for (const [i, jobId] of heads.entries()) {
+        if (!(await grantOne(jobId, free[i] as number))) {
+          changed = true;
+          break;
+        }
+        granted++;
+      }
+      if (!changed && heads.length < free.length) return granted;
+    }
+    log('grant gave up on a busy queue', { granted });
+    return granted;
+  }
+
+  async function grantOne(jobId: string, slot: number) {
+    const job = await store.getJob(jobId);
+    if (!job || job.status !== 'queued') return false;
+    const now = clock.now();
+    // The deadline covers the run limit plus time to collect outputs and finalize.
+    const deadline = new Date(now.getTime() + (job.limits.runSeconds + 120) * 1000).toISOString();
+    if (!(await store.grant(job, slot, now.toISOString(), deadline))) return false;
+    const granted = await store.getJob(jobId);
+    // No token yet: the execution has not parked; `park` sees the job running and wakes itself.
+    if (granted?.waitToken) await workflow.resume(granted.waitToken, { slot });
+    return true;
+  }
+
+  /** WaitForSlot: record the token this execution waits on, then try to grant. */
+  async function park(jobId: string, token: string) {
+    if (await store.recordToken(jobId, 'queued', token)) {
+      await grantNext();
+      return;
+    }
+    const job = await store.getJob(jobId);
+    if (job?.status === 'running') await workflow.resume(token, { slot: job.slot });
+    else await workflow.fail(token, 'JobFinished', `Job is ${job?.status ?? 'missing'}; nothing to wait for.`);
+  }
+
+  async function stats() {
+    return { capacity, ...(await store.counts()) };
+  }
+
+  return { grantNext, park, stats };
+}
+
+export type JobQueue = ReturnType<typeof jobQueue>;

@@ -1,0 +1,52 @@
+import type { TestProject } from 'vitest/node';
+import { ensureDeps } from '../local/ensure-deps.mjs';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../local/emulators/dynamodb';
+import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from '../local/emulators/s3';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** DynamoDB Local (in memory), shared by the whole run. */
+    dynamodbEndpoint: string;
+    /** s3rver's direct endpoint (path style, S3RVER/S3RVER), shared by the whole run. */
+    s3Endpoint: string;
+  }
+}
+
+/**
+ * Starts ONE in-memory DynamoDB Local and ONE s3rver (temp dir) for the whole test run. Their endpoints go
+ * into process.env before any worker forks, so every test process sees AWS_ENDPOINT_URL_DYNAMODB,
+ * AWS_ENDPOINT_URL_S3, AWS_REGION and credentials and the SDK clients pick them up with no extra code;
+ * they are also available as inject('dynamodbEndpoint') / inject('s3Endpoint').
+ * Tests that need a table or bucket create their own with a unique name.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureDeps(); // throws the one-line Java message when java is missing; fetches DynamoDB Local on first run
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+  let dynamodb: DynamoDbLocal | undefined;
+  let s3: S3Local | undefined;
+  try {
+    [dynamodb, s3] = await Promise.all([startDynamoDbLocal(), startS3Local()]);
+  } catch (error) {
+    await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
+    throw error;
+  }
+
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+  });
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  project.provide('dynamodbEndpoint', dynamodb.endpoint);
+  project.provide('s3Endpoint', s3.endpoint);
+
+  const started = { dynamodb, s3 };
+  return async () => {
+    await Promise.allSettled([started.dynamodb.stop(), started.s3.stop()]);
+  };
+}
