@@ -8,6 +8,7 @@ import { parseWorkflows, RunningHubProvider } from './adapters/runninghub';
 import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
+import type { Workflow } from './domain/ports';
 import { admission } from './domain/admission';
 import { lifecycle } from './domain/lifecycle';
 import { queries } from './domain/queries';
@@ -16,7 +17,7 @@ import { jobViews } from './domain/views';
 import { logger } from './logger';
 
 /** Wires the domain to its adapters. Handlers use the singleton in `runtime.ts`; tests build their own. */
-export function buildServices(config: Config) {
+export function buildServices(config: Config, overrides: { workflow?: Workflow } = {}) {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
   });
@@ -28,12 +29,14 @@ export function buildServices(config: Config) {
 
   const store = new DynamoStore(doc, config.tableName, config.jobRetentionDays);
   const files = new S3Files(s3, presigner, config.bucketName);
-  const workflow = new SfnWorkflow(
-    new SFNClient({}),
-    config.stateMachineArn,
-    (jobId) => ({ jobId, queueTimeoutSeconds: config.queueTimeoutSeconds, runTimeoutSeconds: config.runTimeoutSeconds }),
-    log,
-  );
+  const workflow =
+    overrides.workflow ??
+    new SfnWorkflow(
+      new SFNClient({}),
+      config.stateMachineArn,
+      (jobId) => ({ jobId, queueTimeoutSeconds: config.queueTimeoutSeconds, runTimeoutSeconds: config.runTimeoutSeconds }),
+      log,
+    );
   const provider = new RunningHubProvider({
     baseUrl: config.runningHub.baseUrl,
     apiKey: config.runningHub.apiKey,

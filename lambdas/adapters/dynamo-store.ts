@@ -53,8 +53,8 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
       new UpdateCommand({
         TableName: this.table,
         Key: intentKey(jobId),
-        UpdateExpression: 'SET stored.#slot = :input',
-        ExpressionAttributeNames: { '#slot': input.slot },
+        UpdateExpression: 'SET #stored.#slot = :input',
+        ExpressionAttributeNames: { '#stored': 'stored', '#slot': input.slot },
         ExpressionAttributeValues: { ':input': input },
         ReturnValues: 'ALL_NEW',
       }),

@@ -99,6 +99,7 @@ describe('creating the job from S3 events', () => {
     expect(job.position).toBeGreaterThanOrEqual(1);
     expect(await credits.balance(userId)).toBe(3);
     expect(await queries.activeJob(userId)).toMatchObject({ jobId });
+    expect(stack.started).toContain(jobId);
     await assertInvariants(stack);
   });
 
@@ -113,7 +114,9 @@ describe('creating the job from S3 events', () => {
     const [first, second] = keys.reverse() as [string, string];
     expect(await admission.onInputStored(first)).toBe('waiting');
     expect((await rejection(queries.getJob(userId, jobId))).status).toBe(404);
+    expect(stack.started).not.toContain(jobId);
     expect(await admission.onInputStored(second)).toBe('admitted');
+    expect(stack.started).toContain(jobId);
     expect(await queries.getJob(userId, jobId)).toMatchObject({ status: 'queued', creditCost: 2 });
   });
 

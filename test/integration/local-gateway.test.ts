@@ -64,7 +64,7 @@ async function presignPost(key: string, contentType: string, size: number, expir
 function form(fields: Record<string, string>, body: Buffer | undefined, filename = 'photo.png'): FormData {
   const data = new FormData();
   for (const [name, value] of Object.entries(fields)) data.append(name, value);
-  if (body) data.append('file', new Blob([body]), filename);
+  if (body) data.append('file', new Blob([new Uint8Array(body)]), filename);
   return data;
 }
 

@@ -3,7 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../../lambdas/config';
-import { DEFAULT_LIMITS } from '../../lambdas/domain/catalog';
+import { DEFAULT_LIMITS, TOOLS } from '../../lambdas/domain/catalog';
+import type { Workflow } from '../../lambdas/domain/ports';
 import { buildServices } from '../../lambdas/services';
 import { ensureBucket, ensureTable } from '../../local/resources';
 
@@ -12,6 +13,7 @@ import { ensureBucket, ensureTable } from '../../local/resources';
  * services wired to them. Each call gets its own names, so tests never see each other's queue.
  */
 export async function testStack(overrides: Partial<Config> = {}) {
+  const started: string[] = [];
   if (!process.env.AWS_ENDPOINT_URL_DYNAMODB || !process.env.AWS_ENDPOINT_URL_S3) {
     throw new Error('The emulators are not running: run tests through vitest (test/global-setup.ts)');
   }
@@ -24,12 +26,25 @@ export async function testStack(overrides: Partial<Config> = {}) {
     limits: DEFAULT_LIMITS,
     uploadTtlSeconds: 900,
     jobRetentionDays: 30,
+    maxRunning: 3,
+    queueTimeoutSeconds: 3600,
+    runTimeoutSeconds: 900,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:admission-tests',
+    publicApiUrl: undefined,
+    runningHub: { baseUrl: 'http://127.0.0.1:9', apiKey: 'unused', workflows: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((t) => [t, `unused-${t}`]))) },
     ...overrides,
+  };
+  // Admission hands jobs to the queue's driver; here it only records them (the queue has its own tests).
+  const workflow: Workflow = {
+    start: async (jobId) => void started.push(jobId),
+    resume: async () => {},
+    fail: async () => {},
+    stop: async () => {},
   };
   const dynamo = new DynamoDBClient({});
   const s3 = new S3Client({ forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
   await Promise.all([ensureTable(dynamo, config.tableName), ensureBucket(s3, config.bucketName)]);
-  return { config, services: buildServices(config), doc: DynamoDBDocumentClient.from(dynamo), s3 };
+  return { config, services: buildServices(config, { workflow }), doc: DynamoDBDocumentClient.from(dynamo), s3, started };
 }
 
 export type TestStack = Awaited<ReturnType<typeof testStack>>;

@@ -1,0 +1,346 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CODES } from '../../lambdas/adapters/runninghub';
+import type { ToolId } from '../../lambdas/domain/catalog';
+import { FFMPEG_MISSING, type Output, poseChange, tryOn, upscaleImage, upscaleVideo, WorkflowError } from './transform';
+
+/** The local provider's tasks: each really runs its workflow, lasts about `latencyMs`, then calls its webhook once. */
+
+/** An input as the workflow's load node sees it: a file uploaded to this provider, or a URL it fetches. */
+export type TaskInput = { path: string; contentType: string } | { url: string };
+
+export type TaskStatus = 'RUNNING' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
+
+export interface OutputItem {
+  fileUrl: string;
+  fileType: string;
+  taskCostTime: string;
+  consumeCoins: string;
+  nodeId: string;
+}
+
+/** ComfyUI's exception record, the shape RunningHub returns as `data.failedReason` with code 805. */
+interface FailedReason {
+  node_id: string;
+  node_name: string;
+  exception_type: string;
+  exception_message: string;
+  traceback: string[];
+  current_inputs: Record<string, never>;
+  current_outputs: Record<string, never>;
+}
+
+interface Task {
+  taskId: string;
+  tool: ToolId;
+  params: Record<string, string | number>;
+  inputs: Record<string, TaskInput>;
+  webhookUrl: string | undefined;
+  status: TaskStatus;
+  hanging: boolean;
+  outputs: OutputItem[];
+  failedReason: FailedReason | null;
+  createdAt: Date;
+  endedAt: Date | null;
+  webhook: { attempts: number; delivered: boolean; lastBody: string | null };
+  abort: AbortController;
+  settled: Promise<void>;
+  settle: () => void;
+}
+
+export interface LocalTaskSnapshot {
+  taskId: string;
+  tool: ToolId;
+  status: TaskStatus;
+  /** Made to never end by `hangNextTask()`. */
+  hanging: boolean;
+  params: Record<string, string | number>;
+  webhookUrl: string | undefined;
+  outputs: OutputItem[];
+  failedReason: string | null;
+  createdAt: string;
+  endedAt: string | null;
+  webhook: { attempts: number; delivered: boolean; lastBody: string | null };
+}
+
+export interface RunnerOptions {
+  latencyMs: number;
+  failRate: number;
+  /** Command to run, or null when ffmpeg is not available. */
+  ffmpeg: string | null;
+  webhookRetryDelaysMs: number[];
+  outputsDir: string;
+  /** Where output URLs point: `${publicUrl}/files/<name>`. Set once the server listens. */
+  publicUrl: string;
+}
+
+const OUTPUT_NODE = '99';
+const INPUT_FETCH_TIMEOUT_MS = 60_000;
+const WEBHOOK_TIMEOUT_MS = 5_000;
+
+export class TaskRunner {
+  readonly #tasks = new Map<string, Task>();
+  readonly #stopping = new AbortController();
+  #sequence = 0;
+  #hangNext = false;
+
+  constructor(readonly options: RunnerOptions) {}
+
+  /** Tasks holding one of the account's slots. A hung task keeps its slot, as a stuck real one would. */
+  activeCount() {
+    let count = 0;
+    for (const task of this.#tasks.values()) if (task.status === 'RUNNING') count++;
+    return count;
+  }
+
+  hangNextTask() {
+    this.#hangNext = true;
+  }
+
+  start(tool: ToolId, params: Task['params'], inputs: Task['inputs'], webhookUrl: string | undefined): string {
+    const taskId = `${Date.now()}${String(++this.#sequence).padStart(6, '0')}`;
+    let settle = () => {};
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const task: Task = {
+      taskId,
+      tool,
+      params,
+      inputs,
+      webhookUrl,
+      status: 'RUNNING',
+      hanging: this.#hangNext,
+      outputs: [],
+      failedReason: null,
+      createdAt: new Date(),
+      endedAt: null,
+      webhook: { attempts: 0, delivered: false, lastBody: null },
+      abort: new AbortController(),
+      settled,
+      settle,
+    };
+    this.#hangNext = false;
+    this.#tasks.set(taskId, task);
+    if (!task.hanging) void this.#run(task);
+    return taskId;
+  }
+
+  /** What `/task/openapi/outputs` answers, or null for an unknown task. */
+  outputsReply(taskId: string) {
+    const task = this.#tasks.get(taskId);
+    return task ? outputsReply(task) : null;
+  }
+
+  status(taskId: string): TaskStatus | null {
+    return this.#tasks.get(taskId)?.status ?? null;
+  }
+
+  /** False when the task is unknown. Ending a finished task again is a no-op. */
+  cancel(taskId: string): boolean {
+    const task = this.#tasks.get(taskId);
+    if (!task) return false;
+    if (task.status !== 'RUNNING') return true;
+    task.abort.abort();
+    this.#end(task, 'CANCELLED', [], failure(task, 'InterruptedError', 'The task was cancelled'));
+    task.settle();
+    return true;
+  }
+
+  snapshot(): LocalTaskSnapshot[] {
+    return [...this.#tasks.values()].map(snapshotOf);
+  }
+
+  /** Resolves when the task has ended and its webhook has been delivered or given up on. */
+  async ended(taskId: string): Promise<LocalTaskSnapshot> {
+    const task = this.#tasks.get(taskId);
+    if (!task) throw new Error(`Unknown local task ${taskId}`);
+    await task.settled;
+    return snapshotOf(task);
+  }
+
+  /** Stops every task and webhook without calling back. */
+  stop() {
+    this.#stopping.abort();
+    for (const task of this.#tasks.values()) {
+      task.abort.abort();
+      task.settle();
+    }
+  }
+
+  async #run(task: Task) {
+    const signal = task.abort.signal;
+    const injectedFailure = Math.random() < this.options.failRate;
+    // Work and latency overlap: the task lasts about latencyMs, or longer if the work itself is slower.
+    const work = injectedFailure
+      ? Promise.resolve(null)
+      : this.#work(task, signal).then(
+          (outputs) => ({ outputs }),
+          (error: unknown) => ({ error }),
+        );
+    const started = Date.now();
+    try {
+      await sleep(jitter(this.options.latencyMs), undefined, { signal });
+    } catch {
+      return; // cancelled or stopping: no outcome, no webhook
+    }
+    const result = await work;
+    if (signal.aborted || task.status !== 'RUNNING') return;
+    const costSeconds = String(Math.max(1, Math.round((Date.now() - started) / 1000)));
+    if (!result) {
+      this.#end(task, 'FAILED', [], failure(task, 'RuntimeError', `Injected failure (failRate=${this.options.failRate})`));
+    } else if ('error' in result) {
+      const message = result.error instanceof WorkflowError ? result.error.message : `The workflow failed: ${errorText(result.error)}`;
+      this.#end(task, 'FAILED', [], failure(task, result.error instanceof WorkflowError ? 'WorkflowError' : 'RuntimeError', message));
+    } else {
+      const outputs = await Promise.all(
+        result.outputs.map(async (output, index) => {
+          const name = `${task.taskId}-${index}.${output.fileType}`;
+          await writeFile(join(this.options.outputsDir, name), output.data);
+          return { fileUrl: `${this.options.publicUrl}/files/${name}`, fileType: output.fileType, taskCostTime: costSeconds, consumeCoins: '0', nodeId: OUTPUT_NODE };
+        }),
+      ).catch(() => null);
+      if (outputs) this.#end(task, 'SUCCESS', outputs, null);
+      else this.#end(task, 'FAILED', [], failure(task, 'OSError', 'The local provider could not store the output'));
+    }
+    await this.#deliverWebhook(task);
+    task.settle();
+  }
+
+  async #work(task: Task, signal: AbortSignal): Promise<Output[]> {
+    const scale = Number(task.params.scale ?? 2);
+    switch (task.tool) {
+      case 'upscale-image':
+        return [await upscaleImage(await this.#read(task, 'image', signal), scale)];
+      case 'pose-changer':
+        return [await poseChange(await this.#read(task, 'person', signal), await this.#read(task, 'pose', signal))];
+      case 'try-on':
+        return [await tryOn(await this.#read(task, 'person', signal), await this.#read(task, 'garment', signal), String(task.params.category ?? 'top'))];
+      case 'upscale-video':
+        return [await this.#video(task, scale, signal)];
+    }
+  }
+
+  async #video(task: Task, scale: number, signal: AbortSignal): Promise<Output> {
+    const ffmpeg = this.options.ffmpeg;
+    if (!ffmpeg) throw new WorkflowError(FFMPEG_MISSING);
+    const input = task.inputs.video;
+    const scratch = await mkdtemp(join(tmpdir(), 'ghostless-provider-'));
+    try {
+      let inputPath: string;
+      if (input && 'path' in input) inputPath = input.path;
+      else {
+        inputPath = join(scratch, 'input');
+        await writeFile(inputPath, await this.#read(task, 'video', signal));
+      }
+      const outputPath = join(scratch, 'output.mp4');
+      await upscaleVideo(ffmpeg, inputPath, outputPath, scale, signal);
+      return { data: await readFile(outputPath), fileType: 'mp4', contentType: 'video/mp4' };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  async #read(task: Task, slot: string, signal: AbortSignal): Promise<Buffer> {
+    const input = task.inputs[slot];
+    if (!input) throw new WorkflowError(`The workflow received no "${slot}" input`);
+    if ('path' in input) return readFile(input.path);
+    const response = await fetch(input.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(INPUT_FETCH_TIMEOUT_MS)]) }).catch(
+      (error: unknown) => {
+        throw new WorkflowError(`The "${slot}" input could not be fetched: ${errorText(error)}`);
+      },
+    );
+    if (!response.ok) throw new WorkflowError(`The "${slot}" input could not be fetched (HTTP ${response.status})`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  #end(task: Task, status: TaskStatus, outputs: OutputItem[], failedReason: FailedReason | null) {
+    task.status = status;
+    task.outputs = outputs;
+    task.failedReason = failedReason;
+    task.endedAt = new Date();
+  }
+
+  /** RunningHub's TASK_END callback: a few attempts with a pause between them, then it gives up. */
+  async #deliverWebhook(task: Task) {
+    if (!task.webhookUrl) return;
+    const body = JSON.stringify({ event: 'TASK_END', taskId: task.taskId, eventData: JSON.stringify(outputsReply(task)) });
+    task.webhook.lastBody = body;
+    const delays = [0, ...this.options.webhookRetryDelaysMs];
+    for (const delay of delays) {
+      try {
+        if (delay) await sleep(delay, undefined, { signal: this.#stopping.signal });
+      } catch {
+        return;
+      }
+      task.webhook.attempts++;
+      try {
+        const response = await fetch(task.webhookUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
+        });
+        await response.arrayBuffer().catch(() => undefined);
+        if (response.ok) {
+          task.webhook.delivered = true;
+          return;
+        }
+      } catch {
+        // unreachable or slow receiver: try again after the next pause
+      }
+    }
+  }
+}
+
+/** What `/task/openapi/outputs` answers for a task; the webhook's `eventData` is the same, as a string. */
+function outputsReply(task: Task): { code: number; msg: string; data: unknown } {
+  switch (task.status) {
+    case 'RUNNING':
+      return { code: CODES.APIKEY_TASK_IS_RUNNING, msg: 'APIKEY_TASK_IS_RUNNING', data: null };
+    case 'SUCCESS':
+      return { code: CODES.OK, msg: 'success', data: task.outputs };
+    default:
+      return { code: CODES.APIKEY_TASK_STATUS_ERROR, msg: 'APIKEY_TASK_STATUS_ERROR', data: { failedReason: task.failedReason } };
+  }
+}
+
+function failure(task: Task, type: string, message: string): FailedReason {
+  return {
+    node_id: OUTPUT_NODE,
+    node_name: `Local ${task.tool}`,
+    exception_type: type,
+    exception_message: message,
+    traceback: [],
+    current_inputs: {},
+    current_outputs: {},
+  };
+}
+
+function snapshotOf(task: Task): LocalTaskSnapshot {
+  return {
+    taskId: task.taskId,
+    tool: task.tool,
+    status: task.status,
+    hanging: task.hanging,
+    params: { ...task.params },
+    webhookUrl: task.webhookUrl,
+    outputs: task.outputs.map((output) => ({ ...output })),
+    failedReason: task.failedReason?.exception_message ?? null,
+    createdAt: task.createdAt.toISOString(),
+    endedAt: task.endedAt?.toISOString() ?? null,
+    webhook: { ...task.webhook },
+  };
+}
+
+/** ±10% (at most ±250 ms), so concurrent tasks do not all end on the same tick. */
+function jitter(ms: number) {
+  const spread = Math.min(ms * 0.1, 250);
+  return Math.max(0, Math.round(ms + (Math.random() * 2 - 1) * spread));
+}
+
+function errorText(error: unknown) {
+  return error instanceof Error ? error.message : String(error);
+}
