@@ -33,6 +33,8 @@ export interface Config {
   /** Public base URL of the API, for the provider's webhook; only the function that starts provider tasks has it. */
   publicApiUrl: string | undefined;
   runningHub: { baseUrl: string; apiKey: string; workflows: string };
+  /** How long a job may look driverless before the sweeper finalizes it. */
+  healGraceMs: number;
 }
 
 export function readConfig(): Config {
@@ -57,5 +59,6 @@ export function readConfig(): Config {
       apiKey: required('RUNNINGHUB_API_KEY'),
       workflows: required('RUNNINGHUB_WORKFLOWS'),
     },
+    healGraceMs: integer('HEAL_GRACE_MS', 120_000),
   };
 }

@@ -10,6 +10,7 @@ import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
 import type { Workflow } from './domain/ports';
 import { admission } from './domain/admission';
+import { healing } from './domain/healing';
 import { lifecycle } from './domain/lifecycle';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
@@ -44,6 +45,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   });
   const views = jobViews(store, files);
   const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
+  const jobLifecycle = lifecycle({ store, files, provider, workflow, queue, clock, callbackBaseUrl: config.publicApiUrl, log });
   return {
     store,
     credits: store,
@@ -61,7 +63,8 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
       newId: randomUUID,
       log,
     }),
-    lifecycle: lifecycle({ store, files, provider, workflow, queue, clock, callbackBaseUrl: config.publicApiUrl, log }),
+    lifecycle: jobLifecycle,
+    healing: healing({ store, workflow, provider, lifecycle: jobLifecycle, queue, clock, graceMs: config.healGraceMs, log }),
     queries: queries(store, store, views),
     views,
   };

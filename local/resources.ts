@@ -4,13 +4,21 @@ import { TABLE_SCHEMA } from '../lambdas/adapters/table-schema';
 
 /** Creates the table exactly as the CDK Storage construct declares it (same TABLE_SCHEMA); no-op if it exists. */
 export async function ensureTable(dynamo: DynamoDBClient, tableName: string) {
-  const { partitionKey, sortKey, byUserIndex, ttlAttribute } = TABLE_SCHEMA;
+  const { partitionKey, sortKey, byUserIndex, liveIndex, ttlAttribute } = TABLE_SCHEMA;
+  const index = ({ name, partitionKey, sortKey }: { name: string; partitionKey: string; sortKey: string }) => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: sortKey, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
   try {
     await dynamo.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [partitionKey, sortKey, byUserIndex.partitionKey, byUserIndex.sortKey].map((name) => ({
+        AttributeDefinitions: [partitionKey, sortKey, byUserIndex.partitionKey, byUserIndex.sortKey, liveIndex.partitionKey, liveIndex.sortKey].map((name) => ({
           AttributeName: name,
           AttributeType: 'S',
         })),
@@ -18,16 +26,7 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string) {
           { AttributeName: partitionKey, KeyType: 'HASH' },
           { AttributeName: sortKey, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: byUserIndex.name,
-            KeySchema: [
-              { AttributeName: byUserIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: byUserIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        GlobalSecondaryIndexes: [index(byUserIndex), index(liveIndex)],
       }),
     );
     await dynamo.send(

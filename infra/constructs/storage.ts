@@ -37,6 +37,11 @@ export class Storage extends Construct {
       partitionKey: key(TABLE_SCHEMA.byUserIndex.partitionKey),
       sortKey: key(TABLE_SCHEMA.byUserIndex.sortKey),
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_SCHEMA.liveIndex.name,
+      partitionKey: key(TABLE_SCHEMA.liveIndex.partitionKey),
+      sortKey: key(TABLE_SCHEMA.liveIndex.sortKey),
+    });
 
     const expiry = Duration.days(objectRetentionDays);
     this.bucket = new Bucket(this, 'Bucket', {

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
   GetCommand,
@@ -11,6 +12,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvalidRequest } from '../domain/errors';
 import type { JobRecord, StoredInput, UploadIntent } from '../domain/jobs';
+import type { LiveStore } from '../domain/healing';
 import type { AdmitResult, CreditLedger, FinalChange, JobStore, QueueStore } from '../domain/ports';
 
 /**
@@ -26,13 +28,16 @@ const intentKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'INTENT' });
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
 const QUEUE = 'QUEUE';
 const SLOT = 'SLOT';
+/** Partitions of the sparse `live` index: non-terminal jobs, and users holding the lock. */
+const LIVE_JOB = 'JOB';
+const LIVE_LOCK = 'LOCK';
 const slotKey = (slot: number) => ({ pk: SLOT, sk: String(slot).padStart(3, '0') });
 /** Admission order: time first, job id breaks ties, so the order is total. */
 export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
 
 const CONFLICT_RETRIES = 5;
 
-export class DynamoStore implements JobStore, CreditLedger, QueueStore {
+export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
@@ -73,9 +78,10 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
                 Update: {
                   TableName: this.table,
                   Key: userKey(job.userId),
-                  UpdateExpression: 'SET activeJobId = :job, balance = balance - :cost, debited = debited + :cost',
+                  UpdateExpression:
+                    'SET activeJobId = :job, balance = balance - :cost, debited = debited + :cost, livePk = :lock, liveSk = :job',
                   ConditionExpression: 'attribute_not_exists(activeJobId) AND balance >= :cost',
-                  ExpressionAttributeValues: { ':job': job.jobId, ':cost': job.creditCost },
+                  ExpressionAttributeValues: { ':job': job.jobId, ':cost': job.creditCost, ':lock': LIVE_LOCK },
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
@@ -100,15 +106,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
   }
 
   async putRejected(job: JobRecord) {
-    try {
-      await this.doc.send(
-        new PutCommand({ TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.conditional(new PutCommand({ TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' }));
   }
 
   async getJob(jobId: string) {
@@ -189,22 +187,16 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
   async recordToken(jobId: string, status: 'queued' | 'running', token: string, extra: Record<string, unknown> = {}) {
     const fields = { [status === 'queued' ? 'waitToken' : 'runToken']: token, ...extra };
     const names = Object.keys(fields);
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: jobKey(jobId),
-          UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
-          ConditionExpression: '#status = :status',
-          ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])) },
-          ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(names.map((n, i) => [`:f${i}`, fields[n]])) },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :f${i}`).join(', ')}`,
+        ConditionExpression: '#status = :status',
+        ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])) },
+        ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(names.map((n, i) => [`:f${i}`, fields[n]])) },
+      }),
+    );
   }
 
   async finalize(job: JobRecord, change: FinalChange) {
@@ -215,7 +207,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
           TableName: this.table,
           Key: jobKey(job.jobId),
           UpdateExpression:
-            'SET #status = :status, #error = :error, outputs = :outputs, completedAt = :completedAt, refunded = :refunded, #ttl = :ttl REMOVE waitToken, runToken',
+            'SET #status = :status, #error = :error, outputs = :outputs, completedAt = :completedAt, refunded = :refunded, #ttl = :ttl REMOVE waitToken, runToken, livePk, liveSk',
           ConditionExpression: '#status = :seen',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
@@ -234,7 +226,10 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
         Update: {
           TableName: this.table,
           Key: userKey(job.userId),
-          UpdateExpression: refund > 0 ? 'REMOVE activeJobId SET balance = balance + :refund, refunded = refunded + :refund' : 'REMOVE activeJobId',
+          UpdateExpression:
+            refund > 0
+              ? 'REMOVE activeJobId, livePk, liveSk SET balance = balance + :refund, refunded = refunded + :refund'
+              : 'REMOVE activeJobId, livePk, liveSk',
           ConditionExpression: 'attribute_not_exists(activeJobId) OR activeJobId = :job',
           ExpressionAttributeValues: { ':job': job.jobId, ...(refund > 0 ? { ':refund': refund } : {}) },
         },
@@ -263,6 +258,75 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
       ).Count ?? 0;
     const [running, queued] = await Promise.all([count(SLOT), count(QUEUE)]);
     return { running, queued };
+  }
+
+  async liveJobs() {
+    return (await this.queryAll('live', 'livePk', LIVE_JOB)).map((item) => strip(item) as unknown as JobRecord);
+  }
+
+  async heldLocks() {
+    return (await this.queryAll('live', 'livePk', LIVE_LOCK)).map((item) => ({
+      userId: (item.pk as string).slice('USER#'.length),
+      jobId: item.activeJobId as string,
+    }));
+  }
+
+  async heldSlots() {
+    return (await this.queryAll(undefined, 'pk', SLOT)).map((item) => ({ slot: Number(item.sk), jobId: item.jobId as string }));
+  }
+
+  async releaseSlot(slot: number, jobId: string) {
+    return this.conditional(
+      new DeleteCommand({
+        TableName: this.table,
+        Key: slotKey(slot),
+        ConditionExpression: 'jobId = :job',
+        ExpressionAttributeValues: { ':job': jobId },
+      }),
+    );
+  }
+
+  async releaseLock(userId: string, jobId: string) {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: userKey(userId),
+        UpdateExpression: 'REMOVE activeJobId, livePk, liveSk',
+        ConditionExpression: 'activeJobId = :job',
+        ExpressionAttributeValues: { ':job': jobId },
+      }),
+    );
+  }
+
+  private async queryAll(index: string | undefined, keyName: string, value: string) {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index,
+          KeyConditionExpression: '#k = :v',
+          ExpressionAttributeNames: { '#k': keyName },
+          ExpressionAttributeValues: { ':v': value },
+          ConsistentRead: index === undefined,
+          ExclusiveStartKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+
+  private async conditional(command: DeleteCommand | UpdateCommand | PutCommand) {
+    try {
+      await this.doc.send(command as UpdateCommand);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Runs a transaction whose conditions encode "nothing changed since I read it"; false when one failed. */
@@ -327,7 +391,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore {
       ...job,
       gsi1pk: `USER#${job.userId}`,
       gsi1sk: `${job.createdAt}#${job.jobId}`,
-      ...(terminal ? { ttl: this.expiry() } : {}),
+      ...(terminal ? { ttl: this.expiry() } : { livePk: LIVE_JOB, liveSk: `${job.createdAt}#${job.jobId}` }),
     };
   }
 }
@@ -343,7 +407,7 @@ function decodeCursor(cursor: string, partition: string) {
 
 /** Drops the table's own attributes from an item. */
 function strip(item: Record<string, unknown>) {
-  const { pk, sk, gsi1pk, gsi1sk, ttl, stored, ...rest } = item;
+  const { pk, sk, gsi1pk, gsi1sk, livePk, liveSk, ttl, stored, ...rest } = item;
   return rest;
 }
 

@@ -36,7 +36,11 @@ const BUSY_CODES: ReadonlySet<number> = new Set([CODES.TASK_QUEUE_MAXED, CODES.T
 /** Server-side hiccups RunningHub documents as "retry": treated like a network error. */
 const TRANSIENT_CODES: ReadonlySet<number> = new Set([CODES.UNKNOWN_ERROR, CODES.APIKEY_UPLOAD_FAILED]);
 /** Answers to `cancel` that mean "nothing left to stop". */
-const ALREADY_ENDED_CODES: ReadonlySet<number> = new Set([CODES.APIKEY_TASK_NOT_FOUND, CODES.TASK_NOT_FOUNED, CODES.APIKEY_TASK_STATUS_ERROR]);
+const ALREADY_ENDED_CODES: ReadonlySet<number> = new Set([
+  CODES.APIKEY_TASK_NOT_FOUND,
+  CODES.TASK_NOT_FOUNED,
+  CODES.APIKEY_TASK_STATUS_ERROR,
+]);
 
 /** RunningHub's upload endpoint refuses files over 30 MB; its docs say to pass larger inputs by URL. */
 export const UPLOAD_LIMIT_BYTES = 30 * 1024 * 1024;
@@ -181,9 +185,12 @@ export function describeFailure(failedReason: unknown, fallback: string): string
   if (typeof failedReason === 'string' && failedReason.trim()) text = failedReason.trim();
   else if (failedReason && typeof failedReason === 'object') {
     const r = failedReason as Record<string, unknown>;
-    const message = [r.exception_type, r.exception_message].filter((part) => typeof part === 'string' && part).join(': ');
-    const node = typeof r.node_name === 'string' && r.node_name ? ` (node ${r.node_name}${r.node_id ? ` #${r.node_id}` : ''})` : '';
-    if (message) text = `${message}${node}`;
+    const str = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value).trim() : '');
+    const type = str(r.exception_type);
+    const message = str(r.exception_message) || type;
+    const node = str(r.node_name) && `node ${str(r.node_name)}${str(r.node_id) && ` #${str(r.node_id)}`}`;
+    const where = [type !== message ? type : '', node].filter(Boolean).join(' in ');
+    if (message) text = where ? `${message} (${where})` : message;
   }
   return text.length > 500 ? `${text.slice(0, 497)}...` : text;
 }
@@ -285,7 +292,10 @@ export class RunningHubProvider implements Provider {
 
   /** A JSON call whose business code the caller interprets. */
   #send(operation: string, body: Record<string, unknown>) {
-    return this.#request(operation, { body: JSON.stringify({ apiKey: this.#apiKey, ...body }), headers: { 'content-type': 'application/json' } });
+    return this.#request(operation, {
+      body: JSON.stringify({ apiKey: this.#apiKey, ...body }),
+      headers: { 'content-type': 'application/json' },
+    });
   }
 
   async #request(

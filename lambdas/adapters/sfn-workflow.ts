@@ -1,5 +1,5 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import type { Workflow } from '../domain/ports';
+import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ExecutionStatus, Workflow } from '../domain/ports';
 
 /** Errors that mean "that execution or task is already gone": a late or repeated call, not a failure. */
 const GONE = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken', 'ExecutionDoesNotExist', 'ExecutionAlreadyExists']);
@@ -29,8 +29,21 @@ export class SfnWorkflow implements Workflow {
   }
 
   async stop(jobId: string, cause: string) {
-    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
-    await this.tolerate('stop', () => this.sfn.send(new StopExecutionCommand({ executionArn, cause })));
+    await this.tolerate('stop', () => this.sfn.send(new StopExecutionCommand({ executionArn: this.executionArn(jobId), cause })));
+  }
+
+  async status(jobId: string): Promise<ExecutionStatus> {
+    try {
+      const { status } = await this.sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(jobId) }));
+      return (status as ExecutionStatus | undefined) ?? 'MISSING';
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionDoesNotExist') return 'MISSING';
+      throw error;
+    }
+  }
+
+  private executionArn(jobId: string) {
+    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
   }
 
   private async tolerate(action: string, call: () => Promise<unknown>) {

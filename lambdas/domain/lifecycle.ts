@@ -161,8 +161,11 @@ export function lifecycle(deps: LifecycleDeps) {
   return { startRun, onProviderCallback, collectOutputs, succeed, fail, cancel, releaseQueue };
 }
 
+export type LifecycleService = ReturnType<typeof lifecycle>;
+
 export function failureCode(job: JobRecord, failure: StepFailure): JobErrorCode {
   if (failure.Error === 'States.Timeout') return job.status === 'queued' ? 'QUEUE_TIMEOUT' : 'PROVIDER_TIMEOUT';
+  if (failure.Error === 'Healed') return 'HEALED';
   if (failure.Error === 'ProviderFailed' || failure.Error === 'ProviderBusy') return 'PROVIDER_ERROR';
   return 'INTERNAL';
 }
@@ -175,6 +178,8 @@ function failureMessage(code: JobErrorCode, failure: StepFailure) {
       return 'The AI provider took too long; your credits were refunded.';
     case 'PROVIDER_ERROR':
       return `The AI provider could not process this job${providerReason(failure)}; your credits were refunded.`;
+    case 'HEALED':
+      return 'This job stopped responding and was closed automatically; your credits were refunded.';
     default:
       return 'Something went wrong on our side; your credits were refunded.';
   }

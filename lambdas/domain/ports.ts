@@ -68,7 +68,10 @@ export interface Workflow {
   resume(token: string, output: unknown): Promise<void>;
   fail(token: string, error: string, cause: string): Promise<void>;
   stop(jobId: string, cause: string): Promise<void>;
+  status(jobId: string): Promise<ExecutionStatus>;
 }
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'MISSING';
 
 /** The AI provider (RunningHub). Errors are thrown as ProviderBusy (retry later) or ProviderFailed (give up). */
 export interface Provider {

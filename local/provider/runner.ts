@@ -199,7 +199,13 @@ export class TaskRunner {
         result.outputs.map(async (output, index) => {
           const name = `${task.taskId}-${index}.${output.fileType}`;
           await writeFile(join(this.options.outputsDir, name), output.data);
-          return { fileUrl: `${this.options.publicUrl}/files/${name}`, fileType: output.fileType, taskCostTime: costSeconds, consumeCoins: '0', nodeId: OUTPUT_NODE };
+          return {
+            fileUrl: `${this.options.publicUrl}/files/${name}`,
+            fileType: output.fileType,
+            taskCostTime: costSeconds,
+            consumeCoins: '0',
+            nodeId: OUTPUT_NODE,
+          };
         }),
       ).catch(() => null);
       if (outputs) this.#end(task, 'SUCCESS', outputs, null);
@@ -217,7 +223,13 @@ export class TaskRunner {
       case 'pose-changer':
         return [await poseChange(await this.#read(task, 'person', signal), await this.#read(task, 'pose', signal))];
       case 'try-on':
-        return [await tryOn(await this.#read(task, 'person', signal), await this.#read(task, 'garment', signal), String(task.params.category ?? 'top'))];
+        return [
+          await tryOn(
+            await this.#read(task, 'person', signal),
+            await this.#read(task, 'garment', signal),
+            String(task.params.category ?? 'top'),
+          ),
+        ];
       case 'upscale-video':
         return [await this.#video(task, scale, signal)];
     }

@@ -220,7 +220,10 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
 }
 
 /** Which slot and param each nodeInfoList entry carries, read through the client's own node table. */
-export function readNodeInfoList(tool: ToolId, list: unknown): { files: Record<string, string>; params: Record<string, string | number> } | string {
+export function readNodeInfoList(
+  tool: ToolId,
+  list: unknown,
+): { files: Record<string, string>; params: Record<string, string | number> } | string {
   if (!Array.isArray(list)) return 'nodeInfoList must be an array';
   const entries = list as Partial<NodeInfo>[];
   const find = (nodeId: string, fieldName: string) => entries.find((e) => String(e?.nodeId) === nodeId && e?.fieldName === fieldName);

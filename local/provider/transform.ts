@@ -26,9 +26,11 @@ export class WorkflowError extends Error {
 
 /** Displayed size, after the EXIF orientation a viewer applies (orientations 5-8 swap the axes). */
 async function displaySize(input: Buffer) {
-  const meta = await sharp(input).metadata().catch(() => {
-    throw new WorkflowError('The input is not an image the workflow can read');
-  });
+  const meta = await sharp(input)
+    .metadata()
+    .catch(() => {
+      throw new WorkflowError('The input is not an image the workflow can read');
+    });
   const swap = (meta.orientation ?? 1) >= 5;
   return { width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height, format: meta.format };
 }
@@ -71,7 +73,11 @@ export async function tryOn(person: Buffer, garment: Buffer, category: string): 
   const p = await displaySize(person);
   const place = GARMENT_PLACEMENT[category as keyof typeof GARMENT_PLACEMENT] ?? GARMENT_PLACEMENT.top;
   const box = { width: Math.max(1, Math.round(p.width * place.width)), height: Math.max(1, Math.round(p.height * place.height)) };
-  const fitted = await sharp(garment).rotate().resize({ ...box, fit: 'inside' }).png().toBuffer({ resolveWithObject: true });
+  const fitted = await sharp(garment)
+    .rotate()
+    .resize({ ...box, fit: 'inside' })
+    .png()
+    .toBuffer({ resolveWithObject: true });
   const data = await sharp(person)
     .rotate()
     .composite([

@@ -31,6 +31,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
     runTimeoutSeconds: 900,
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:admission-tests',
     publicApiUrl: undefined,
+    healGraceMs: 120_000,
     runningHub: { baseUrl: 'http://127.0.0.1:9', apiKey: 'unused', workflows: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((t) => [t, `unused-${t}`]))) },
     ...overrides,
   };
@@ -40,6 +41,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
     resume: async () => {},
     fail: async () => {},
     stop: async () => {},
+    status: async () => 'MISSING',
   };
   const dynamo = new DynamoDBClient({});
   const s3 = new S3Client({ forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });

@@ -1,0 +1,113 @@
+import { isTerminal, type JobRecord } from './jobs';
+import type { LifecycleService } from './lifecycle';
+import type { Clock, JobStore, Provider, QueueStore, Workflow } from './ports';
+import type { JobQueue } from './queue';
+
+/** What the sweeper reads beyond the job store: only live things, through the sparse `live` index. */
+export interface LiveStore {
+  liveJobs(): Promise<JobRecord[]>;
+  heldLocks(): Promise<{ userId: string; jobId: string }[]>;
+  heldSlots(): Promise<{ slot: number; jobId: string }[]>;
+  /** Conditional on the holder still being `jobId`; false if it changed. */
+  releaseSlot(slot: number, jobId: string): Promise<boolean>;
+  releaseLock(userId: string, jobId: string): Promise<boolean>;
+}
+
+export interface HealingDeps {
+  store: JobStore & QueueStore & LiveStore;
+  workflow: Workflow;
+  provider: Provider;
+  lifecycle: LifecycleService;
+  queue: JobQueue;
+  clock: Clock;
+  /** How long a job may look driverless before it is healed (covers start-up races). */
+  graceMs: number;
+  log(message: string, fields: Record<string, unknown>): void;
+}
+
+export type Repair =
+  | 'queued_without_driver'
+  | 'queued_past_timeout'
+  | 'running_without_driver'
+  | 'running_past_deadline'
+  | 'slot_leak'
+  | 'lock_leak'
+  | 'lost_wakeup';
+
+/**
+ * Finds what a crash, an aborted execution or a lost event left behind and finalizes it. Every write is
+ * conditional on what was read, so a live driver that moves on at the same moment wins and nothing is undone.
+ */
+export function healing(deps: HealingDeps) {
+  const { store, workflow, provider, lifecycle, queue, clock, graceMs, log } = deps;
+
+  const age = (iso: string | null | undefined) => (iso ? clock.now().getTime() - Date.parse(iso) : 0);
+
+  /** Why this live job has no working driver, or null if it has one. */
+  async function diagnose(job: JobRecord): Promise<Repair | null> {
+    if (job.status === 'queued') {
+      if (age(job.createdAt) < graceMs) return null;
+      if (age(job.createdAt) > job.limits.queueSeconds * 1000 + graceMs) return 'queued_past_timeout';
+      return (await workflow.status(job.jobId)) === 'RUNNING' ? null : 'queued_without_driver';
+    }
+    if (job.deadline && age(job.deadline) > graceMs) return 'running_past_deadline';
+    if (age(job.startedAt) < graceMs) return null;
+    return (await workflow.status(job.jobId)) === 'RUNNING' ? null : 'running_without_driver';
+  }
+
+  /**
+   * Finalizes a driverless job. A provider task known to have finished keeps its real outcome;
+   * anything else ends `failed` with HEALED and a refund.
+   */
+  async function heal(job: JobRecord) {
+    const outcome = job.providerTaskId ? await provider.outputs(job.providerTaskId).catch(() => null) : null;
+    if (outcome?.status === 'succeeded') {
+      try {
+        await lifecycle.succeed(job.jobId, await lifecycle.collectOutputs(job.jobId));
+        return;
+      } catch (error) {
+        log('healing could not collect outputs', { jobId: job.jobId, error: (error as Error).message });
+      }
+    }
+    const failure = outcome?.status === 'failed' ? { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: outcome.reason }) } : { Error: 'Healed' };
+    await lifecycle.fail(job.jobId, failure);
+    // A driver that still runs (past its deadline) must not act on the healed job.
+    await workflow.stop(job.jobId, 'Healed by the sweeper');
+  }
+
+  /** The execution-failure path (EventBridge: FAILED, TIMED_OUT, ABORTED): late, repeated or after a sweep is fine. */
+  async function onExecutionEnded(jobId: string) {
+    const job = await store.getJob(jobId);
+    if (job && !isTerminal(job.status)) await heal(job);
+  }
+
+  async function sweep() {
+    const repairs: Partial<Record<Repair, number>> = {};
+    const count = (repair: Repair) => {
+      repairs[repair] = (repairs[repair] ?? 0) + 1;
+    };
+
+    for (const job of await store.liveJobs()) {
+      const repair = await diagnose(job);
+      if (!repair) continue;
+      log('healing job', { jobId: job.jobId, status: job.status, repair });
+      await heal(job);
+      count(repair);
+    }
+    for (const { slot, jobId } of await store.heldSlots()) {
+      const job = await store.getJob(jobId);
+      if (job?.status === 'running' && job.slot === slot) continue;
+      if (await store.releaseSlot(slot, jobId)) count('slot_leak');
+    }
+    for (const { userId, jobId } of await store.heldLocks()) {
+      const job = await store.getJob(jobId);
+      if (job && !isTerminal(job.status)) continue;
+      if (await store.releaseLock(userId, jobId)) count('lock_leak');
+    }
+    const granted = await queue.grantNext();
+    if (granted > 0) for (let i = 0; i < granted; i++) count('lost_wakeup');
+    return repairs;
+  }
+
+  return { sweep, onExecutionEnded };
+}
