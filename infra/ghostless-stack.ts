@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
+import { Healing } from './constructs/healing';
 import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
 import { Storage } from './constructs/storage';
 
@@ -26,6 +27,7 @@ export class GhostlessStack extends Stack {
   readonly admission: Admission;
   readonly api: Api;
   readonly jobs: JobMachine;
+  readonly healing: Healing;
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
     super(scope, id, props);
@@ -49,6 +51,12 @@ export class GhostlessStack extends Stack {
       userPoolClient: this.auth.userPoolClient,
     });
     this.jobs = new JobMachine(this, 'Jobs', { storage: this.storage, environment, publicApiUrl: this.api.url });
+    this.healing = new Healing(this, 'Healing', {
+      storage: this.storage,
+      environment,
+      stateMachine: this.jobs.stateMachine,
+      stateMachineArns: stateMachine,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });

@@ -15,7 +15,8 @@ import { lifecycle } from './domain/lifecycle';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
 import { jobViews } from './domain/views';
-import { logger } from './logger';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from './logger';
 
 /** Wires the domain to its adapters. Handlers use the singleton in `runtime.ts`; tests build their own. */
 export function buildServices(config: Config, overrides: { workflow?: Workflow } = {}) {
@@ -45,7 +46,12 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   });
   const views = jobViews(store, files);
   const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
-  const jobLifecycle = lifecycle({ store, files, provider, workflow, queue, clock, callbackBaseUrl: config.publicApiUrl, log });
+  const countOutcome = (status: string, tool: string) => {
+    const metric = metrics.singleMetric();
+    metric.addDimension('tool', tool);
+    metric.addMetric(`job_${status}`, MetricUnit.Count, 1);
+  };
+  const jobLifecycle = lifecycle({ store, files, provider, workflow, queue, clock, callbackBaseUrl: config.publicApiUrl, log, countOutcome });
   return {
     store,
     credits: store,

@@ -90,7 +90,8 @@ export async function verifyBearer(
     return { claims: toApiGatewayClaims(payload), scopes: scope ? scope.split(' ').filter(Boolean) : null };
   } catch (error) {
     if (error instanceof errors.JWTExpired) throw new Unauthorized('The token has expired; sign in again.');
-    if (error instanceof errors.JOSEAlgNotAllowed) throw new Unauthorized('The token is signed with an algorithm this API does not accept.');
+    if (error instanceof errors.JOSEAlgNotAllowed)
+      throw new Unauthorized('The token is signed with an algorithm this API does not accept.');
     if (error instanceof errors.JWSSignatureVerificationFailed) throw new Unauthorized('The token signature is invalid.');
     if (error instanceof errors.JWTClaimValidationFailed) throw new Unauthorized(`The token is not valid here: ${error.message}.`);
     throw new Unauthorized('The token is malformed.');

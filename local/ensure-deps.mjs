@@ -11,8 +11,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DYNAMODB_LOCAL_DIR = join(ROOT, '.cache', 'dynamodb-local');
 export const DYNAMODB_LOCAL_JAR = join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal.jar');
 const SIMULATOR_PACKAGE = 'amplify-dynamodb-simulator@2.9.30';
-export const JAVA_MISSING_MESSAGE =
-  'Java 17+ is required for DynamoDB Local: run "apt-get install -y openjdk-17-jre-headless"';
+export const JAVA_MISSING_MESSAGE = 'Java 17+ is required for DynamoDB Local: run "apt-get install -y openjdk-17-jre-headless"';
 
 /** Returns the Java major version, or undefined when no usable `java` is on the PATH. */
 export function javaMajorVersion() {

@@ -6,7 +6,7 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
 import { ROUTES, type Route, routeKey } from '../lambdas/handlers/routes';
-import { signLocalToken, USER_ID_PATTERN, Unauthorized, verifyBearer } from './auth';
+import { signLocalToken, Unauthorized, USER_ID_PATTERN, verifyBearer } from './auth';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './lambda-context';
 import type { S3Gateway } from './s3-gateway';
 
@@ -83,7 +83,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 }
 
 /** Matches a path against a `{param}` template; literal routes win over parameterised ones, as in API Gateway. */
-export function matchRoute(method: string, rawPath: string): { route: Route; pathParameters: Record<string, string> } | 'no-route' | 'wrong-method' {
+export function matchRoute(
+  method: string,
+  rawPath: string,
+): { route: Route; pathParameters: Record<string, string> } | 'no-route' | 'wrong-method' {
   const segments = rawPath.split('/');
   const matches: { route: Route; pathParameters: Record<string, string>; params: number }[] = [];
   for (const route of ROUTES) {
@@ -176,7 +179,12 @@ export function buildHttpApiEvent(input: BuildEventInput): APIGatewayProxyEventV
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (!values) continue;
     if (name === 'cookie') {
-      cookies = values.flatMap((v) => v.split(';').map((c) => c.trim()).filter(Boolean));
+      cookies = values.flatMap((v) =>
+        v
+          .split(';')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      );
       continue;
     }
     headers[name] = values.join(',');
@@ -223,7 +231,13 @@ export function buildHttpApiEvent(input: BuildEventInput): APIGatewayProxyEventV
       time: apiGatewayTime(now),
       timeEpoch: now.getTime(),
       ...(input.authorizer
-        ? { authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: input.authorizer.claims, scopes: input.authorizer.scopes as string[] } } }
+        ? {
+            authorizer: {
+              principalId: '',
+              integrationLatency: 0,
+              jwt: { claims: input.authorizer.claims, scopes: input.authorizer.scopes as string[] },
+            },
+          }
         : {}),
     } as APIGatewayProxyEventV2WithJWTAuthorizer['requestContext'],
     ...(Object.keys(input.pathParameters).length ? { pathParameters: input.pathParameters } : {}),
@@ -304,7 +318,16 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
       }
     }
     const body = await readBody(req);
-    const event = buildHttpApiEvent({ req, route: match.route, pathParameters: match.pathParameters, rawPath, rawQueryString, body, authorizer, requestId });
+    const event = buildHttpApiEvent({
+      req,
+      route: match.route,
+      pathParameters: match.pathParameters,
+      rawPath,
+      rawQueryString,
+      body,
+      authorizer,
+      requestId,
+    });
     const context = lambdaContext(FUNCTION_NAME, randomUUID(), timeoutMs, region);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((done) => {

@@ -18,7 +18,14 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string) {
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [partitionKey, sortKey, byUserIndex.partitionKey, byUserIndex.sortKey, liveIndex.partitionKey, liveIndex.sortKey].map((name) => ({
+        AttributeDefinitions: [
+          partitionKey,
+          sortKey,
+          byUserIndex.partitionKey,
+          byUserIndex.sortKey,
+          liveIndex.partitionKey,
+          liveIndex.sortKey,
+        ].map((name) => ({
           AttributeName: name,
           AttributeType: 'S',
         })),

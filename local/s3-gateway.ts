@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -132,11 +132,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
       throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
     }
     if (expires > MAX_PRESIGNED_EXPIRES) {
-      throw new S3Error(
-        400,
-        'AuthorizationQueryParametersError',
-        'X-Amz-Expires must be less than a week (in seconds) that is 604800',
-      );
+      throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
     }
     if (credential.accessKeyId !== credentials.accessKeyId) {
       throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
@@ -179,10 +175,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
     ].join('\n');
     const scope = `${credential.date}/${credential.region}/${credential.service}/aws4_request`;
     const stringToSign = ['AWS4-HMAC-SHA256', param('X-Amz-Date'), scope, sha256Hex(canonicalRequest)].join('\n');
-    const expected = signHex(
-      signingKey(credentials.secretAccessKey, credential.date, credential.region, credential.service),
-      stringToSign,
-    );
+    const expected = signHex(signingKey(credentials.secretAccessKey, credential.date, credential.region, credential.service), stringToSign);
     if (!sameSignature(expected, param('X-Amz-Signature') as string)) {
       throw new S3Error(
         403,
@@ -289,7 +282,13 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
           limits: { fieldSize: 64 * 1024 * 1024, files: 10, fields: 1000, parts: 1010 },
         });
       } catch (error) {
-        reject(new S3Error(400, 'MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data. ${String(error)}`));
+        reject(
+          new S3Error(
+            400,
+            'MalformedPOSTRequest',
+            `The body of your POST request is not well-formed multipart/form-data. ${String(error)}`,
+          ),
+        );
         return;
       }
 
@@ -350,7 +349,11 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
         fileDone.then(() =>
           reject(
             failure ??
-              new S3Error(400, 'MalformedPOSTRequest', `The body of your POST request is not well-formed multipart/form-data. ${String(error)}`),
+              new S3Error(
+                400,
+                'MalformedPOSTRequest',
+                `The body of your POST request is not well-formed multipart/form-data. ${String(error)}`,
+              ),
           ),
         );
       });

@@ -27,12 +27,14 @@ export interface CheckedPostForm {
   objectFields: [string, string][];
 }
 
+/** S3 substitutes the uploaded file's name for this in the key. */
+const FILENAME_VARIABLE = '$' + '{filename}';
+
 /** S3's ceiling for a single PUT/POST. */
 export const MAX_POST_BYTES = 5 * 1024 ** 3;
 
 /** Fields that need no policy condition. */
-const EXEMPT = (name: string) =>
-  name === 'x-amz-signature' || name === 'file' || name === 'policy' || name.startsWith('x-ignore-');
+const EXEMPT = (name: string) => name === 'x-amz-signature' || name === 'file' || name === 'policy' || name.startsWith('x-ignore-');
 
 /** Fields that authenticate the request rather than describe the object. */
 const AUTH_FIELDS = new Set([
@@ -88,7 +90,7 @@ function parseConditions(raw: unknown): Condition[] {
       }
     } else if (entry && typeof entry === 'object') {
       const pairs = Object.entries(entry as Record<string, unknown>);
-      if (pairs.length !== 1 || typeof pairs[0]![1] !== 'string') throw invalidPolicy(`Invalid Condition: ${text}`);
+      if (pairs.length !== 1 || typeof pairs[0]?.[1] !== 'string') throw invalidPolicy(`Invalid Condition: ${text}`);
       const [name, value] = pairs[0] as [string, string];
       conditions.push({ op: 'eq', field: name.toLowerCase(), value, text: `["eq", "$${name}", "${value}"]` });
     } else {
@@ -179,10 +181,7 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
       { Region: input.region },
     );
   }
-  const expected = signHex(
-    signingKey(input.credentials.secretAccessKey, credential.date, credential.region, 's3'),
-    policy,
-  );
+  const expected = signHex(signingKey(input.credentials.secretAccessKey, credential.date, credential.region, 's3'), policy);
   if (!sameSignature(expected, signature)) {
     throw new S3Error(
       403,
@@ -195,14 +194,14 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
   const { expiration, conditions } = decodePolicy(policy);
   if (expiration.getTime() <= now.getTime()) throw denied('Invalid according to Policy: Policy expired.');
 
-  const key = input.filename !== undefined ? rawKey.replaceAll('${filename}', input.filename) : rawKey;
+  const key = input.filename !== undefined ? rawKey.replaceAll(FILENAME_VARIABLE, input.filename) : rawKey;
   if (key.length === 0) {
     throw new S3Error(400, 'InvalidArgument', 'User key must have a length greater than 0.', {
       ArgumentName: 'key',
       ArgumentValue: '',
     });
   }
-  const valueOf = (name: string) => (name === 'bucket' ? input.bucket : name === 'key' ? key : (field(name) ?? ''));
+  const fieldValue = (name: string) => (name === 'bucket' ? input.bucket : name === 'key' ? key : (field(name) ?? ''));
 
   const covered = new Set<string>();
   let lengthRange: CheckedPostForm['lengthRange'];
@@ -212,7 +211,7 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
       continue;
     }
     covered.add(condition.field);
-    const actual = valueOf(condition.field);
+    const actual = fieldValue(condition.field);
     const ok =
       condition.op === 'eq'
         ? actual === condition.value

@@ -18,8 +18,7 @@ export function signingKey(secretAccessKey: string, date: string, region: string
   return hmac(kService, 'aws4_request');
 }
 
-export const signHex = (key: Buffer, stringToSign: string): string =>
-  createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
+export const signHex = (key: Buffer, stringToSign: string): string => createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
 
 /** Constant-time comparison of two hex signatures. */
 export function sameSignature(expected: string, given: string): boolean {
@@ -48,7 +47,8 @@ export function parseCredential(value: string): CredentialScope | undefined {
 export function parseAmzDate(value: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return undefined;
-  const date = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
@@ -73,9 +73,7 @@ export function parseRawQuery(raw: string): [string, string][] {
     .filter(Boolean)
     .map((pair) => {
       const eq = pair.indexOf('=');
-      return eq === -1
-        ? [decodeComponent(pair), '']
-        : [decodeComponent(pair.slice(0, eq)), decodeComponent(pair.slice(eq + 1))];
+      return eq === -1 ? [decodeComponent(pair), ''] : [decodeComponent(pair.slice(0, eq)), decodeComponent(pair.slice(eq + 1))];
     });
 }
 

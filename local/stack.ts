@@ -4,12 +4,7 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
 import { TABLE_SCHEMA } from '../lambdas/adapters/table-schema';
@@ -198,11 +193,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startS3Local({ dataDir: join(dataDir, 's3'), port: previousPorts?.s3, region: REGION }),
     ]);
     previousPorts = { http: port, dynamodb: dynamodb.port, s3: s3.port };
-    const [jwtSecret] = await Promise.all([
-      loadOrCreateJwtSecret(dataDir),
-      ensureTable(dynamodb.endpoint),
-      ensureBucket(s3.endpoint),
-    ]);
+    const [jwtSecret] = await Promise.all([loadOrCreateJwtSecret(dataDir), ensureTable(dynamodb.endpoint), ensureBucket(s3.endpoint)]);
 
     // Stand-ins until the local Step Functions interpreter and provider land; process.env or opts.env win.
     const defaults: Record<string, string> = {

@@ -1,7 +1,7 @@
 import type { TestProject } from 'vitest/node';
-import { ensureDeps } from '../local/ensure-deps.mjs';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from '../local/emulators/s3';
+import { ensureDeps } from '../local/ensure-deps.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -208,7 +208,8 @@ export class RunningHubProvider implements Provider {
     this.#apiKey = options.apiKey;
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#workflows = options.workflows;
-    this.#fetch = options.fetch ?? fetch;
+    // Called unbound: some fetch implementations refuse a foreign `this`.
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 20_000;
     this.#transferTimeoutMs = options.transferTimeoutMs ?? 120_000;
     this.#uploadLimitBytes = options.uploadLimitBytes ?? UPLOAD_LIMIT_BYTES;

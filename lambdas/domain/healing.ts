@@ -87,7 +87,8 @@ export function healing(deps: HealingDeps) {
       repairs[repair] = (repairs[repair] ?? 0) + 1;
     };
 
-    for (const job of await store.liveJobs()) {
+    const live = await store.liveJobs();
+    for (const job of live) {
       const repair = await diagnose(job);
       if (!repair) continue;
       log('healing job', { jobId: job.jobId, status: job.status, repair });
@@ -106,7 +107,13 @@ export function healing(deps: HealingDeps) {
     }
     const granted = await queue.grantNext();
     if (granted > 0) for (let i = 0; i < granted; i++) count('lost_wakeup');
-    return repairs;
+    const queued = live.filter((job) => job.status === 'queued');
+    const gauges = {
+      queued: queued.length,
+      running: live.length - queued.length,
+      oldestQueuedSeconds: Math.round(Math.max(0, ...queued.map((job) => age(job.createdAt))) / 1000),
+    };
+    return { repairs, gauges };
   }
 
   return { sweep, onExecutionEnded };

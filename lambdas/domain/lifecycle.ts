@@ -14,6 +14,8 @@ export interface LifecycleDeps {
   /** Public base URL of the API, for the provider's webhook. */
   callbackBaseUrl: string | undefined;
   log(message: string, fields: Record<string, unknown>): void;
+  /** Counts one finished job by outcome and tool (a metric in AWS). */
+  countOutcome(status: FinalChange['status'], tool: JobRecord['tool']): void;
 }
 
 /** How a Catch in the state machine reports an error: Step Functions' `{Error, Cause}`. */
@@ -94,6 +96,7 @@ export function lifecycle(deps: LifecycleDeps) {
       const change = decide(job);
       if (!change) return null;
       if (await store.finalize(job, change)) {
+        deps.countOutcome(change.status, job.tool);
         if (job.status === 'running') await queue.grantNext();
         return { ...job, ...change };
       }

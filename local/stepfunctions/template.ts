@@ -49,9 +49,13 @@ export class TemplateResolutionError extends Error {
  */
 export function extractStateMachine(template: CfnTemplate, stateMachineLogicalId?: string): ExtractedStateMachine {
   const resources = template.Resources ?? {};
-  const machines = Object.entries(resources).filter(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && (!stateMachineLogicalId || id === stateMachineLogicalId));
+  const machines = Object.entries(resources).filter(
+    ([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && (!stateMachineLogicalId || id === stateMachineLogicalId),
+  );
   if (machines.length !== 1) {
-    throw new TemplateResolutionError(`expected exactly one AWS::StepFunctions::StateMachine${stateMachineLogicalId ? ` named ${stateMachineLogicalId}` : ''}, found ${machines.length}`);
+    throw new TemplateResolutionError(
+      `expected exactly one AWS::StepFunctions::StateMachine${stateMachineLogicalId ? ` named ${stateMachineLogicalId}` : ''}, found ${machines.length}`,
+    );
   }
   const [machineId, machine] = machines[0] as [string, CfnResource];
   const resolver = new Resolver(resources);
@@ -60,7 +64,8 @@ export function extractStateMachine(template: CfnTemplate, stateMachineLogicalId
   let text: string;
   if (props.DefinitionString !== undefined) text = String(resolver.resolve(props.DefinitionString));
   else if (props.Definition !== undefined) text = JSON.stringify(resolver.resolve(props.Definition));
-  else throw new TemplateResolutionError(`${machineId} has neither DefinitionString nor Definition (DefinitionS3Location is not supported)`);
+  else
+    throw new TemplateResolutionError(`${machineId} has neither DefinitionString nor Definition (DefinitionS3Location is not supported)`);
 
   const substitutions = (resolver.resolve(props.DefinitionSubstitutions ?? {}) ?? {}) as Record<string, unknown>;
   text = text.replace(/\$\{([^}]+)\}/g, (whole, key: string) => (key in substitutions ? String(substitutions[key]) : whole));

@@ -13,6 +13,31 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown 
 type PolicyProps = { Roles: unknown[]; PolicyDocument: { Statement: Statement[] } };
 type RouteProps = { RouteKey: string; Target: unknown; AuthorizationType?: string; AuthorizerId?: unknown };
 type LifecycleRule = { Prefix?: string; ExpirationInDays?: number; AbortIncompleteMultipartUpload?: unknown };
+type Catcher = { ErrorEquals: string[]; Next: string; ResultPath?: string | null };
+type Retrier = { ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number };
+type State = {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Choices?: { Next: string }[];
+  Catch?: Catcher[];
+  Retry?: Retrier[];
+  Resource?: string;
+  Parameters?: { FunctionName?: string; Payload?: Record<string, unknown> };
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  ResultPath?: string | null;
+  OutputPath?: string | null;
+};
+type Definition = { StartAt: string; States: Record<string, State> };
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+/** The jobs state machine of stack `Test` and its executions, as every grant and env var must name them. */
+const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Test-jobs`;
+const EXECUTIONS_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:execution:Test-jobs:*`;
+const SEND_TASK_RESPONSES = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
 
 const cdkContext = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
 
@@ -22,7 +47,7 @@ function synth(props: GhostlessStackProps = {}) {
     context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: false,
   });
-  const stack = new GhostlessStack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
+  const stack = new GhostlessStack(app, 'Test', { env: { account: ACCOUNT, region: REGION }, ...props });
   return { stack, template: Template.fromStack(stack) };
 }
 
@@ -40,6 +65,55 @@ function resources<Props = Record<string, unknown>>(type: string, from = templat
 const lifecycleRules = (from: Template) =>
   resources<{ LifecycleConfiguration: { Rules: LifecycleRule[] } }>('AWS::S3::Bucket', from)[0]?.[1].Properties
     .LifecycleConfiguration.Rules ?? [];
+
+/** Resolves an ARN built from literals and pseudo parameters to a string; anything else is returned as is. */
+function resolveArn(value: unknown): unknown {
+  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT };
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })?.['Fn::Join'];
+  if (!join) return value;
+  const parts = join[1].map((part) => (typeof part === 'string' ? part : pseudo[(part as { Ref?: string }).Ref ?? '']));
+  return parts.every((part) => typeof part === 'string') ? parts.join(join[0]) : value;
+}
+
+/** All functions of the stack: the two admission ones, then wait-for-slot, run-on-provider, collect-outputs, finalize. */
+const allFunctions = (of = stack) => [of.admission.apiFunction, of.admission.s3EventFunction, ...of.jobs.functions];
+/** The `ghostless:handler` metadata of a resource, i.e. the handler file a function runs. */
+const handlerOf = (id: string, from = template): unknown => from.toJSON().Resources[id]?.Metadata?.['ghostless:handler'];
+const handlerOfFunction = (fn: IConstruct) => handlerOf(logicalId(fn)) as string;
+const envOf = (fn: IConstruct, of = stack, from = template): Record<string, unknown> =>
+  from.toJSON().Resources[of.getLogicalId(fn.node.defaultChild as CfnElement)].Properties.Environment.Variables;
+
+/**
+ * The state machine's ASL. The DefinitionString is an Fn::Join of JSON chunks around Ref/GetAtt tokens, which
+ * all sit inside JSON strings: they become `${Ref:Id}` / `${GetAtt:Id.Attr}` placeholders before parsing.
+ */
+function definitionOf(from = template): Definition {
+  const machines = resources<{ DefinitionString: unknown }>('AWS::StepFunctions::StateMachine', from);
+  expect(machines).toHaveLength(1);
+  const raw = machines[0]?.[1].Properties.DefinitionString;
+  if (typeof raw === 'string') return JSON.parse(raw);
+  const [delimiter, parts] = (raw as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  expect(delimiter).toBe('');
+  const text = parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const token = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+      if (token.Ref) return `\${Ref:${token.Ref}}`;
+      if (token['Fn::GetAtt']) return `\${GetAtt:${token['Fn::GetAtt'].join('.')}}`;
+      throw new Error(`unexpected token in the definition: ${JSON.stringify(part)}`);
+    })
+    .join('');
+  return JSON.parse(text);
+}
+
+/** Logical id of the function a Task state invokes, from its `${GetAtt:Id.Arn}` FunctionName. */
+const invokedFunctionId = (state: State) => /^\$\{GetAtt:([A-Za-z0-9]+)\.Arn\}$/.exec(state.Parameters?.FunctionName ?? '')?.[1];
+
+/** States a state can go to next: Next, Choice branches and Catch targets. */
+const successorsOf = (state: State) =>
+  [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)].filter(
+    (next): next is string => next !== undefined,
+  );
 
 /** Every Allow statement attached to the function's role, one action per entry. */
 function grantsOf(fn: IConstruct & { role?: IConstruct }): { action: string; resource: unknown }[] {
@@ -60,7 +134,7 @@ beforeAll(() => {
 });
 
 describe('storage', () => {
-  it('bills the table per request, keeps point-in-time recovery, expires items by ttl and indexes jobs by user', () => {
+  it('bills the table per request, keeps point-in-time recovery, expires items by ttl and indexes jobs by user and by liveness', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
@@ -79,8 +153,32 @@ describe('storage', () => {
           ],
           Projection: { ProjectionType: 'ALL' },
         }),
+        Match.objectLike({
+          IndexName: TABLE_SCHEMA.liveIndex.name,
+          KeySchema: [
+            { AttributeName: TABLE_SCHEMA.liveIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE_SCHEMA.liveIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        }),
       ],
     });
+  });
+
+  it('declares every key attribute of the table and its indexes as a string, and nothing else', () => {
+    const [[, table]] = resources<{ AttributeDefinitions: unknown[] }>('AWS::DynamoDB::Table') as [[string, { Properties: { AttributeDefinitions: unknown[] } }]];
+    const keys = [
+      TABLE_SCHEMA.partitionKey,
+      TABLE_SCHEMA.sortKey,
+      TABLE_SCHEMA.byUserIndex.partitionKey,
+      TABLE_SCHEMA.byUserIndex.sortKey,
+      TABLE_SCHEMA.liveIndex.partitionKey,
+      TABLE_SCHEMA.liveIndex.sortKey,
+    ];
+    const byName = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+    expect([...table.Properties.AttributeDefinitions].sort(byName)).toEqual(
+      keys.map((name) => ({ AttributeName: name, AttributeType: 'S' })).sort(byName),
+    );
   });
 
   it('retains the table when the stack is deleted', () => {
@@ -170,6 +268,20 @@ describe('http api', () => {
     }
   });
 
+  it('leaves only the health check and the provider callback without an authorizer', () => {
+    const [[authorizerId]] = resources('AWS::ApiGatewayV2::Authorizer') as [[string, unknown]];
+    const all = [...routes().entries()];
+    const open = all.filter(([, r]) => r.Properties.AuthorizerId === undefined).map(([key]) => key);
+    expect(open.sort()).toEqual(['GET /api/health', 'POST /api/provider/callback/{jobId}']);
+    for (const [key, route] of all.filter(([k]) => !open.includes(k))) {
+      expect(route.Properties, key).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
+    }
+    // The user routes added with the queue are among the protected ones.
+    expect(all.map(([key]) => key)).toEqual(
+      expect.arrayContaining(['POST /api/jobs/{jobId}/cancel', 'POST /api/queue/release', 'GET /api/queue']),
+    );
+  });
+
   it('trusts tokens issued by the user pool for the web client', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
@@ -198,22 +310,69 @@ describe('http api', () => {
 });
 
 describe('functions', () => {
-  const functions = () => [stack.admission.apiFunction, stack.admission.s3EventFunction];
+  const functions = () => allFunctions();
 
-  it('run Node.js 22 on arm64 with the table and bucket names in their environment', () => {
+  it('are the api, s3-event and the four state machine steps', () => {
+    expect(functions().map(handlerOfFunction)).toEqual(['api', 's3-event', 'wait-for-slot', 'run-on-provider', 'collect-outputs', 'finalize']);
+    template.resourceCountIs('AWS::Lambda::Function', functions().length + 1); // + the CDK bucket-notifications handler
+  });
+
+  it('run Node.js 22 on arm64 with the table, the limits, the state machine and the provider in their environment', () => {
     for (const fn of functions()) {
       const properties = template.toJSON().Resources[logicalId(fn)].Properties;
-      expect(properties).toMatchObject({
+      expect(properties, handlerOfFunction(fn)).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         Environment: {
           Variables: {
             TABLE_NAME: ref(stack.storage.table),
-            BUCKET_NAME: ref(stack.storage.bucket),
             JOB_RETENTION_DAYS: '30',
+            MAX_RUNNING: '3',
+            QUEUE_TIMEOUT_SECONDS: '3600',
+            RUN_TIMEOUT_SECONDS: '900',
+            RUNNINGHUB_BASE_URL: 'https://www.runninghub.ai',
+            RUNNINGHUB_API_KEY: expect.any(String),
+            RUNNINGHUB_WORKFLOWS: '{}',
           },
         },
+      });
+      expect(resolveArn(envOf(fn).STATE_MACHINE_ARN), handlerOfFunction(fn)).toBe(STATE_MACHINE_ARN);
+    }
+  });
+
+  it('have the bucket name in their environment exactly when they are granted access to the bucket', () => {
+    for (const fn of functions()) {
+      const usesBucket = grantsOf(fn).some((grant) => grant.action.startsWith('s3:'));
+      expect(envOf(fn).BUCKET_NAME, handlerOfFunction(fn)).toEqual(usesBucket ? ref(stack.storage.bucket) : undefined);
+    }
+    expect(functions().filter((fn) => envOf(fn).BUCKET_NAME).map(handlerOfFunction)).toEqual(['api', 's3-event', 'run-on-provider', 'collect-outputs']);
+  });
+
+  it('give only run-on-provider the public API URL, for the provider webhook', () => {
+    const withUrl = functions().filter((fn) => 'PUBLIC_API_URL' in envOf(fn));
+    expect(withUrl).toEqual([stack.jobs.functions[1]]);
+    expect(handlerOfFunction(stack.jobs.functions[1] as IConstruct)).toBe('run-on-provider');
+    expect(envOf(stack.jobs.functions[1] as IConstruct).PUBLIC_API_URL).toEqual(template.findOutputs('ApiUrl').ApiUrl?.Value);
+  });
+
+  it('take the limits, timeouts, retention and provider account from the stack props', () => {
+    const other = synth({
+      maxRunning: 5,
+      queueTimeoutSeconds: 120,
+      runTimeoutSeconds: 60,
+      jobRetentionDays: 2,
+      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: '{"try-on":"42"}' },
+    });
+    for (const fn of allFunctions(other.stack)) {
+      expect(envOf(fn, other.stack, other.template), handlerOf(other.stack.getLogicalId(fn.node.defaultChild as CfnElement), other.template) as string).toMatchObject({
+        MAX_RUNNING: '5',
+        QUEUE_TIMEOUT_SECONDS: '120',
+        RUN_TIMEOUT_SECONDS: '60',
+        JOB_RETENTION_DAYS: '2',
+        RUNNINGHUB_BASE_URL: 'https://rh.example',
+        RUNNINGHUB_API_KEY: 'key',
+        RUNNINGHUB_WORKFLOWS: '{"try-on":"42"}',
       });
     }
   });

@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 
 describe('the shared test emulators', () => {

@@ -72,10 +72,7 @@ describe('the local stack', () => {
     const userId = `u-${randomUUID()}`;
     const token = await tokenFor(userId);
     await fetch(`${stack.url}/api/local/credits`, { method: 'POST', body: JSON.stringify({ userId, balance: 5 }) });
-    const png = Buffer.from(
-      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC',
-      'base64',
-    );
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC', 'base64');
     const requested = await fetch(`${stack.url}/api/uploads`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

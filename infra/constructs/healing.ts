@@ -1,0 +1,111 @@
+import { Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { GhostlessFunction } from './ghostless-function';
+import { INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
+
+export interface HealingProps {
+  storage: Storage;
+  environment: Record<string, string>;
+  stateMachine: StateMachine;
+  stateMachineArns: { arn: string; executions: string };
+  /** Healed jobs per hour above which someone should look (default 5). */
+  healedAlarmThreshold?: number;
+}
+
+/** Ops: the sweeper on a schedule, execution-failure cleanup, alarms and a dashboard. */
+export class Healing extends Construct {
+  readonly sweeper: GhostlessFunction;
+  readonly cleanup: GhostlessFunction;
+
+  constructor(scope: Construct, id: string, props: HealingProps) {
+    super(scope, id);
+    const { storage, environment, stateMachine, stateMachineArns } = props;
+    const healer = (fnId: string, handlerFile: string) => {
+      const fn = new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(55) })
+        .bindTable(storage.table, 'readWrite')
+        // Healing may collect a finished task's outputs and presign its inputs.
+        .bindBucket(storage.bucket, { read: [INPUTS_PREFIX], write: [OUTPUTS_PREFIX] })
+        .allowTaskResponses(stateMachineArns.arn);
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [stateMachineArns.executions] }),
+      );
+      return fn;
+    };
+    this.sweeper = healer('SweeperFunction', 'sweeper');
+    this.cleanup = healer('ExecutionEndedFunction', 'execution-ended');
+
+    new Rule(this, 'SweepSchedule', {
+      description: 'Heal stragglers: driverless jobs, leaked slots and locks, lost wake-ups',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.sweeper, { retryAttempts: 0 })],
+    });
+    new Rule(this, 'ExecutionEnded', {
+      description: 'Finalize the job of an execution that failed, timed out or was aborted',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [stateMachine.stateMachineArn] },
+      },
+      targets: [new LambdaFunction(this.cleanup, { retryAttempts: 8 })],
+    });
+
+    const ghostless = (metricName: string, statistic = 'Sum') =>
+      new Metric({ namespace: 'Ghostless', metricName, dimensionsMap: { service: 'ghostless' }, statistic, period: Duration.minutes(5) });
+    const healed = ghostless('healed_total');
+    new Alarm(this, 'HealedJobsAlarm', {
+      alarmDescription: 'The sweeper is healing jobs: something is killing drivers',
+      metric: new MathExpression({ expression: 'SUM(METRICS())', usingMetrics: { healed }, period: Duration.hours(1) }),
+      threshold: props.healedAlarmThreshold ?? 5,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    new Alarm(this, 'OldestQueuedAlarm', {
+      alarmDescription: 'A job has waited in the queue for over 30 minutes',
+      metric: ghostless('oldest_queued_seconds', 'Maximum'),
+      threshold: 1800,
+      evaluationPeriods: 2,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    new Alarm(this, 'SweeperErrorsAlarm', {
+      alarmDescription: 'The sweeper itself is failing',
+      metric: this.sweeper.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 2,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    new Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new GraphWidget({ title: 'Queue depth and running jobs', left: [ghostless('queued', 'Maximum'), ghostless('running', 'Maximum')] }),
+          new GraphWidget({ title: 'Oldest queued (s)', left: [ghostless('oldest_queued_seconds', 'Maximum')] }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Heals by kind',
+            left: ['queued_without_driver', 'queued_past_timeout', 'running_without_driver', 'running_past_deadline', 'slot_leak', 'lock_leak', 'lost_wakeup'].map(
+              (kind) => ghostless(`healed_${kind}`),
+            ),
+          }),
+          new GraphWidget({
+            title: 'Job outcomes per tool',
+            left: ['succeeded', 'failed', 'cancelled'].flatMap((status) =>
+              ['upscale-image', 'upscale-video', 'pose-changer', 'try-on'].map(
+                (tool) =>
+                  new Metric({ namespace: 'Ghostless', metricName: `job_${status}`, dimensionsMap: { service: 'ghostless', tool }, statistic: 'Sum', period: Duration.minutes(5) }),
+              ),
+            ),
+          }),
+        ],
+      ],
+    });
+  }
+}
