@@ -4,16 +4,16 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
-import { TABLE_SCHEMA } from '../lambdas/adapters/table-schema';
 import { TOOLS } from '../lambdas/domain/catalog';
 import { loadOrCreateJwtSecret } from './auth';
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
 import { type ApiHandler, createHttpAdapter } from './http-adapter';
 import { lambdaContext } from './lambda-context';
+import { ensureBucket, ensureTable } from './resources';
 import { createS3Gateway } from './s3-gateway';
 
 export const TABLE_NAME = 'ghostless-jobs';
@@ -65,64 +65,6 @@ function asyncInvoker(functionName: string, isStopping: () => boolean) {
     void run.finally(() => pending.delete(run));
   };
   return { invoke, settle: () => Promise.allSettled([...pending]) };
-}
-
-async function ensureTable(endpoint: string): Promise<void> {
-  const client = new DynamoDBClient({ endpoint, region: REGION, credentials: S3RVER_CREDENTIALS });
-  try {
-    try {
-      await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
-      return;
-    } catch (error) {
-      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-    }
-    const { partitionKey, sortKey, ttlAttribute, byUserIndex } = TABLE_SCHEMA;
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE_NAME,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [partitionKey, sortKey, byUserIndex.partitionKey, byUserIndex.sortKey].map((name) => ({
-          AttributeName: name,
-          AttributeType: 'S',
-        })),
-        KeySchema: [
-          { AttributeName: partitionKey, KeyType: 'HASH' },
-          { AttributeName: sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: byUserIndex.name,
-            KeySchema: [
-              { AttributeName: byUserIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: byUserIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: TABLE_NAME,
-        TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
-      }),
-    );
-  } finally {
-    client.destroy();
-  }
-}
-
-async function ensureBucket(endpoint: string): Promise<void> {
-  const client = new S3Client({ endpoint, region: REGION, credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
-  try {
-    try {
-      await client.send(new HeadBucketCommand({ Bucket: BUCKET_NAME }));
-    } catch {
-      await client.send(new CreateBucketCommand({ Bucket: BUCKET_NAME }));
-    }
-  } finally {
-    client.destroy();
-  }
 }
 
 /**
@@ -193,7 +135,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startS3Local({ dataDir: join(dataDir, 's3'), port: previousPorts?.s3, region: REGION }),
     ]);
     previousPorts = { http: port, dynamodb: dynamodb.port, s3: s3.port };
-    const [jwtSecret] = await Promise.all([loadOrCreateJwtSecret(dataDir), ensureTable(dynamodb.endpoint), ensureBucket(s3.endpoint)]);
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamodb.endpoint, region: REGION, credentials: S3RVER_CREDENTIALS });
+    const s3Client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+    const [jwtSecret] = await Promise.all([
+      loadOrCreateJwtSecret(dataDir),
+      ensureTable(dynamoClient, TABLE_NAME),
+      ensureBucket(s3Client, BUCKET_NAME),
+    ]).finally(() => {
+      dynamoClient.destroy();
+      s3Client.destroy();
+    });
 
     // Stand-ins until the local Step Functions interpreter and provider land; process.env or opts.env win.
     const defaults: Record<string, string> = {

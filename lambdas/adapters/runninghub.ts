@@ -210,8 +210,9 @@ export class RunningHubProvider implements Provider {
     this.#workflows = options.workflows;
     // Called unbound: some fetch implementations refuse a foreign `this`.
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? 20_000;
-    this.#transferTimeoutMs = options.transferTimeoutMs ?? 120_000;
+    // Defaults keep one createTask (parallel transfers, then create) well inside a 120 s Lambda.
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.#transferTimeoutMs = options.transferTimeoutMs ?? 60_000;
     this.#uploadLimitBytes = options.uploadLimitBytes ?? UPLOAD_LIMIT_BYTES;
   }
 

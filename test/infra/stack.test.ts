@@ -63,8 +63,8 @@ function resources<Props = Record<string, unknown>>(type: string, from = templat
 }
 
 const lifecycleRules = (from: Template) =>
-  resources<{ LifecycleConfiguration: { Rules: LifecycleRule[] } }>('AWS::S3::Bucket', from)[0]?.[1].Properties
-    .LifecycleConfiguration.Rules ?? [];
+  resources<{ LifecycleConfiguration: { Rules: LifecycleRule[] } }>('AWS::S3::Bucket', from)[0]?.[1].Properties.LifecycleConfiguration
+    .Rules ?? [];
 
 /** Resolves an ARN built from literals and pseudo parameters to a string; anything else is returned as is. */
 function resolveArn(value: unknown): unknown {
@@ -75,8 +75,14 @@ function resolveArn(value: unknown): unknown {
   return parts.every((part) => typeof part === 'string') ? parts.join(join[0]) : value;
 }
 
-/** All functions of the stack: the two admission ones, then wait-for-slot, run-on-provider, collect-outputs, finalize. */
-const allFunctions = (of = stack) => [of.admission.apiFunction, of.admission.s3EventFunction, ...of.jobs.functions];
+/** All functions of the stack: api, s3-event, the four steps (wait-for-slot, run-on-provider, collect-outputs, finalize), sweeper, execution-ended. */
+const allFunctions = (of = stack) => [
+  of.admission.apiFunction,
+  of.admission.s3EventFunction,
+  ...of.jobs.functions,
+  of.healing.sweeper,
+  of.healing.cleanup,
+];
 /** The `ghostless:handler` metadata of a resource, i.e. the handler file a function runs. */
 const handlerOf = (id: string, from = template): unknown => from.toJSON().Resources[id]?.Metadata?.['ghostless:handler'];
 const handlerOfFunction = (fn: IConstruct) => handlerOf(logicalId(fn)) as string;
@@ -123,9 +129,7 @@ function grantsOf(fn: IConstruct & { role?: IConstruct }): { action: string; res
     .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement)
     .filter((statement) => statement.Effect === 'Allow')
     .flatMap((statement) =>
-      [statement.Action].flat().flatMap((action) =>
-        [statement.Resource].flat().map((resource) => ({ action, resource })),
-      ),
+      [statement.Action].flat().flatMap((action) => [statement.Resource].flat().map((resource) => ({ action, resource }))),
     );
 }
 
@@ -166,7 +170,9 @@ describe('storage', () => {
   });
 
   it('declares every key attribute of the table and its indexes as a string, and nothing else', () => {
-    const [[, table]] = resources<{ AttributeDefinitions: unknown[] }>('AWS::DynamoDB::Table') as [[string, { Properties: { AttributeDefinitions: unknown[] } }]];
+    const [[, table]] = resources<{ AttributeDefinitions: unknown[] }>('AWS::DynamoDB::Table') as [
+      [string, { Properties: { AttributeDefinitions: unknown[] } }],
+    ];
     const keys = [
       TABLE_SCHEMA.partitionKey,
       TABLE_SCHEMA.sortKey,
@@ -220,9 +226,7 @@ describe('storage', () => {
   it('lets browsers POST uploads to the bucket from any origin', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       CorsConfiguration: {
-        CorsRules: Match.arrayWith([
-          Match.objectLike({ AllowedMethods: Match.arrayWith(['POST']), AllowedOrigins: ['*'] }),
-        ]),
+        CorsRules: Match.arrayWith([Match.objectLike({ AllowedMethods: Match.arrayWith(['POST']), AllowedOrigins: ['*'] })]),
       },
     });
   });
@@ -312,8 +316,17 @@ describe('http api', () => {
 describe('functions', () => {
   const functions = () => allFunctions();
 
-  it('are the api, s3-event and the four state machine steps', () => {
-    expect(functions().map(handlerOfFunction)).toEqual(['api', 's3-event', 'wait-for-slot', 'run-on-provider', 'collect-outputs', 'finalize']);
+  it('are the api, s3-event, the four state machine steps and the two healers', () => {
+    expect(functions().map(handlerOfFunction)).toEqual([
+      'api',
+      's3-event',
+      'wait-for-slot',
+      'run-on-provider',
+      'collect-outputs',
+      'finalize',
+      'sweeper',
+      'execution-ended',
+    ]);
     template.resourceCountIs('AWS::Lambda::Function', functions().length + 1); // + the CDK bucket-notifications handler
   });
 
@@ -346,7 +359,11 @@ describe('functions', () => {
       const usesBucket = grantsOf(fn).some((grant) => grant.action.startsWith('s3:'));
       expect(envOf(fn).BUCKET_NAME, handlerOfFunction(fn)).toEqual(usesBucket ? ref(stack.storage.bucket) : undefined);
     }
-    expect(functions().filter((fn) => envOf(fn).BUCKET_NAME).map(handlerOfFunction)).toEqual(['api', 's3-event', 'run-on-provider', 'collect-outputs']);
+    expect(
+      functions()
+        .filter((fn) => envOf(fn).BUCKET_NAME)
+        .map(handlerOfFunction),
+    ).toEqual(['api', 's3-event', 'run-on-provider', 'collect-outputs', 'sweeper', 'execution-ended']);
   });
 
   it('give only run-on-provider the public API URL, for the provider webhook', () => {
@@ -365,7 +382,10 @@ describe('functions', () => {
       runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: '{"try-on":"42"}' },
     });
     for (const fn of allFunctions(other.stack)) {
-      expect(envOf(fn, other.stack, other.template), handlerOf(other.stack.getLogicalId(fn.node.defaultChild as CfnElement), other.template) as string).toMatchObject({
+      expect(
+        envOf(fn, other.stack, other.template),
+        handlerOf(other.stack.getLogicalId(fn.node.defaultChild as CfnElement), other.template) as string,
+      ).toMatchObject({
         MAX_RUNNING: '5',
         QUEUE_TIMEOUT_SECONDS: '120',
         RUN_TIMEOUT_SECONDS: '60',
@@ -409,6 +429,8 @@ describe('functions', () => {
 
 describe('least privilege', () => {
   const s3Grants = (fn: IConstruct) => grantsOf(fn).filter((grant) => grant.action.startsWith('s3:'));
+  const step = (i: number) => () => stack.jobs.functions[i] as IConstruct;
+  const [waitFn, runFn, collectFn, finalizeFn] = [step(0), step(1), step(2), step(3)];
 
   it('lets the s3-event function read inputs only: no put, delete or access to outputs', () => {
     const grants = s3Grants(stack.admission.s3EventFunction);
@@ -426,32 +448,318 @@ describe('least privilege', () => {
     expect(new Set(grants.map((g) => g.action))).toEqual(new Set(['s3:PutObject', 's3:GetObject', 's3:ListBucket']));
   });
 
-  it('attaches no inline or managed policy to the function roles beyond basic logging', () => {
-    const roles = resources<{ Policies?: unknown; ManagedPolicyArns: unknown[] }>('AWS::IAM::Role');
-    for (const fn of [stack.admission.apiFunction, stack.admission.s3EventFunction]) {
-      const [, role] = roles.find(([id]) => id === logicalId(fn.role as IConstruct)) ?? [];
-      expect(role?.Properties.Policies).toBeUndefined();
-      expect(JSON.stringify(role?.Properties.ManagedPolicyArns)).toMatch(/^\[\{"Fn::Join":.*AWSLambdaBasicExecutionRole"\]\]\}\]$/);
+  it('lets run-on-provider read inputs, collect-outputs put outputs, and the other steps not touch the bucket', () => {
+    const grants = (fn: IConstruct) => s3Grants(fn).map((g) => ({ action: g.action, resource: g.resource }));
+    expect(grants(runFn())).toEqual(
+      expect.arrayContaining([
+        { action: 's3:GetObject', resource: objectsArn('inputs/') },
+        { action: 's3:ListBucket', resource: bucketArn() },
+      ]),
+    );
+    expect(grants(runFn())).toHaveLength(2);
+    expect(grants(collectFn())).toEqual([{ action: 's3:PutObject', resource: objectsArn('outputs/') }]);
+    expect(grants(waitFn())).toEqual([]);
+    expect(grants(finalizeFn())).toEqual([]);
+  });
+
+  it('lets the healers read inputs and put outputs, and nothing more in the bucket', () => {
+    for (const fn of [stack.healing.sweeper, stack.healing.cleanup]) {
+      const grants = s3Grants(fn).map((g) => ({ action: g.action, resource: g.resource }));
+      expect(grants, handlerOfFunction(fn)).toEqual(
+        expect.arrayContaining([
+          { action: 's3:GetObject', resource: objectsArn('inputs/') },
+          { action: 's3:ListBucket', resource: bucketArn() },
+          { action: 's3:PutObject', resource: objectsArn('outputs/') },
+        ]),
+      );
+      expect(grants, handlerOfFunction(fn)).toHaveLength(3);
     }
   });
 
-  it('scopes every grant of both functions to the table and the bucket, never to *', () => {
+  it('grants each function exactly the states actions it needs, on the jobs state machine or its executions only', () => {
+    const statesGrants = (fn: IConstruct) =>
+      grantsOf(fn)
+        .filter((grant) => grant.action.startsWith('states:'))
+        .map((grant) => `${grant.action} on ${JSON.stringify(resolveArn(grant.resource))}`)
+        .sort();
+    const on = (arn: string, ...actions: string[]) => actions.map((action) => `${action} on ${JSON.stringify(arn)}`);
+    const expected: [IConstruct, string[]][] = [
+      // Cancel stops the execution; cancel, release and the provider webhook answer parked task tokens.
+      [stack.admission.apiFunction, [...on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES), ...on(EXECUTIONS_ARN, 'states:StopExecution')]],
+      [stack.admission.s3EventFunction, on(STATE_MACHINE_ARN, 'states:StartExecution')],
+      // Each step may wake another parked execution (slot handed over) or answer its own token.
+      ...stack.jobs.functions.map((fn): [IConstruct, string[]] => [fn, on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES)]),
+      // The healers also inspect and stop the executions of the jobs they finalize.
+      ...[stack.healing.sweeper, stack.healing.cleanup].map((fn): [IConstruct, string[]] => [
+        fn,
+        [...on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES), ...on(EXECUTIONS_ARN, 'states:DescribeExecution', 'states:StopExecution')],
+      ]),
+    ];
+    expect(expected).toHaveLength(allFunctions().length);
+    for (const [fn, actions] of expected) {
+      expect(statesGrants(fn), handlerOfFunction(fn)).toEqual([...actions].sort());
+    }
+  });
+
+  it('attaches no inline or managed policy to the function roles beyond basic logging', () => {
+    const roles = resources<{ Policies?: unknown; ManagedPolicyArns: unknown[] }>('AWS::IAM::Role');
+    for (const fn of allFunctions()) {
+      const [, role] = roles.find(([id]) => id === logicalId(fn.role as IConstruct)) ?? [];
+      expect(role?.Properties.Policies, handlerOfFunction(fn)).toBeUndefined();
+      expect(JSON.stringify(role?.Properties.ManagedPolicyArns), handlerOfFunction(fn)).toMatch(
+        /^\[\{"Fn::Join":.*AWSLambdaBasicExecutionRole"\]\]\}\]$/,
+      );
+    }
+  });
+
+  it('scopes every grant of every function to the table, the bucket or the jobs state machine, never to *', () => {
     const table = { 'Fn::GetAtt': [logicalId(stack.storage.table), 'Arn'] };
     const index = { 'Fn::Join': ['', [table, '/index/*']] };
-    for (const fn of [stack.admission.apiFunction, stack.admission.s3EventFunction]) {
-      for (const grant of grantsOf(fn)) {
-        expect(grant.action).not.toMatch(/\*$/);
-        if (grant.action.startsWith('dynamodb:')) expect([table, index]).toContainEqual(grant.resource);
-        else expect(grant.action).toMatch(/^s3:/);
+    const bucket = [bucketArn(), objectsArn('inputs/'), objectsArn('outputs/')];
+    for (const fn of allFunctions()) {
+      const grants = grantsOf(fn);
+      expect(grants.length, handlerOfFunction(fn)).toBeGreaterThan(0);
+      for (const grant of grants) {
+        const where = `${handlerOfFunction(fn)}: ${grant.action} on ${JSON.stringify(grant.resource)}`;
+        expect(grant.action, where).not.toMatch(/\*/);
+        expect(resolveArn(grant.resource), where).not.toBe('*');
+        if (grant.action.startsWith('dynamodb:')) expect([table, index], where).toContainEqual(grant.resource);
+        else if (grant.action.startsWith('s3:')) expect(bucket, where).toContainEqual(grant.resource);
+        else if (grant.action.startsWith('states:'))
+          expect([STATE_MACHINE_ARN, EXECUTIONS_ARN], where).toContain(resolveArn(grant.resource));
+        else expect.fail(`unexpected grant ${where}`);
       }
     }
+  });
+
+  it('lets the state machine invoke exactly its four step functions and nothing else', () => {
+    const machines = resources<{ RoleArn: { 'Fn::GetAtt': [string, string] } }>('AWS::StepFunctions::StateMachine');
+    const roleId = machines[0]?.[1].Properties.RoleArn['Fn::GetAtt'][0];
+    const grants = resources<PolicyProps>('AWS::IAM::Policy')
+      .filter(([, policy]) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
+    const steps = stack.jobs.functions.map((fn) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] }));
+    const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+    expect(grants).toHaveLength(1);
+    expect(grants[0]?.Effect).toBe('Allow');
+    expect(grants[0]?.Action).toBe('lambda:InvokeFunction');
+    // The functions and their versions/aliases.
+    expect([grants[0]?.Resource].flat().sort(byJson)).toEqual(
+      [...steps, ...steps.map((arn) => ({ 'Fn::Join': ['', [arn, ':*']] }))].sort(byJson),
+    );
+  });
+});
+
+describe('job state machine', () => {
+  const state = (name: string) => {
+    const found = definitionOf().States[name];
+    if (!found) throw new Error(`no state ${name}`);
+    return found;
+  };
+  const tasks = () => Object.entries(definitionOf().States).filter(([, s]) => s.Type === 'Task');
+
+  it('is one Standard state machine named <stack>-jobs, the one the functions are granted on and told about', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    const [[id, machine]] = resources<{ StateMachineName: string; StateMachineType: string }>('AWS::StepFunctions::StateMachine') as [
+      [string, { Properties: { StateMachineName: string; StateMachineType: string } }],
+    ];
+    expect(machine.Properties.StateMachineType).toBe('STANDARD');
+    expect(machine.Properties.StateMachineName).toBe(`${stack.stackName}-jobs`);
+    expect(`arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${machine.Properties.StateMachineName}`).toBe(STATE_MACHINE_ARN);
+    expect(id).toBe(logicalId(stack.jobs.stateMachine));
+  });
+
+  it('waits for a slot, runs on the provider, collects the outputs and finalizes, then succeeds at Done', () => {
+    const definition = definitionOf();
+    const path = [definition.StartAt];
+    for (let name = definition.StartAt; definition.States[name]?.Next; name = definition.States[name]?.Next as string) {
+      path.push(definition.States[name]?.Next as string);
+      if (path.length > 20) break;
+    }
+    expect(path).toEqual(['WaitForSlot', 'RunOnProvider', 'CollectOutputs', 'Finalize', 'Done']);
+    expect(state('Done').Type).toBe('Succeed');
+  });
+
+  it('invokes, in each task, the function whose handler matches the task', () => {
+    const expected: Record<string, string> = {
+      WaitForSlot: 'wait-for-slot',
+      RunOnProvider: 'run-on-provider',
+      CollectOutputs: 'collect-outputs',
+      Finalize: 'finalize',
+      FinalizeFailure: 'finalize',
+    };
+    const actual = Object.fromEntries(tasks().map(([name, task]) => [name, handlerOf(invokedFunctionId(task) ?? '')]));
+    expect(actual).toEqual(expected);
+    for (const [name, task] of tasks()) {
+      expect(task.Resource, name).toMatch(/^arn:\$\{Ref:AWS::Partition\}:states:::lambda:invoke(\.waitForTaskToken)?$/);
+      expect(task.Parameters?.Payload?.['jobId.$'], name).toBe('$.jobId');
+    }
+  });
+
+  it('parks WaitForSlot and RunOnProvider on a task token, with timeouts read from the execution input', () => {
+    const timeouts: Record<string, string> = { WaitForSlot: '$.queueTimeoutSeconds', RunOnProvider: '$.runTimeoutSeconds' };
+    for (const [name, path] of Object.entries(timeouts)) {
+      const task = state(name);
+      expect(task.Resource, name).toMatch(/:states:::lambda:invoke\.waitForTaskToken$/);
+      expect(task.Parameters?.Payload?.['taskToken.$'], name).toBe('$$.Task.Token');
+      expect(task.TimeoutSecondsPath, name).toBe(path);
+      expect(task.TimeoutSeconds, name).toBeUndefined();
+    }
+    // Nobody answers a token for the other tasks: they must return with the Lambda.
+    for (const [name, task] of tasks().filter(([n]) => !(n in timeouts))) {
+      expect(task.Resource, name).toMatch(/:states:::lambda:invoke$/);
+      expect(JSON.stringify(task.Parameters), name).not.toContain('$$.Task.Token');
+    }
+  });
+
+  it('retries ProviderBusy on RunOnProvider with exponential backoff', () => {
+    const retriers = state('RunOnProvider').Retry ?? [];
+    const index = retriers.findIndex((r) => r.ErrorEquals.includes('ProviderBusy'));
+    expect(index).toBeGreaterThanOrEqual(0);
+    // No earlier retrier may swallow it.
+    expect(retriers.slice(0, index).flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');
+    const busy = retriers[index] as Retrier;
+    expect(busy.IntervalSeconds).toBeGreaterThanOrEqual(1);
+    expect(busy.BackoffRate).toBeGreaterThan(1);
+    expect(busy.MaxAttempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('catches every error of every task into FinalizeFailure, and a failing FinalizeFailure into a Fail state', () => {
+    const definition = definitionOf();
+    expect(
+      tasks()
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['CollectOutputs', 'Finalize', 'FinalizeFailure', 'RunOnProvider', 'WaitForSlot']);
+    expect(handlerOf(invokedFunctionId(state('FinalizeFailure')) ?? '')).toBe('finalize');
+    for (const [name, task] of tasks()) {
+      const catchers = task.Catch ?? [];
+      expect(catchers.length, name).toBeGreaterThan(0);
+      const last = catchers.at(-1) as Catcher;
+      expect(last.ErrorEquals, name).toEqual(['States.ALL']);
+      if (name === 'FinalizeFailure') {
+        expect(definition.States[last.Next]?.Type, name).toBe('Fail');
+      } else {
+        expect(last.Next, name).toBe('FinalizeFailure');
+        // FinalizeFailure reads the error at $.failure and the job id beside it.
+        expect(last.ResultPath, name).toBe('$.failure');
+        expect(state('FinalizeFailure').Parameters?.Payload?.['failure.$']).toBe('$.failure');
+      }
+      // Skipping finalization is only right when the job is already final (cancelled or healed meanwhile).
+      for (const catcher of catchers.filter((c) => definition.States[c.Next]?.Type === 'Succeed')) {
+        expect(catcher.ErrorEquals, `${name} → ${catcher.Next}`).toEqual(['JobFinished']);
+      }
+    }
+  });
+
+  it('keeps the job id in the state on every path: task results and caught errors go under a key of their own', () => {
+    const definition = definitionOf();
+    for (const [name, s] of Object.entries(definition.States)) {
+      if (s.Type === 'Task' || s.Type === 'Pass') {
+        // undefined means "$": the result would replace the whole state, job id included.
+        expect(s.ResultPath === null || /^\$\.\w+/.test(s.ResultPath ?? ''), `${name} ResultPath ${s.ResultPath}`).toBe(true);
+        expect(s.OutputPath ?? '$', name).toBe('$');
+      }
+      for (const catcher of s.Catch ?? []) {
+        if (definition.States[catcher.Next]?.Type === 'Task') {
+          expect(catcher.ResultPath ?? '$', `${name} → ${catcher.Next}`).toMatch(/^\$\.\w+/);
+        }
+      }
+    }
+  });
+
+  it('ends every path at Done or a Fail state: no dead ends, no unreachable or trapped states', () => {
+    const definition = definitionOf();
+    const { States: states } = definition;
+    const terminal = (name: string) => states[name]?.Type === 'Fail' || (name === 'Done' && states[name]?.Type === 'Succeed');
+    // Walk the graph from StartAt.
+    const reachable = new Set<string>();
+    const queue = [definition.StartAt];
+    while (queue.length > 0) {
+      const name = queue.shift() as string;
+      if (reachable.has(name)) continue;
+      reachable.add(name);
+      const s = states[name];
+      expect(s, `${name} is referenced but missing`).toBeDefined();
+      expect(['Task', 'Pass', 'Choice', 'Wait', 'Succeed', 'Fail'], `${name} has a type this walk does not follow`).toContain(s?.Type);
+      if (terminal(name)) continue;
+      // A non-terminal state that ends (End: true or a Succeed other than Done) is a dead end.
+      expect(s?.End, `${name} ends the execution`).toBeUndefined();
+      expect(s?.Type, `${name} succeeds outside Done`).not.toBe('Succeed');
+      const next = successorsOf(s as State);
+      expect(next.length, `${name} leads nowhere`).toBeGreaterThan(0);
+      queue.push(...next);
+    }
+    expect([...reachable].sort(), 'unreachable states').toEqual(Object.keys(states).sort());
+    // From every state some terminal is reachable (no loop without an exit).
+    const exits = new Set(Object.keys(states).filter(terminal));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [name, s] of Object.entries(states)) {
+        if (!exits.has(name) && successorsOf(s).some((next) => exits.has(next))) {
+          exits.add(name);
+          grew = true;
+        }
+      }
+    }
+    expect(
+      Object.keys(states).filter((name) => !exits.has(name)),
+      'trapped states',
+    ).toEqual([]);
+    expect(
+      Object.keys(states)
+        .filter(terminal)
+        .some((name) => states[name]?.Type === 'Fail'),
+    ).toBe(true);
+    expect(states.Done?.Type).toBe('Succeed');
+  });
+});
+
+describe('healing', () => {
+  type Target = { Arn: unknown; RetryPolicy?: { MaximumRetryAttempts: number } };
+  const rules = () =>
+    resources<{ ScheduleExpression?: string; EventPattern?: unknown; State: string; Targets: Target[] }>('AWS::Events::Rule');
+  const fnArn = (fn: IConstruct) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] });
+
+  it('runs the sweeper every minute', () => {
+    const schedules = rules().filter(([, rule]) => rule.Properties.ScheduleExpression);
+    expect(schedules.map(([, rule]) => rule.Properties)).toEqual([
+      expect.objectContaining({
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        Targets: [expect.objectContaining({ Arn: fnArn(stack.healing.sweeper) })],
+      }),
+    ]);
+  });
+
+  it('sends every failed, timed-out or aborted execution of the jobs state machine to the execution-ended function', () => {
+    const patterns = rules().filter(([, rule]) => rule.Properties.EventPattern);
+    expect(patterns.map(([, rule]) => rule.Properties)).toEqual([
+      expect.objectContaining({
+        State: 'ENABLED',
+        EventPattern: {
+          source: ['aws.states'],
+          'detail-type': ['Step Functions Execution Status Change'],
+          detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [ref(stack.jobs.stateMachine)] },
+        },
+        Targets: [
+          expect.objectContaining({ Arn: fnArn(stack.healing.cleanup), RetryPolicy: { MaximumRetryAttempts: expect.any(Number) } }),
+        ],
+      }),
+    ]);
+    // A lost event would leave the job to the sweeper only: EventBridge must retry.
+    expect(patterns[0]?.[1].Properties.Targets[0]?.RetryPolicy?.MaximumRetryAttempts).toBeGreaterThan(0);
   });
 });
 
 describe('outputs', () => {
   it('exports what clients and operators need', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
-      ['ApiUrl', 'BucketName', 'TableName', 'UserPoolClientId', 'UserPoolId'].sort(),
+      ['ApiUrl', 'BucketName', 'StateMachineArn', 'TableName', 'UserPoolClientId', 'UserPoolId'].sort(),
     );
+  });
+
+  it('exports the jobs state machine ARN', () => {
+    expect(template.findOutputs('StateMachineArn').StateMachineArn?.Value).toEqual(ref(stack.jobs.stateMachine));
   });
 });
