@@ -368,8 +368,7 @@ describe('functions', () => {
 
   it('give only run-on-provider the public API URL, for the provider webhook', () => {
     const withUrl = functions().filter((fn) => 'PUBLIC_API_URL' in envOf(fn));
-    expect(withUrl).toEqual([stack.jobs.functions[1]]);
-    expect(handlerOfFunction(stack.jobs.functions[1] as IConstruct)).toBe('run-on-provider');
+    expect(withUrl.map(handlerOfFunction)).toEqual(['run-on-provider']);
     expect(envOf(stack.jobs.functions[1] as IConstruct).PUBLIC_API_URL).toEqual(template.findOutputs('ApiUrl').ApiUrl?.Value);
   });
 
@@ -615,9 +614,8 @@ describe('job state machine', () => {
   it('retries ProviderBusy on RunOnProvider with exponential backoff', () => {
     const retriers = state('RunOnProvider').Retry ?? [];
     const index = retriers.findIndex((r) => r.ErrorEquals.includes('ProviderBusy'));
+    // The first retrier naming it is the one that applies (States.ALL can only come last).
     expect(index).toBeGreaterThanOrEqual(0);
-    // No earlier retrier may swallow it.
-    expect(retriers.slice(0, index).flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');
     const busy = retriers[index] as Retrier;
     expect(busy.IntervalSeconds).toBeGreaterThanOrEqual(1);
     expect(busy.BackoffRate).toBeGreaterThan(1);
