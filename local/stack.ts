@@ -7,12 +7,15 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event } from 'aws-lambda';
-import { TOOLS } from '../lambdas/domain/catalog';
 import { loadOrCreateJwtSecret } from './auth';
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
 import { type ApiHandler, createHttpAdapter } from './http-adapter';
-import { lambdaContext } from './lambda-context';
+import { LOCAL_ACCOUNT_ID, lambdaContext } from './lambda-context';
+import { type LocalProvider, startLocalProvider } from './provider/server';
+import { LocalStepFunctions, toStatusChangeDetail } from './stepfunctions/runtime';
+import { startLocalSfnServer } from './stepfunctions/server';
+import { extractStateMachine, synthesizeTemplate } from './stepfunctions/template';
 import { ensureBucket, ensureTable } from './resources';
 import { createS3Gateway } from './s3-gateway';
 
@@ -29,6 +32,8 @@ export interface LocalStackOptions {
   inMemory?: boolean;
   /** Extra/overriding environment for the handlers (MAX_RUNNING, PROVIDER_LATENCY_MS, …). */
   env?: Record<string, string>;
+  /** Reuse running emulators (tests start one of each per run) instead of starting our own. */
+  emulators?: { dynamodbEndpoint: string; s3Endpoint: string; tableName: string; bucketName: string };
 }
 
 export interface LocalStack {
@@ -40,8 +45,39 @@ export interface LocalStack {
   s3Endpoint: string;
   /** The HS256 key local tokens are signed with (also at `<dataDir>/jwt-secret`). */
   jwtSecret: Uint8Array;
+  tableName: string;
+  bucketName: string;
+  /** The local Step Functions runtime running the synthesized state machine. */
+  stepFunctions: LocalStepFunctions;
+  /** The RunningHub-compatible provider (fault hooks for tests). */
+  provider: LocalProvider;
+  /** Runs one sweep now, as the schedule does. */
+  sweep(): Promise<unknown>;
   stop(): Promise<void>;
 }
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** The deployed handler modules, by file name under lambdas/handlers/ (import paths kept literal for bundlers). */
+const HANDLERS: Record<string, () => Promise<{ handler: Handler }>> = {
+  'wait-for-slot': () => import('../lambdas/handlers/wait-for-slot') as Promise<{ handler: Handler }>,
+  'run-on-provider': () => import('../lambdas/handlers/run-on-provider') as Promise<{ handler: Handler }>,
+  'collect-outputs': () => import('../lambdas/handlers/collect-outputs') as Promise<{ handler: Handler }>,
+  finalize: () => import('../lambdas/handlers/finalize') as Promise<{ handler: Handler }>,
+  sweeper: () => import('../lambdas/handlers/sweeper') as Promise<{ handler: Handler }>,
+  'execution-ended': () => import('../lambdas/handlers/execution-ended') as Promise<{ handler: Handler }>,
+};
+
+/** Runs a handler as a synchronous Lambda invocation would. */
+async function invokeHandler(file: string, payload: unknown) {
+  const load = HANDLERS[file];
+  if (!load) throw new Error(`No local handler for ${file}`);
+  const { handler } = await load();
+  return handler(payload, lambdaContext(`ghostless-${file}`, randomUUID(), 900_000, REGION));
+}
+
+/** A handler for the async invoker, loaded lazily (after the environment is set). */
+const handlerOf = (file: string): Handler => (event) => invokeHandler(file, event);
 
 /** Invokes a handler the way Lambda does for async (event) sources: two retries on error, then log and drop. */
 function asyncInvoker(functionName: string, isStopping: () => boolean) {
@@ -87,6 +123,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   let dynamodb: DynamoDbLocal | undefined;
   let s3: S3Local | undefined;
+  let provider: LocalProvider | undefined;
+  let stepFunctions: LocalStepFunctions | undefined;
+  let sfnServer: { endpoint: string; stop(): Promise<void> } | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweep: () => Promise<unknown> = async () => undefined;
   const server = createServer();
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
@@ -106,7 +147,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         for (const socket of sockets) socket.destroy();
       }, 1000).unref();
     });
+    if (sweepTimer) clearInterval(sweepTimer);
+    stepFunctions?.close();
     await invoker.settle();
+    await Promise.allSettled([sfnServer?.stop(), provider?.stop()]);
     await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
     if (inMemory) rmSync(dataDir, { recursive: true, force: true });
     running = false;
@@ -130,43 +174,62 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
 
+    const reuse = options.emulators;
+    const tableName = reuse?.tableName ?? TABLE_NAME;
     [dynamodb, s3] = await Promise.all([
-      startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb'), port: previousPorts?.dynamodb }),
+      reuse ? undefined : startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb'), port: previousPorts?.dynamodb }),
       startS3Local({ dataDir: join(dataDir, 's3'), port: previousPorts?.s3, region: REGION }),
     ]);
-    previousPorts = { http: port, dynamodb: dynamodb.port, s3: s3.port };
-    const dynamoClient = new DynamoDBClient({ endpoint: dynamodb.endpoint, region: REGION, credentials: S3RVER_CREDENTIALS });
+    const dynamodbEndpoint = reuse?.dynamodbEndpoint ?? (dynamodb as DynamoDbLocal).endpoint;
+    previousPorts = { http: port, dynamodb: dynamodb?.port ?? 0, s3: s3.port };
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: S3RVER_CREDENTIALS });
     const s3Client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
     const [jwtSecret] = await Promise.all([
       loadOrCreateJwtSecret(dataDir),
-      ensureTable(dynamoClient, TABLE_NAME),
+      ensureTable(dynamoClient, tableName),
       ensureBucket(s3Client, BUCKET_NAME),
     ]).finally(() => {
       dynamoClient.destroy();
       s3Client.destroy();
     });
 
-    // Stand-ins until the local Step Functions interpreter and provider land; process.env or opts.env win.
+    // The provider and the state machine, as they run in AWS: the same ASL, from the synthesized template.
+    const knob = (name: string, fallback: number) => Number(options.env?.[name] ?? process.env[name] ?? fallback);
+    provider = await startLocalProvider({
+      latencyMs: knob('PROVIDER_LATENCY_MS', 1500),
+      failRate: knob('PROVIDER_FAIL_RATE', 0),
+      dataDir: inMemory ? undefined : join(dataDir, 'provider'),
+    });
+    const machine = extractStateMachine(await synthesizeTemplate());
+    stepFunctions = new LocalStepFunctions({
+      ...machine,
+      invoke: (file, payload) => invokeHandler(file, payload),
+      retryScale: options.env?.SFN_RETRY_SCALE ? Number(options.env.SFN_RETRY_SCALE) : undefined,
+    });
+    sfnServer = await startLocalSfnServer(stepFunctions);
+
     const defaults: Record<string, string> = {
       PUBLIC_API_URL: url,
-      STATE_MACHINE_ARN: `arn:aws:states:${REGION}:000000000000:stateMachine:ghostless-jobs`,
-      RUNNINGHUB_BASE_URL: `${url}/local/runninghub`,
-      RUNNINGHUB_API_KEY: 'local',
-      RUNNINGHUB_WORKFLOWS: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((tool) => [tool, `local-${tool}`]))),
       POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
     };
     for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
     Object.assign(process.env, {
-      TABLE_NAME,
+      TABLE_NAME: tableName,
       BUCKET_NAME,
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfnServer.endpoint,
       S3_FORCE_PATH_STYLE: 'true',
       S3_PUBLIC_ENDPOINT: `${url}/s3`,
+      STATE_MACHINE_ARN: machine.stateMachineArn,
+      RUNNINGHUB_BASE_URL: provider.url,
+      RUNNINGHUB_API_KEY: provider.apiKey,
+      RUNNINGHUB_WORKFLOWS: JSON.stringify(provider.workflows),
       ...options.env,
     });
     delete process.env.AWS_SESSION_TOKEN;
@@ -186,6 +249,34 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       invoker.invoke(s3Event.handler, event);
     });
 
+    // EventBridge: executions that fail, time out or are aborted go to the cleanup handler.
+    stepFunctions.onStatusChange((execution) => {
+      if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(execution.status)) return;
+      invoker.invoke(handlerOf('execution-ended'), {
+        version: '0',
+        id: randomUUID(),
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        account: LOCAL_ACCOUNT_ID,
+        time: new Date().toISOString(),
+        region: REGION,
+        resources: [execution.executionArn],
+        detail: toStatusChangeDetail(execution),
+      });
+    });
+
+    // EventBridge schedule: the sweeper, one run at a time.
+    const sweepEveryMs = knob('SWEEP_INTERVAL_MS', 60_000);
+    let sweeping: Promise<unknown> | undefined;
+    sweep = () => {
+      sweeping ??= invokeHandler('sweeper', {}).finally(() => {
+        sweeping = undefined;
+      });
+      return sweeping;
+    };
+    sweepTimer = setInterval(() => void sweep().catch((error) => console.error('[sweeper]', error)), sweepEveryMs);
+    sweepTimer.unref();
+
     listener = createHttpAdapter({
       apiHandler: api.handler,
       s3Gateway: createS3Gateway({ s3Endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS, region: REGION, tmpDir: tmpdir() }),
@@ -198,9 +289,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       url,
       port,
       dataDir,
-      dynamodbEndpoint: dynamodb.endpoint,
+      dynamodbEndpoint,
       s3Endpoint: s3.endpoint,
       jwtSecret,
+      tableName,
+      bucketName: BUCKET_NAME,
+      stepFunctions,
+      provider,
+      sweep: () => sweep(),
       stop: () => {
         stopped ??= teardown();
         return stopped;

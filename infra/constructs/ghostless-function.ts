@@ -47,6 +47,8 @@ export class GhostlessFunction extends NodejsFunction {
         target: 'node22',
         mainFields: ['module', 'main'],
         minify: true,
+        // Error names are how Step Functions matches Retry/Catch: minification must not rename classes.
+        keepNames: true,
         sourceMap: true,
         sourcesContent: false,
         // Bundle the SDK too: the runtime's copy lags behind the lock file (requestChecksumCalculation needs a recent one).

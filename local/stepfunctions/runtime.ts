@@ -1,6 +1,12 @@
 import './polyfill';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+  type StateMachineDefinition,
+} from 'aws-local-stepfunctions';
 import { assertSupported, isLambdaInvoke, isWaitForTaskToken, MAX_TIMER_SECONDS } from './unsupported';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -47,7 +53,10 @@ export interface ExecutionDescription {
   cause?: string;
 }
 
-export type ExecutionListItem = Pick<ExecutionDescription, 'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'>;
+export type ExecutionListItem = Pick<
+  ExecutionDescription,
+  'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'
+>;
 
 /** Runs a handler the way Lambda would; `handlerFile` is a name under `lambdas/handlers/` (no extension). */
 export type InvokeHandler = (handlerFile: string, payload: unknown) => Promise<unknown>;
@@ -108,7 +117,7 @@ const NO_CAUSE = '@ghostless/no-cause';
 
 const TOKEN_PATTERN = /^AQ[A-Za-z0-9_-]{40,1000}$/;
 // AWS: 1–80 chars; no whitespace, brackets, wildcards, `"#%\^|~`$&,;:/`, or control characters.
-const NAME_PATTERN = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
+const NAME_PATTERN = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const clone = <T>(value: T): T => (value === undefined ? value : JSON.parse(JSON.stringify(value)));
@@ -192,7 +201,10 @@ export class LocalStepFunctions {
     return () => this.listeners.delete(listener);
   }
 
-  startExecution({ name, input, stateMachineArn }: { name?: string; input?: string; stateMachineArn?: string }): { executionArn: string; startDate: Date } {
+  startExecution({ name, input, stateMachineArn }: { name?: string; input?: string; stateMachineArn?: string }): {
+    executionArn: string;
+    startDate: Date;
+  } {
     if (stateMachineArn !== undefined && stateMachineArn !== this.stateMachineArn) {
       throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
     }
@@ -233,7 +245,10 @@ export class LocalStepFunctions {
     // One placeholder per execution; each `.waitForTaskToken` entry swaps in a fresh token of its own.
     const placeholder = `@ghostless/task-token/${randomUUID()}`;
     const overrides = Object.fromEntries(
-      [...this.taskStates].map(([stateName, spec]) => [stateName, (taskInput: unknown) => this.runTask(record, stateName, spec.waitForTaskToken, taskInput, placeholder)]),
+      [...this.taskStates].map(([stateName, spec]) => [
+        stateName,
+        (taskInput: unknown) => this.runTask(record, stateName, spec.waitForTaskToken, taskInput, placeholder),
+      ]),
     );
     const run = this.machine.run(parsedInput as never, {
       overrides: { taskResourceLocalHandlers: overrides as never },
@@ -248,20 +263,22 @@ export class LocalStepFunctions {
       for await (const event of run.eventLogs) record.events.push(event);
     })();
     // Terminal status only once the event log has drained, so history() is complete at that point.
-    run.result.finally(() => record.logged).then(
-      (output) => this.finish(record, 'SUCCEEDED', { output: JSON.stringify(output ?? null) }),
-      (error: unknown) => {
-        if (error instanceof ExecutionAbortedError) this.finish(record, 'ABORTED', {});
-        else if (error instanceof ExecutionTimeoutError) this.finish(record, 'TIMED_OUT', { error: 'States.Timeout' });
-        else {
-          const failure = error instanceof ExecutionError && error.cause instanceof Error ? error.cause : (error as Error);
-          this.finish(record, 'FAILED', {
-            error: failure?.name === NO_ERROR ? undefined : failure?.name,
-            cause: failure?.message === NO_CAUSE ? undefined : failure?.message,
-          });
-        }
-      },
-    );
+    run.result
+      .finally(() => record.logged)
+      .then(
+        (output) => this.finish(record, 'SUCCEEDED', { output: JSON.stringify(output ?? null) }),
+        (error: unknown) => {
+          if (error instanceof ExecutionAbortedError) this.finish(record, 'ABORTED', {});
+          else if (error instanceof ExecutionTimeoutError) this.finish(record, 'TIMED_OUT', { error: 'States.Timeout' });
+          else {
+            const failure = error instanceof ExecutionError && error.cause instanceof Error ? error.cause : (error as Error);
+            this.finish(record, 'FAILED', {
+              error: failure?.name === NO_ERROR ? undefined : failure?.name,
+              cause: failure?.message === NO_CAUSE ? undefined : failure?.message,
+            });
+          }
+        },
+      );
     return { executionArn, startDate: record.startDate };
   }
 
@@ -302,7 +319,15 @@ export class LocalStepFunctions {
     return describe(this.execution(executionArn));
   }
 
-  listExecutions({ statusFilter, maxResults, nextToken }: { statusFilter?: ExecutionStatus; maxResults?: number; nextToken?: string } = {}): {
+  listExecutions({
+    statusFilter,
+    maxResults,
+    nextToken,
+  }: {
+    statusFilter?: ExecutionStatus;
+    maxResults?: number;
+    nextToken?: string;
+  } = {}): {
     executions: ExecutionListItem[];
     nextToken?: string;
   } {
@@ -320,7 +345,10 @@ export class LocalStepFunctions {
       startDate,
       ...(stopDate ? { stopDate } : {}),
     }));
-    return { executions: page, ...(offset + size < all.length ? { nextToken: Buffer.from(String(offset + size)).toString('base64url') } : {}) };
+    return {
+      executions: page,
+      ...(offset + size < all.length ? { nextToken: Buffer.from(String(offset + size)).toString('base64url') } : {}),
+    };
   }
 
   /** The library's event log for an execution so far (StateEntered/StateExited/StateRetried/…). */
@@ -390,7 +418,13 @@ export class LocalStepFunctions {
    * shaped as `{ params: <the state's Parameters, resolved>, timeout: <seconds> }`. The library reads
    * `$.timeout` right after this returns, so the timer below starts just before the library's own.
    */
-  private runTask(record: ExecutionRecord, stateName: string, waitForTaskToken: boolean, input: unknown, placeholder: string): Promise<unknown> {
+  private runTask(
+    record: ExecutionRecord,
+    stateName: string,
+    waitForTaskToken: boolean,
+    input: unknown,
+    placeholder: string,
+  ): Promise<unknown> {
     if (record.status !== 'RUNNING') return Promise.reject(new ExecutionClosed(record.status));
     const box = input as { params?: unknown; timeout?: unknown };
     if (typeof box.timeout !== 'number' || !Number.isInteger(box.timeout) || box.timeout < 1) {
@@ -407,7 +441,11 @@ export class LocalStepFunctions {
     const payload = clone(params.Payload === undefined ? {} : params.Payload);
 
     if (!waitForTaskToken) {
-      return this.callHandler(handlerFile, payload).then((result) => ({ ExecutedVersion: '$LATEST', Payload: clone(result ?? null), StatusCode: 200 }));
+      return this.callHandler(handlerFile, payload).then((result) => ({
+        ExecutedVersion: '$LATEST',
+        Payload: clone(result ?? null),
+        StatusCode: 200,
+      }));
     }
 
     const token = `AQ${randomBytes(48).toString('base64url')}`;
@@ -460,7 +498,9 @@ export class LocalStepFunctions {
           const timeout =
             typeof state.TimeoutSecondsPath === 'string'
               ? { 'timeout.$': state.TimeoutSecondsPath }
-              : { timeout: Math.min(typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : MAX_TIMER_SECONDS, MAX_TIMER_SECONDS) };
+              : {
+                  timeout: Math.min(typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : MAX_TIMER_SECONDS, MAX_TIMER_SECONDS),
+                };
           state.Parameters = { ...(params === undefined ? { 'params.$': '$' } : { params }), ...timeout };
           delete state.TimeoutSeconds;
           state.TimeoutSecondsPath = '$.timeout';

@@ -21,7 +21,11 @@ const seconds = (date: Date | undefined) => (date ? date.getTime() / 1000 : unde
 const str = (body: Body, key: string, required = true): string | undefined => {
   const value = body[key];
   if (value === undefined || value === null) {
-    if (required) throw new SfnApiError('ValidationException', `1 validation error detected: Value null at '${key}' failed to satisfy constraint: Member must not be null`);
+    if (required)
+      throw new SfnApiError(
+        'ValidationException',
+        `1 validation error detected: Value null at '${key}' failed to satisfy constraint: Member must not be null`,
+      );
     return undefined;
   }
   if (typeof value !== 'string') throw new SfnApiError('ValidationException', `'${key}' must be a string`);
@@ -52,7 +56,10 @@ const operations: Record<string, (runtime: LocalStepFunctions, body: Body) => un
     return {};
   },
   StopExecution(runtime, body) {
-    const { stopDate } = runtime.stopExecution(str(body, 'executionArn') as string, { error: str(body, 'error', false), cause: str(body, 'cause', false) });
+    const { stopDate } = runtime.stopExecution(str(body, 'executionArn') as string, {
+      error: str(body, 'error', false),
+      cause: str(body, 'cause', false),
+    });
     return { stopDate: seconds(stopDate) };
   },
   DescribeExecution(runtime, body) {
@@ -68,7 +75,11 @@ const operations: Record<string, (runtime: LocalStepFunctions, body: Body) => un
       throw new SfnApiError('ValidationException', `Value '${statusFilter}' at 'statusFilter' failed to satisfy constraint`);
     }
     const maxResults = typeof body.maxResults === 'number' ? body.maxResults : undefined;
-    const { executions, nextToken } = runtime.listExecutions({ statusFilter: statusFilter as ExecutionStatus | undefined, maxResults, nextToken: str(body, 'nextToken', false) });
+    const { executions, nextToken } = runtime.listExecutions({
+      statusFilter: statusFilter as ExecutionStatus | undefined,
+      maxResults,
+      nextToken: str(body, 'nextToken', false),
+    });
     return {
       executions: executions.map((e) => ({ ...e, startDate: seconds(e.startDate), stopDate: seconds(e.stopDate) })),
       ...(nextToken ? { nextToken } : {}),
@@ -98,7 +109,10 @@ function wireDescription(d: ExecutionDescription) {
  * `application/x-amz-json-1.0`), so `@aws-sdk/client-sfn` works against it unchanged. Requests are not
  * authenticated (any credentials). Listens on 127.0.0.1.
  */
-export async function startLocalSfnServer(runtime: LocalStepFunctions, { port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}): Promise<LocalSfnServer> {
+export async function startLocalSfnServer(
+  runtime: LocalStepFunctions,
+  { port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {},
+): Promise<LocalSfnServer> {
   const server = createServer((request, response) => {
     handle(runtime, request, response).catch((error) => {
       console.error('[local-sfn] request failed', error);
@@ -125,7 +139,8 @@ export async function startLocalSfnServer(runtime: LocalStepFunctions, { port = 
 
 async function handle(runtime: LocalStepFunctions, request: IncomingMessage, response: ServerResponse) {
   const target = request.headers['x-amz-target'];
-  const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? operations[target.slice(TARGET_PREFIX.length)] : undefined;
+  const operation =
+    typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? operations[target.slice(TARGET_PREFIX.length)] : undefined;
   if (request.method !== 'POST' || !operation) {
     await drain(request);
     send(response, 400, { __type: `${ERROR_NAMESPACE}UnknownOperationException`, message: `Unknown operation ${String(target)}` });

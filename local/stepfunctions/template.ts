@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { HANDLER_METADATA, REPO_ROOT } from '../../infra/constructs/ghostless-function';
@@ -27,14 +28,20 @@ export interface ExtractedStateMachine {
  */
 export async function synthesizeTemplate(props: Omit<GhostlessStackProps, 'env'> = {}): Promise<CfnTemplate> {
   const cdkJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
-  const app = new App({
-    // `new App()` does not read cdk.json; `aws:cdk:bundling-stacks: []` skips esbuild for every NodejsFunction.
-    context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
-    builtinCloudFormationValidation: false,
-  });
-  const stack = new GhostlessStack(app, LOCAL_STACK_ID, { ...props, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
-  const assembly = app.synth();
-  return assembly.getStackArtifact(stack.artifactId).template as CfnTemplate;
+  const outdir = mkdtempSync(path.join(tmpdir(), 'ghostless-synth-'));
+  try {
+    const app = new App({
+      outdir,
+      // `new App()` does not read cdk.json; `aws:cdk:bundling-stacks: []` skips esbuild for every NodejsFunction.
+      context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    const stack = new GhostlessStack(app, LOCAL_STACK_ID, { ...props, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
+    // `.template` reads the file from outdir: read it before the directory goes.
+    return structuredClone(app.synth().getStackArtifact(stack.artifactId).template) as CfnTemplate;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /** Thrown for an intrinsic or reference the resolver does not understand (better than a half-resolved definition). */

@@ -57,10 +57,18 @@ type Add = (path: string, construct: string, reason: string) => void;
 function checkMachine(machine: Json, prefix: string, add: Add, topLevel: boolean) {
   const at = (p: string) => (prefix ? `${prefix}.${p}` : p);
   if (machine.QueryLanguage !== undefined && machine.QueryLanguage !== 'JSONPath') {
-    add(at('QueryLanguage'), `QueryLanguage: ${JSON.stringify(machine.QueryLanguage)}`, 'JSONata is accepted but never evaluated (Output/Arguments/Condition are ignored)');
+    add(
+      at('QueryLanguage'),
+      `QueryLanguage: ${JSON.stringify(machine.QueryLanguage)}`,
+      'JSONata is accepted but never evaluated (Output/Arguments/Condition are ignored)',
+    );
   }
   if (topLevel && typeof machine.TimeoutSeconds === 'number' && machine.TimeoutSeconds > MAX_TIMER_SECONDS) {
-    add(at('TimeoutSeconds'), `TimeoutSeconds: ${machine.TimeoutSeconds}`, `above ${MAX_TIMER_SECONDS} s the execution timer overflows and the execution times out at once`);
+    add(
+      at('TimeoutSeconds'),
+      `TimeoutSeconds: ${machine.TimeoutSeconds}`,
+      `above ${MAX_TIMER_SECONDS} s the execution timer overflows and the execution times out at once`,
+    );
   }
   const states = isObject(machine.States) ? machine.States : {};
   for (const [name, state] of Object.entries(states)) {
@@ -95,9 +103,16 @@ function checkState(state: Json, path: string, add: Add) {
     const interval = typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1;
     const rate = typeof retrier.BackoffRate === 'number' ? retrier.BackoffRate : 2;
     const attempts = typeof retrier.MaxAttempts === 'number' ? retrier.MaxAttempts : 3;
-    const longest = Math.min(interval * rate ** Math.max(0, attempts - 1), typeof retrier.MaxDelaySeconds === 'number' ? retrier.MaxDelaySeconds : Infinity);
+    const longest = Math.min(
+      interval * rate ** Math.max(0, attempts - 1),
+      typeof retrier.MaxDelaySeconds === 'number' ? retrier.MaxDelaySeconds : Infinity,
+    );
     if (longest > MAX_TIMER_SECONDS) {
-      add(`${path}.Retry[${i}]`, 'Retry interval', `a wait of ${longest} s overflows the retry timer (retried after 1 ms); set MaxDelaySeconds ≤ ${MAX_TIMER_SECONDS}`);
+      add(
+        `${path}.Retry[${i}]`,
+        'Retry interval',
+        `a wait of ${longest} s overflows the retry timer (retried after 1 ms); set MaxDelaySeconds ≤ ${MAX_TIMER_SECONDS}`,
+      );
     }
   });
 
@@ -107,25 +122,43 @@ function checkState(state: Json, path: string, add: Add) {
       field('HeartbeatSecondsPath', 'heartbeats are accepted but never enforced');
       field('Credentials', 'cross-account Credentials are ignored');
       if (!isLambdaInvoke(state.Resource)) {
-        add(`${path}.Resource`, `Resource: ${JSON.stringify(state.Resource)}`, 'only arn:aws:states:::lambda:invoke and lambda:invoke.waitForTaskToken are executed locally');
+        add(
+          `${path}.Resource`,
+          `Resource: ${JSON.stringify(state.Resource)}`,
+          'only arn:aws:states:::lambda:invoke and lambda:invoke.waitForTaskToken are executed locally',
+        );
         break;
       }
       const params = state.Parameters;
       if (!isObject(params) || !('FunctionName' in params || 'FunctionName.$' in params)) {
         add(`${path}.Parameters`, 'Parameters without FunctionName', 'a lambda:invoke task needs Parameters.FunctionName');
       } else if (params.InvocationType !== undefined && params.InvocationType !== 'RequestResponse') {
-        add(`${path}.Parameters.InvocationType`, `InvocationType: ${JSON.stringify(params.InvocationType)}`, 'only synchronous (RequestResponse) invocations are executed locally');
+        add(
+          `${path}.Parameters.InvocationType`,
+          `InvocationType: ${JSON.stringify(params.InvocationType)}`,
+          'only synchronous (RequestResponse) invocations are executed locally',
+        );
       }
       break;
     }
     case 'Map': {
-      for (const key of ['ItemReader', 'ItemBatcher', 'ResultWriter', 'ToleratedFailurePercentage', 'ToleratedFailurePercentagePath', 'ToleratedFailureCount', 'ToleratedFailureCountPath', 'Label']) {
+      for (const key of [
+        'ItemReader',
+        'ItemBatcher',
+        'ResultWriter',
+        'ToleratedFailurePercentage',
+        'ToleratedFailurePercentagePath',
+        'ToleratedFailureCount',
+        'ToleratedFailureCountPath',
+        'Label',
+      ]) {
         field(key, 'Distributed Map fields are accepted but ignored');
       }
       field('Items', 'JSONata Items are ignored');
       const processor = isObject(state.ItemProcessor) ? state.ItemProcessor : isObject(state.Iterator) ? state.Iterator : undefined;
       const config = processor && isObject(processor.ProcessorConfig) ? processor.ProcessorConfig : undefined;
-      if (config?.Mode === 'DISTRIBUTED') add(`${path}.ItemProcessor.ProcessorConfig.Mode`, 'Mode: "DISTRIBUTED"', 'runs as an inline Map: no child executions');
+      if (config?.Mode === 'DISTRIBUTED')
+        add(`${path}.ItemProcessor.ProcessorConfig.Mode`, 'Mode: "DISTRIBUTED"', 'runs as an inline Map: no child executions');
       if (processor) checkMachine(processor, `${path}.${isObject(state.ItemProcessor) ? 'ItemProcessor' : 'Iterator'}`, add, false);
       break;
     }
@@ -138,7 +171,11 @@ function checkState(state: Json, path: string, add: Add) {
     }
     case 'Pass':
       if ('Result' in state && !state.Result) {
-        add(`${path}.Result`, `Result: ${JSON.stringify(state.Result)}`, 'a falsy Result is ignored: the Pass state outputs its input instead');
+        add(
+          `${path}.Result`,
+          `Result: ${JSON.stringify(state.Result)}`,
+          'a falsy Result is ignored: the Pass state outputs its input instead',
+        );
       }
       break;
     case 'Choice': {
@@ -153,10 +190,18 @@ function checkState(state: Json, path: string, add: Add) {
     }
     case 'Wait':
       if (typeof state.Seconds === 'number' && state.Seconds > MAX_TIMER_SECONDS) {
-        add(`${path}.Seconds`, `Seconds: ${state.Seconds}`, `above ${MAX_TIMER_SECONDS} s the wait timer overflows and the state waits 1 ms`);
+        add(
+          `${path}.Seconds`,
+          `Seconds: ${state.Seconds}`,
+          `above ${MAX_TIMER_SECONDS} s the wait timer overflows and the state waits 1 ms`,
+        );
       }
       if (typeof state.Timestamp === 'string' && Date.parse(state.Timestamp) - Date.now() > MAX_TIMER_SECONDS * 1000) {
-        add(`${path}.Timestamp`, `Timestamp: ${state.Timestamp}`, 'more than ~24.8 days ahead the wait timer overflows and the state waits 1 ms');
+        add(
+          `${path}.Timestamp`,
+          `Timestamp: ${state.Timestamp}`,
+          'more than ~24.8 days ahead the wait timer overflows and the state waits 1 ms',
+        );
       }
       break;
   }
@@ -166,7 +211,11 @@ function checkState(state: Json, path: string, add: Add) {
 function checkResultPath(resultPath: unknown, path: string, add: Add) {
   if (resultPath === undefined || resultPath === null) return;
   if (typeof resultPath !== 'string' || !/^\$\.[^.[]/.test(resultPath)) {
-    add(path, `ResultPath: ${JSON.stringify(resultPath)}`, 'only "$.field…" paths are applied; "$" or "$[…]" is written under a key named "$" instead');
+    add(
+      path,
+      `ResultPath: ${JSON.stringify(resultPath)}`,
+      'only "$.field…" paths are applied; "$" or "$[…]" is written under a key named "$" instead',
+    );
   }
 }
 
@@ -184,7 +233,13 @@ function checkContextReferences(state: Json, path: string, add: Add, callbackTas
         if (match[1] === 'Task' && callbackTask) continue;
         if (!seen.has(ref)) {
           seen.add(ref);
-          add(path, ref, match[1] === 'State' ? 'the context object has no State.* locally (fails with States.Runtime)' : 'a task token only exists in .waitForTaskToken tasks');
+          add(
+            path,
+            ref,
+            match[1] === 'State'
+              ? 'the context object has no State.* locally (fails with States.Runtime)'
+              : 'a task token only exists in .waitForTaskToken tasks',
+          );
         }
       }
     } else if (Array.isArray(value)) value.forEach(visit);
