@@ -14,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/{integration,e2e}/**/*.test.ts'],
+          include: ['test/{integration,e2e,faults}/**/*.test.ts'],
           // One DynamoDB Local (in memory) and one s3rver for the whole run; endpoints reach workers via env.
           globalSetup: ['test/global-setup.ts'],
         },

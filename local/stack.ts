@@ -32,8 +32,8 @@ export interface LocalStackOptions {
   inMemory?: boolean;
   /** Extra/overriding environment for the handlers (MAX_RUNNING, PROVIDER_LATENCY_MS, …). */
   env?: Record<string, string>;
-  /** Reuse running emulators (tests start one of each per run) instead of starting our own. */
-  emulators?: { dynamodbEndpoint: string; s3Endpoint: string; tableName: string; bucketName: string };
+  /** Reuse a running DynamoDB Local with a table of our own (tests start one per run); s3rver is always ours, for its events. */
+  emulators?: { dynamodbEndpoint: string; tableName: string };
 }
 
 export interface LocalStack {

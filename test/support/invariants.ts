@@ -1,7 +1,13 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import type { JobRecord } from '../../lambdas/domain/jobs';
-import type { TestStack } from './stack';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** Where to look: any document client and table. */
+export interface TableRef {
+  doc: DynamoDBDocumentClient;
+  config: { tableName: string };
+}
 
 interface UserItem {
   pk: string;
@@ -13,7 +19,7 @@ interface UserItem {
 }
 
 /** Reads the whole table: jobs, users and queue entries. Test tables are small. */
-export async function snapshot(stack: TestStack) {
+export async function snapshot(stack: TableRef) {
   const items: Record<string, unknown>[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
@@ -25,6 +31,7 @@ export async function snapshot(stack: TestStack) {
     jobs: items.filter((i) => i.sk === 'JOB') as unknown as JobRecord[],
     users: items.filter((i) => i.sk === 'PROFILE') as unknown as UserItem[],
     queue: items.filter((i) => i.pk === 'QUEUE') as { sk: string; jobId: string }[],
+    slots: items.filter((i) => i.pk === 'SLOT') as { sk: string; jobId: string }[],
   };
 }
 
@@ -32,8 +39,8 @@ export async function snapshot(stack: TestStack) {
  * SPEC invariants 2, 5 and the queue's bookkeeping, checked against the table as it is now:
  * one active job per user, lock ⇔ active job, queued ⇔ queue entry, credits conserved and never negative.
  */
-export async function assertInvariants(stack: TestStack) {
-  const { jobs, users, queue } = await snapshot(stack);
+export async function assertInvariants(stack: TableRef) {
+  const { jobs, users, queue, slots } = await snapshot(stack);
   for (const user of users) {
     const userId = user.pk.slice('USER#'.length);
     const mine = jobs.filter((j) => j.userId === userId);
@@ -51,8 +58,14 @@ export async function assertInvariants(stack: TestStack) {
   }
   const queued = jobs.filter((j) => j.status === 'queued').map((j) => j.jobId).sort();
   expect(queue.map((q) => q.jobId).sort(), 'queue entries ⇔ queued jobs').toEqual(queued);
+  const running = jobs.filter((j) => j.status === 'running');
+  expect(slots.map((s) => s.jobId).sort(), 'slots ⇔ running jobs').toEqual(running.map((j) => j.jobId).sort());
+  for (const job of running) {
+    expect(slots.find((s) => s.jobId === job.jobId)?.sk, `slot of ${job.jobId}`).toBe(String(job.slot).padStart(3, '0'));
+    expect(job.deadline, `deadline of ${job.jobId}`).toBeTruthy();
+  }
   for (const job of jobs.filter((j) => j.status === 'failed' || j.status === 'cancelled' || j.status === 'succeeded')) {
     expect(job.completedAt, `completedAt of ${job.jobId}`).not.toBeNull();
   }
-  return { jobs, users, queue };
+  return { jobs, users, queue, slots };
 }

@@ -1,0 +1,25 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startLocalStack } from '../../local/stack';
+import { apiClient } from './api-client';
+
+/**
+ * The whole local stack in this test file's process (one per file: handlers read config at import),
+ * on the run's DynamoDB Local with a table of its own, plus an HTTP client and a table reader.
+ */
+export async function startTestStack(env: Record<string, string> = {}) {
+  const dynamodbEndpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  if (!dynamodbEndpoint) throw new Error('The emulators are not running: run tests through vitest (test/global-setup.ts)');
+  const tableName = `stack-${randomUUID().slice(0, 8)}`;
+  const stack = await startLocalStack({
+    port: 0,
+    inMemory: true,
+    emulators: { dynamodbEndpoint, tableName },
+    env: { SWEEP_INTERVAL_MS: '3600000', ...env },
+  });
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamodbEndpoint }));
+  return { ...stack, api: apiClient(stack.url), doc, config: { tableName } };
+}
+
+export type StartedTestStack = Awaited<ReturnType<typeof startTestStack>>;
