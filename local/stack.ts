@@ -211,7 +211,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const defaults: Record<string, string> = {
       PUBLIC_API_URL: url,
       POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
     };
     for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
     Object.assign(process.env, {
