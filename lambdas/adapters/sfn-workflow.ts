@@ -1,4 +1,5 @@
 import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { checkpoint } from '../domain/faults';
 import type { ExecutionStatus, Workflow } from '../domain/ports';
 
 /** Errors that mean "that execution or task is already gone": a late or repeated call, not a failure. */
@@ -21,6 +22,7 @@ export class SfnWorkflow implements Workflow {
   }
 
   async resume(token: string, output: unknown) {
+    await checkpoint('sfn:send-task-success', token);
     await this.tolerate('resume', () => this.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output ?? {}) })));
   }
 

@@ -1,5 +1,6 @@
 import type { Limits } from './catalog';
 import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
+import { checkpoint } from './faults';
 import { inspectInput, SNIFF_BYTES } from './inspection';
 import { inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
 import type { Clock, CreditLedger, FileStore, JobStore, Workflow } from './ports';
@@ -87,6 +88,7 @@ export function admission(deps: AdmissionDeps) {
     const job = newJob(intent, inputs, 'queued');
     const result = await store.admit(job);
     if (result.outcome !== 'rejected') {
+      await checkpoint('admit:after-commit', job.jobId);
       await deps.workflow.start(job.jobId);
       return result.outcome;
     }

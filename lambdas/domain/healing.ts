@@ -1,3 +1,4 @@
+import { checkpoint } from './faults';
 import { isTerminal, type JobRecord } from './jobs';
 import type { LifecycleService } from './lifecycle';
 import type { Clock, JobStore, Provider, QueueStore, Workflow } from './ports';
@@ -77,11 +78,13 @@ export function healing(deps: HealingDeps) {
 
   /** The execution-failure path (EventBridge: FAILED, TIMED_OUT, ABORTED): late, repeated or after a sweep is fine. */
   async function onExecutionEnded(jobId: string) {
+    await checkpoint('execution-ended:before-heal', jobId);
     const job = await store.getJob(jobId);
     if (job && !isTerminal(job.status)) await heal(job);
   }
 
   async function sweep() {
+    await checkpoint('sweep:start');
     const repairs: Partial<Record<Repair, number>> = {};
     const count = (repair: Repair) => {
       repairs[repair] = (repairs[repair] ?? 0) + 1;

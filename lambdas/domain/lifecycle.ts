@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type JobErrorCode, JobFinished, NotFound, ProviderFailed } from './errors';
+import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
 import type { JobQueue } from './queue';
@@ -51,6 +52,7 @@ export function lifecycle(deps: LifecycleDeps) {
     );
     const webhookUrl = `${deps.callbackBaseUrl}/api/provider/callback/${jobId}?secret=${secret}`;
     const { taskId } = await provider.createTask({ tool: job.tool, params: job.params, inputs, webhookUrl });
+    await checkpoint('run:after-create', jobId);
     const recorded = await store.recordToken(jobId, 'running', token, { providerTaskId: taskId, callbackSecretHash: sha256(secret) });
     if (!recorded) {
       // Cancelled while the task was being created: stop it so it is not billed.
@@ -96,9 +98,11 @@ export function lifecycle(deps: LifecycleDeps) {
       const change = decide(job);
       if (!change) return null;
       if (await store.finalize(job, change)) {
+        await checkpoint('finalize:after-commit', jobId);
         deps.countOutcome(change.status, job.tool);
         if (job.status === 'running') await queue.grantNext();
-        return { ...job, ...change };
+        const { refund, ...final } = change;
+        return { ...job, ...final, refunded: job.refunded || (refund && job.charged) };
       }
     }
     throw new Error(`Job ${jobId} kept changing while being finalized`);
@@ -134,6 +138,7 @@ export function lifecycle(deps: LifecycleDeps) {
       change('cancelled', { code: 'CANCELLED_BY_USER', message: 'You cancelled this job.' }, current.status === 'queued' && current.charged),
     );
     if (!ended) throw new JobFinished();
+    await checkpoint('cancel:after-finalize', jobId);
     if (ended.providerTaskId) await cancelProviderTask(ended.providerTaskId);
     await workflow.stop(jobId, 'Cancelled by the user');
     return ended;

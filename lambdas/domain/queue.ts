@@ -1,3 +1,4 @@
+import { checkpoint } from './faults';
 import type { Clock, JobStore, QueueStore, Workflow } from './ports';
 
 export interface QueueDeps {
@@ -46,6 +47,7 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
     // The deadline covers the run limit plus time to collect outputs and finalize.
     const deadline = new Date(now.getTime() + (job.limits.runSeconds + 120) * 1000).toISOString();
     if (!(await store.grant(job, slot, now.toISOString(), deadline))) return false;
+    await checkpoint('grant:after-commit', jobId);
     const granted = await store.getJob(jobId);
     // No token yet: the execution has not parked; `park` sees the job running and wakes itself.
     if (granted?.waitToken) await workflow.resume(granted.waitToken, { slot });
