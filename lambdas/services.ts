@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -8,14 +9,13 @@ import { parseWorkflows, RunningHubProvider } from './adapters/runninghub';
 import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
-import type { Workflow } from './domain/ports';
 import { admission } from './domain/admission';
 import { healing } from './domain/healing';
 import { lifecycle } from './domain/lifecycle';
+import type { Workflow } from './domain/ports';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
 import { jobViews } from './domain/views';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from './logger';
 
 /** Wires the domain to its adapters. Handlers use the singleton in `runtime.ts`; tests build their own. */
@@ -51,7 +51,17 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     metric.addDimension('tool', tool);
     metric.addMetric(`job_${status}`, MetricUnit.Count, 1);
   };
-  const jobLifecycle = lifecycle({ store, files, provider, workflow, queue, clock, callbackBaseUrl: config.publicApiUrl, log, countOutcome });
+  const jobLifecycle = lifecycle({
+    store,
+    files,
+    provider,
+    workflow,
+    queue,
+    clock,
+    callbackBaseUrl: config.publicApiUrl,
+    log,
+    countOutcome,
+  });
   return {
     store,
     credits: store,

@@ -87,7 +87,9 @@ export class GhostlessFunction extends NodejsFunction {
 
   /** SendTaskSuccess/Failure for executions of the given state machine (an ARN string, to avoid a cycle). */
   allowTaskResponses(stateMachineArn: string): this {
-    this.addToRolePolicy(new PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [stateMachineArn] }));
+    this.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [stateMachineArn] }),
+    );
     return this;
   }
 }

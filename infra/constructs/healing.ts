@@ -85,22 +85,37 @@ export class Healing extends Construct {
     new Dashboard(this, 'Dashboard', {
       widgets: [
         [
-          new GraphWidget({ title: 'Queue depth and running jobs', left: [ghostless('queued', 'Maximum'), ghostless('running', 'Maximum')] }),
+          new GraphWidget({
+            title: 'Queue depth and running jobs',
+            left: [ghostless('queued', 'Maximum'), ghostless('running', 'Maximum')],
+          }),
           new GraphWidget({ title: 'Oldest queued (s)', left: [ghostless('oldest_queued_seconds', 'Maximum')] }),
         ],
         [
           new GraphWidget({
             title: 'Heals by kind',
-            left: ['queued_without_driver', 'queued_past_timeout', 'running_without_driver', 'running_past_deadline', 'slot_leak', 'lock_leak', 'lost_wakeup'].map(
-              (kind) => ghostless(`healed_${kind}`),
-            ),
+            left: [
+              'queued_without_driver',
+              'queued_past_timeout',
+              'running_without_driver',
+              'running_past_deadline',
+              'slot_leak',
+              'lock_leak',
+              'lost_wakeup',
+            ].map((kind) => ghostless(`healed_${kind}`)),
           }),
           new GraphWidget({
             title: 'Job outcomes per tool',
             left: ['succeeded', 'failed', 'cancelled'].flatMap((status) =>
               ['upscale-image', 'upscale-video', 'pose-changer', 'try-on'].map(
                 (tool) =>
-                  new Metric({ namespace: 'Ghostless', metricName: `job_${status}`, dimensionsMap: { service: 'ghostless', tool }, statistic: 'Sum', period: Duration.minutes(5) }),
+                  new Metric({
+                    namespace: 'Ghostless',
+                    metricName: `job_${status}`,
+                    dimensionsMap: { service: 'ghostless', tool },
+                    statistic: 'Sum',
+                    period: Duration.minutes(5),
+                  }),
               ),
             ),
           }),

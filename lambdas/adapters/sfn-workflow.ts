@@ -1,4 +1,11 @@
-import { DescribeExecutionCommand, SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { checkpoint } from '../domain/faults';
 import type { ExecutionStatus, Workflow } from '../domain/ports';
 
@@ -17,13 +24,17 @@ export class SfnWorkflow implements Workflow {
   async start(jobId: string) {
     // Same name and input as a running execution: AWS answers with that execution, so retries are safe.
     await this.tolerate('start', () =>
-      this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: jobId, input: JSON.stringify(this.input(jobId)) })),
+      this.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: jobId, input: JSON.stringify(this.input(jobId)) }),
+      ),
     );
   }
 
   async resume(token: string, output: unknown) {
     await checkpoint('sfn:send-task-success', token);
-    await this.tolerate('resume', () => this.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output ?? {}) })));
+    await this.tolerate('resume', () =>
+      this.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output ?? {}) })),
+    );
   }
 
   async fail(token: string, error: string, cause: string) {

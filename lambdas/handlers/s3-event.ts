@@ -1,5 +1,5 @@
-import type { S3Event } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { S3Event } from 'aws-lambda';
 import { metrics } from '../logger';
 import { services } from '../runtime';
 import { eventHandler } from './middleware';

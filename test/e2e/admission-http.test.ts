@@ -30,7 +30,10 @@ describe('admission over HTTP', () => {
       const reply = await post(body);
       expect(reply, JSON.stringify(body)).toMatchObject({ status, body: { error, message: expect.any(String) } });
     }
-    expect((await post({ tool: 'upscale-video', files: [{ slot: 'video', contentType: 'video/mp4', size: 10 }] })).body).toMatchObject({ balance: 3, cost: 5 });
+    expect((await post({ tool: 'upscale-video', files: [{ slot: 'video', contentType: 'video/mp4', size: 10 }] })).body).toMatchObject({
+      balance: 3,
+      cost: 5,
+    });
     expect(await api.call('POST', '/api/uploads', { body: pngUpload })).toMatchObject({ status: 401, body: { error: 'UNAUTHORIZED' } });
     expect(await api.call('POST', '/api/uploads', { token: `${user.token}x`, body: pngUpload })).toMatchObject({ status: 401 });
     expect((await api.call('GET', '/api/credits', { token: user.token })).body).toEqual({ balance: 3 });
@@ -63,7 +66,9 @@ describe('admission over HTTP', () => {
 
   it('fails a text file named .png as INVALID_INPUT, uncharged, and leaves the user free', async () => {
     const user = await newUser(1);
-    const jobId = await api.submit(user.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: textFile('not a png at all') }]);
+    const jobId = await api.submit(user.token, 'upscale-image', [
+      { slot: 'image', contentType: 'image/png', body: textFile('not a png at all') },
+    ]);
     expect(await api.waitForJob(user.token, jobId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_INPUT' }, refunded: false });
     expect((await api.call('GET', '/api/credits', { token: user.token })).body).toEqual({ balance: 1 });
     expect((await api.call('GET', '/api/jobs/active', { token: user.token })).body).toEqual({ job: null });

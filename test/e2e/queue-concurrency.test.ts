@@ -28,9 +28,15 @@ describe('the queue under many concurrent users', () => {
         const running = jobs.filter((j) => j.status === 'running');
         if (running.length > CAPACITY || slots.length > CAPACITY) violations.push(`${running.length} running, ${slots.length} slots`);
         const activeByUser = new Map<string, number>();
-        for (const job of jobs.filter((j) => !TERMINAL.includes(j.status))) activeByUser.set(job.userId, (activeByUser.get(job.userId) ?? 0) + 1);
+        for (const job of jobs.filter((j) => !TERMINAL.includes(j.status)))
+          activeByUser.set(job.userId, (activeByUser.get(job.userId) ?? 0) + 1);
         for (const [userId, count] of activeByUser) if (count > 1) violations.push(`${userId} has ${count} active jobs`);
-        queuedSnapshots.push(jobs.filter((j) => j.status === 'queued').sort((a, b) => queueKey(a).localeCompare(queueKey(b))).map((j) => j.jobId));
+        queuedSnapshots.push(
+          jobs
+            .filter((j) => j.status === 'queued')
+            .sort((a, b) => queueKey(a).localeCompare(queueKey(b)))
+            .map((j) => j.jobId),
+        );
       }
     })();
 
@@ -40,7 +46,9 @@ describe('the queue under many concurrent users', () => {
         users.map(async (user) => {
           const mine: string[] = [];
           for (let round = 0; round < 2; round++) {
-            const jobId = await stack.api.submit(user.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }], { scale: 2 });
+            const jobId = await stack.api.submit(user.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }], {
+              scale: 2,
+            });
             await stack.api.waitForJob(user.token, jobId, undefined, 60_000);
             mine.push(jobId);
           }
@@ -71,7 +79,10 @@ describe('the queue under many concurrent users', () => {
       }
     }
     expect(overtakes).toEqual([]);
-    expect(queuedSnapshots.some((q) => q.length >= 5), 'the queue really filled up').toBe(true);
+    expect(
+      queuedSnapshots.some((q) => q.length >= 5),
+      'the queue really filled up',
+    ).toBe(true);
 
     // Outcomes: real outputs for successes; provider failures refunded with PROVIDER_ERROR.
     const succeeded = mine.filter((j) => j.status === 'succeeded');

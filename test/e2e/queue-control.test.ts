@@ -1,5 +1,5 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
 import { assertInvariants } from '../support/invariants';
@@ -34,7 +34,9 @@ async function blocker() {
 }
 
 async function jobRecord(jobId: string) {
-  const { Item } = await stack.doc.send(new GetCommand({ TableName: stack.config.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' }, ConsistentRead: true }));
+  const { Item } = await stack.doc.send(
+    new GetCommand({ TableName: stack.config.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' }, ConsistentRead: true }),
+  );
   return Item as { providerTaskId?: string; waitToken?: string; status: string } | undefined;
 }
 
@@ -82,7 +84,8 @@ describe('positions, cancel and release', () => {
 
     // Drain: the rest run in order to real results.
     await cancel(second.token, second.jobId);
-    for (const w of [a, c, d]) expect(await api.waitForJob(w.token, w.jobId)).toMatchObject({ status: 'succeeded', outputs: [expect.any(Object)] });
+    for (const w of [a, c, d])
+      expect(await api.waitForJob(w.token, w.jobId)).toMatchObject({ status: 'succeeded', outputs: [expect.any(Object)] });
     const done = await Promise.all([a, c, d].map(async (w) => (await api.job(w.token, w.jobId)).body.startedAt as string));
     expect([...done].sort()).toEqual(done);
   });

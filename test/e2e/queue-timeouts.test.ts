@@ -20,8 +20,17 @@ describe('timeouts', () => {
     await api.waitForJob(slow.token, slowJob, (j: Job) => j.status === 'running');
     const behindJob = await api.submit(behind.token, 'upscale-image', files);
 
-    expect(await api.waitForJob(behind.token, behindJob)).toMatchObject({ status: 'failed', refunded: true, startedAt: null, error: { code: 'QUEUE_TIMEOUT' } });
-    expect(await api.waitForJob(slow.token, slowJob)).toMatchObject({ status: 'failed', refunded: true, error: { code: 'PROVIDER_TIMEOUT' } });
+    expect(await api.waitForJob(behind.token, behindJob)).toMatchObject({
+      status: 'failed',
+      refunded: true,
+      startedAt: null,
+      error: { code: 'QUEUE_TIMEOUT' },
+    });
+    expect(await api.waitForJob(slow.token, slowJob)).toMatchObject({
+      status: 'failed',
+      refunded: true,
+      error: { code: 'PROVIDER_TIMEOUT' },
+    });
     // The hung task is cancelled (right after the job is finalized) so it stops costing money.
     await expect.poll(() => stack.provider.tasks().map((t) => t.status)).toEqual(['CANCELLED']);
     for (const user of [slow, behind]) expect((await api.call('GET', '/api/credits', { token: user.token })).body).toEqual({ balance: 5 });

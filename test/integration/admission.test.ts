@@ -40,7 +40,11 @@ describe('presigning uploads', () => {
       expect(u.fields.key).toBe(`inputs/${res.jobId}/${u.slot}`);
       const policy = JSON.parse(Buffer.from(u.fields.Policy as string, 'base64').toString('utf8'));
       expect(policy.conditions).toEqual(
-        expect.arrayContaining([['content-length-range', png.length, png.length], ['eq', '$Content-Type', 'image/png'], { key: u.fields.key }]),
+        expect.arrayContaining([
+          ['content-length-range', png.length, png.length],
+          ['eq', '$Content-Type', 'image/png'],
+          { key: u.fields.key },
+        ]),
       );
     }
     expect(Date.parse(res.expiresAt) - Date.now()).toBeGreaterThan(14 * 60_000);
@@ -51,18 +55,75 @@ describe('presigning uploads', () => {
   it.each([
     ['a body that is not an object', 'nope', 400, 'INVALID_REQUEST'],
     ['an unknown tool', { tool: 'paint', files: [] }, 400, 'INVALID_REQUEST'],
-    ['an unknown param', { tool: 'upscale-image', params: { color: 'red' }, files: [{ slot: 'image', contentType: 'image/png', size: 10 }] }, 400, 'INVALID_REQUEST'],
-    ['a scale that is not offered', { tool: 'upscale-image', params: { scale: 3 }, files: [{ slot: 'image', contentType: 'image/png', size: 10 }] }, 400, 'INVALID_REQUEST'],
-    ['try-on without a category', { tool: 'try-on', files: [{ slot: 'person', contentType: 'image/png', size: 10 }, { slot: 'garment', contentType: 'image/png', size: 10 }] }, 400, 'INVALID_REQUEST'],
+    [
+      'an unknown param',
+      { tool: 'upscale-image', params: { color: 'red' }, files: [{ slot: 'image', contentType: 'image/png', size: 10 }] },
+      400,
+      'INVALID_REQUEST',
+    ],
+    [
+      'a scale that is not offered',
+      { tool: 'upscale-image', params: { scale: 3 }, files: [{ slot: 'image', contentType: 'image/png', size: 10 }] },
+      400,
+      'INVALID_REQUEST',
+    ],
+    [
+      'try-on without a category',
+      {
+        tool: 'try-on',
+        files: [
+          { slot: 'person', contentType: 'image/png', size: 10 },
+          { slot: 'garment', contentType: 'image/png', size: 10 },
+        ],
+      },
+      400,
+      'INVALID_REQUEST',
+    ],
     ['a wrong slot', { tool: 'upscale-image', files: [{ slot: 'video', contentType: 'image/png', size: 10 }] }, 400, 'INVALID_REQUEST'],
     ['a missing slot', { tool: 'pose-changer', files: [{ slot: 'person', contentType: 'image/png', size: 10 }] }, 400, 'INVALID_REQUEST'],
-    ['a slot given twice', { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'image/png', size: 10 }, { slot: 'image', contentType: 'image/png', size: 10 }] }, 400, 'INVALID_REQUEST'],
+    [
+      'a slot given twice',
+      {
+        tool: 'upscale-image',
+        files: [
+          { slot: 'image', contentType: 'image/png', size: 10 },
+          { slot: 'image', contentType: 'image/png', size: 10 },
+        ],
+      },
+      400,
+      'INVALID_REQUEST',
+    ],
     ['a negative size', { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'image/png', size: -5 }] }, 400, 'INVALID_REQUEST'],
-    ['a fractional size', { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'image/png', size: 1.5 }] }, 400, 'INVALID_REQUEST'],
-    ['an image over 20 MB', { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'image/png', size: 20 * 1024 * 1024 + 1 }] }, 413, 'FILE_TOO_LARGE'],
-    ['a video over 500 MB', { tool: 'upscale-video', files: [{ slot: 'video', contentType: 'video/mp4', size: 500 * 1024 * 1024 + 1 }] }, 413, 'FILE_TOO_LARGE'],
-    ['a text file', { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'text/plain', size: 10 }] }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a video in an image slot', { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'video/mp4', size: 10 }] }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'a fractional size',
+      { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'image/png', size: 1.5 }] },
+      400,
+      'INVALID_REQUEST',
+    ],
+    [
+      'an image over 20 MB',
+      { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'image/png', size: 20 * 1024 * 1024 + 1 }] },
+      413,
+      'FILE_TOO_LARGE',
+    ],
+    [
+      'a video over 500 MB',
+      { tool: 'upscale-video', files: [{ slot: 'video', contentType: 'video/mp4', size: 500 * 1024 * 1024 + 1 }] },
+      413,
+      'FILE_TOO_LARGE',
+    ],
+    [
+      'a text file',
+      { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'text/plain', size: 10 }] },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a video in an image slot',
+      { tool: 'upscale-image', files: [{ slot: 'image', contentType: 'video/mp4', size: 10 }] },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
   ])('refuses %s with a clear error and changes nothing', async (_name, body, status, code) => {
     const userId = await userWith(10);
     expect(await rejection(admission.requestUpload(userId, body))).toMatchObject({ status, code });
@@ -82,9 +143,19 @@ describe('presigning uploads', () => {
     const png = await image();
     const { jobId } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }]);
     const error = await rejection(
-      admission.requestUpload(userId, { tool: 'pose-changer', files: [{ slot: 'person', contentType: 'image/png', size: 9 }, { slot: 'pose', contentType: 'image/png', size: 9 }] }),
+      admission.requestUpload(userId, {
+        tool: 'pose-changer',
+        files: [
+          { slot: 'person', contentType: 'image/png', size: 9 },
+          { slot: 'pose', contentType: 'image/png', size: 9 },
+        ],
+      }),
     );
-    expect(error).toMatchObject({ status: 409, code: 'ACTIVE_JOB', details: { activeJob: { jobId, status: 'queued', tool: 'upscale-image' } } });
+    expect(error).toMatchObject({
+      status: 409,
+      code: 'ACTIVE_JOB',
+      details: { activeJob: { jobId, status: 'queued', tool: 'upscale-image' } },
+    });
   });
 });
 
@@ -92,10 +163,21 @@ describe('creating the job from S3 events', () => {
   it('creates a queued, charged job holding the user lock once the input is stored', async () => {
     const userId = await userWith(5);
     const png = await image('png');
-    const { jobId, outcomes } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }], { scale: 4 });
+    const { jobId, outcomes } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }], {
+      scale: 4,
+    });
     expect(outcomes).toEqual(['admitted']);
     const job = await queries.getJob(userId, jobId);
-    expect(job).toMatchObject({ jobId, tool: 'upscale-image', status: 'queued', params: { scale: 4 }, creditCost: 2, refunded: false, error: null, outputs: [] });
+    expect(job).toMatchObject({
+      jobId,
+      tool: 'upscale-image',
+      status: 'queued',
+      params: { scale: 4 },
+      creditCost: 2,
+      refunded: false,
+      error: null,
+      outputs: [],
+    });
     expect(job.position).toBeGreaterThanOrEqual(1);
     expect(await credits.balance(userId)).toBe(3);
     expect(await queries.activeJob(userId)).toMatchObject({ jobId });
@@ -122,7 +204,9 @@ describe('creating the job from S3 events', () => {
 
   it('ignores duplicate events: one job, one debit', async () => {
     const userId = await userWith(5);
-    const { jobId, keys } = await upload(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/webp', body: await image('webp') }]);
+    const { jobId, keys } = await upload(stack, userId, 'upscale-image', [
+      { slot: 'image', contentType: 'image/webp', body: await image('webp') },
+    ]);
     const key = keys[0] as string;
     const outcomes = await Promise.all([1, 2, 3, 4].map(() => admission.onInputStored(key)));
     expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(1);
@@ -136,10 +220,16 @@ describe('creating the job from S3 events', () => {
   it('admits exactly once when both inputs of a job land at the same moment', async () => {
     const userId = await userWith(5);
     const png = await image();
-    const { keys } = await upload(stack, userId, 'try-on', [
-      { slot: 'person', contentType: 'image/png', body: png },
-      { slot: 'garment', contentType: 'image/png', body: png },
-    ], { category: 'full' });
+    const { keys } = await upload(
+      stack,
+      userId,
+      'try-on',
+      [
+        { slot: 'person', contentType: 'image/png', body: png },
+        { slot: 'garment', contentType: 'image/png', body: png },
+      ],
+      { category: 'full' },
+    );
     const outcomes = await Promise.all([...keys, ...keys].map((k) => admission.onInputStored(k)));
     expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(1);
     expect(await credits.balance(userId)).toBe(2);
@@ -148,7 +238,9 @@ describe('creating the job from S3 events', () => {
 
   it('fails a text file named .png as INVALID_INPUT without charging or blocking the user', async () => {
     const userId = await userWith(5);
-    const { jobId, outcomes } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: textFile() }]);
+    const { jobId, outcomes } = await submit(stack, userId, 'upscale-image', [
+      { slot: 'image', contentType: 'image/png', body: textFile() },
+    ]);
     expect(outcomes).toEqual(['rejected']);
     const job = await queries.getJob(userId, jobId);
     expect(job).toMatchObject({ status: 'failed', error: { code: 'INVALID_INPUT' }, refunded: false, position: null });
@@ -162,15 +254,22 @@ describe('creating the job from S3 events', () => {
 
   it('fails an input whose bytes are another type than declared', async () => {
     const userId = await userWith(5);
-    const { jobId } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image('jpeg') }]);
-    expect(await queries.getJob(userId, jobId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_INPUT', message: expect.stringContaining('image/jpeg') } });
+    const { jobId } = await submit(stack, userId, 'upscale-image', [
+      { slot: 'image', contentType: 'image/png', body: await image('jpeg') },
+    ]);
+    expect(await queries.getJob(userId, jobId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'INVALID_INPUT', message: expect.stringContaining('image/jpeg') },
+    });
   });
 
   it('fails an input whose stored size differs from the declared one', async () => {
     const userId = await userWith(5);
     const png = await image();
     // The local S3 server accepts any size; real S3 would refuse it, and the handler checks anyway.
-    const { jobId } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png, size: png.length + 7 }]);
+    const { jobId } = await submit(stack, userId, 'upscale-image', [
+      { slot: 'image', contentType: 'image/png', body: png, size: png.length + 7 },
+    ]);
     expect(await queries.getJob(userId, jobId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_INPUT' } });
     expect(await credits.balance(userId)).toBe(5);
   });
@@ -184,13 +283,23 @@ describe('creating the job from S3 events', () => {
 
   it('creates the job failed with INSUFFICIENT_CREDITS when the balance dropped during the upload', async () => {
     const userId = await userWith(3);
-    const { jobId, keys } = await upload(stack, userId, 'try-on', [
-      { slot: 'person', contentType: 'image/png', body: await image() },
-      { slot: 'garment', contentType: 'image/png', body: await image() },
-    ], { category: 'top' });
+    const { jobId, keys } = await upload(
+      stack,
+      userId,
+      'try-on',
+      [
+        { slot: 'person', contentType: 'image/png', body: await image() },
+        { slot: 'garment', contentType: 'image/png', body: await image() },
+      ],
+      { category: 'top' },
+    );
     await credits.setBalance(userId, 2);
     for (const key of keys) await admission.onInputStored(key);
-    expect(await queries.getJob(userId, jobId)).toMatchObject({ status: 'failed', error: { code: 'INSUFFICIENT_CREDITS' }, refunded: false });
+    expect(await queries.getJob(userId, jobId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'INSUFFICIENT_CREDITS' },
+      refunded: false,
+    });
     expect(await credits.balance(userId)).toBe(2);
     expect(await queries.activeJob(userId)).toBeNull();
     await assertInvariants(stack);
@@ -221,7 +330,9 @@ describe('creating the job from S3 events', () => {
   it('keeps every invariant when fifty users upload at once with duplicated events', async () => {
     const users = await Promise.all(Array.from({ length: 50 }, () => userWith(3)));
     const png = await image();
-    const uploads = await Promise.all(users.map((u) => upload(stack, u, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }])));
+    const uploads = await Promise.all(
+      users.map((u) => upload(stack, u, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }])),
+    );
     const keys = uploads.flatMap((u) => [u.keys[0], u.keys[0]]) as string[];
     await Promise.all(keys.sort(() => Math.random() - 0.5).map((k) => admission.onInputStored(k)));
     for (const userId of users) expect(await credits.balance(userId)).toBe(2);
@@ -238,7 +349,9 @@ describe('reading jobs', () => {
     const ids: string[] = [];
     // Invalid inputs fail uncharged, so the user stays free to submit the next one.
     for (let i = 0; i < 5; i++) {
-      ids.push((await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: textFile(`#${i}`) }])).jobId);
+      ids.push(
+        (await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: textFile(`#${i}`) }])).jobId,
+      );
     }
     const first = await queries.listJobs(userId, { limit: '2' });
     const second = await queries.listJobs(userId, { limit: '2', cursor: first.nextCursor as string });
@@ -266,13 +379,16 @@ describe('reading jobs', () => {
 
   it('gives exact FIFO positions to queued jobs', async () => {
     const own = await testStack();
-    const users = await Promise.all([1, 2, 3, 4].map(async () => {
-      const u = newUser();
-      await own.services.credits.setBalance(u, 5);
-      return u;
-    }));
+    const users = await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        const u = newUser();
+        await own.services.credits.setBalance(u, 5);
+        return u;
+      }),
+    );
     const jobIds = [];
-    for (const u of users) jobIds.push((await submit(own, u, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image() }])).jobId);
+    for (const u of users)
+      jobIds.push((await submit(own, u, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image() }])).jobId);
     const positions = await Promise.all(jobIds.map((id, i) => own.services.queries.getJob(users[i] as string, id)));
     expect(positions.map((j) => j.position)).toEqual([1, 2, 3, 4]);
   });

@@ -13,7 +13,11 @@ export interface LocalFile {
 
 /** Talks to a running local stack over plain HTTP, as the SPA or a curl user would. */
 export function apiClient(baseUrl: string) {
-  async function call<T = Record<string, unknown>>(method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<Reply<T>> {
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown } = {},
+  ): Promise<Reply<T>> {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: {
@@ -35,10 +39,14 @@ export function apiClient(baseUrl: string) {
 
   /** Presigns and uploads every file with a browser-style multipart POST; the S3 event then creates the job. */
   async function submit(token: string, tool: string, files: LocalFile[], params?: Record<string, unknown>) {
-    const presign = await call<{ jobId: string; uploads: { slot: string; url: string; fields: Record<string, string> }[] }>('POST', '/api/uploads', {
-      token,
-      body: { tool, params, files: files.map((f) => ({ slot: f.slot, contentType: f.contentType, size: f.body.length })) },
-    });
+    const presign = await call<{ jobId: string; uploads: { slot: string; url: string; fields: Record<string, string> }[] }>(
+      'POST',
+      '/api/uploads',
+      {
+        token,
+        body: { tool, params, files: files.map((f) => ({ slot: f.slot, contentType: f.contentType, size: f.body.length })) },
+      },
+    );
     if (presign.status !== 201) throw new Error(`presign failed: ${presign.status} ${JSON.stringify(presign.body)}`);
     await Promise.all(
       presign.body.uploads.map(async (upload) => {
@@ -56,7 +64,12 @@ export function apiClient(baseUrl: string) {
   const job = (token: string, jobId: string) => call<Job>('GET', `/api/jobs/${jobId}`, { token });
 
   /** Polls a job until `done` holds (default: it exists and is terminal). */
-  async function waitForJob(token: string, jobId: string, done = (j: Job) => ['succeeded', 'failed', 'cancelled'].includes(j.status), timeoutMs = 20_000) {
+  async function waitForJob(
+    token: string,
+    jobId: string,
+    done = (j: Job) => ['succeeded', 'failed', 'cancelled'].includes(j.status),
+    timeoutMs = 20_000,
+  ) {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const reply = await job(token, jobId);

@@ -1,7 +1,7 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import type { JobRecord } from '../../lambdas/domain/jobs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Where to look: any document client and table. */
 export interface TableRef {
@@ -50,13 +50,19 @@ export async function assertInvariants(stack: TableRef) {
 
     const debits = mine.filter((j) => j.charged).reduce((sum, j) => sum + j.creditCost, 0);
     const refunds = mine.filter((j) => j.refunded).reduce((sum, j) => sum + j.creditCost, 0);
-    expect(mine.filter((j) => j.refunded && !j.charged), 'refund without debit').toEqual([]);
+    expect(
+      mine.filter((j) => j.refunded && !j.charged),
+      'refund without debit',
+    ).toEqual([]);
     expect(user.debited, `debits of ${userId}`).toBe(debits);
     expect(user.refunded, `refunds of ${userId}`).toBe(refunds);
     expect(user.balance, `balance of ${userId}`).toBe(user.granted - user.debited + user.refunded);
     expect(user.balance).toBeGreaterThanOrEqual(0);
   }
-  const queued = jobs.filter((j) => j.status === 'queued').map((j) => j.jobId).sort();
+  const queued = jobs
+    .filter((j) => j.status === 'queued')
+    .map((j) => j.jobId)
+    .sort();
   expect(queue.map((q) => q.jobId).sort(), 'queue entries ⇔ queued jobs').toEqual(queued);
   const running = jobs.filter((j) => j.status === 'running');
   expect(slots.map((s) => s.jobId).sort(), 'slots ⇔ running jobs').toEqual(running.map((j) => j.jobId).sort());

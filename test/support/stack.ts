@@ -32,7 +32,11 @@ export async function testStack(overrides: Partial<Config> = {}) {
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:admission-tests',
     publicApiUrl: undefined,
     healGraceMs: 120_000,
-    runningHub: { baseUrl: 'http://127.0.0.1:9', apiKey: 'unused', workflows: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((t) => [t, `unused-${t}`]))) },
+    runningHub: {
+      baseUrl: 'http://127.0.0.1:9',
+      apiKey: 'unused',
+      workflows: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((t) => [t, `unused-${t}`]))),
+    },
     ...overrides,
   };
   // Admission hands jobs to the queue's driver; here it only records them (the queue has its own tests).
@@ -54,7 +58,11 @@ export type TestStack = Awaited<ReturnType<typeof testStack>>;
 export const newUser = () => `user-${randomUUID()}`;
 
 /** Sends one presigned POST the way a browser form does: every field, then the file. */
-export async function postForm(upload: { url: string; fields: Record<string, string> }, body: Uint8Array<ArrayBuffer>, contentType: string) {
+export async function postForm(
+  upload: { url: string; fields: Record<string, string> },
+  body: Uint8Array<ArrayBuffer>,
+  contentType: string,
+) {
   const form = new FormData();
   for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
   form.append('file', new Blob([body], { type: contentType }));

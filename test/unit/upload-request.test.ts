@@ -16,7 +16,9 @@ describe('parseUploadRequest', () => {
 
   it('fills defaults and keeps only known params', () => {
     expect(parseUploadRequest({ tool: 'upscale-image', files: [png('image')] }).params).toEqual({ scale: 2 });
-    expect(parseUploadRequest({ tool: 'upscale-video', files: [{ slot: 'video', contentType: 'video/mp4', size: 1 }] }).params).toEqual({ scale: 2 });
+    expect(parseUploadRequest({ tool: 'upscale-video', files: [{ slot: 'video', contentType: 'video/mp4', size: 1 }] }).params).toEqual({
+      scale: 2,
+    });
   });
 
   it('honours configured size limits', () => {
@@ -26,9 +28,13 @@ describe('parseUploadRequest', () => {
   });
 
   it('names the accepted types when refusing one', () => {
-    expect(() => parseUploadRequest({ tool: 'try-on', params: { category: 'top' }, files: [png('person'), { slot: 'garment', contentType: 'image/gif', size: 1 }] })).toThrow(
-      /image\/jpeg, image\/png, image\/webp/,
-    );
+    expect(() =>
+      parseUploadRequest({
+        tool: 'try-on',
+        params: { category: 'top' },
+        files: [png('person'), { slot: 'garment', contentType: 'image/gif', size: 1 }],
+      }),
+    ).toThrow(/image\/jpeg, image\/png, image\/webp/);
   });
 
   it('does not treat inherited object keys as tools, params or slots', () => {
