@@ -54,7 +54,8 @@ const credits = async (token: string) => (await api.call<{ balance: number }>('G
 describe('positions, cancel and release', () => {
   it('shows exact positions that count down as jobs ahead leave', async () => {
     const [first, second] = [await blocker(), await blocker()];
-    const waiting = [];
+    type Waiting = { userId: string; token: string; jobId: string };
+    const waiting: Waiting[] = [];
     for (let i = 0; i < 4; i++) {
       const user = await newUser();
       const jobId = await submit(user.token);
@@ -66,7 +67,7 @@ describe('positions, cancel and release', () => {
     expect((await api.call('GET', '/api/queue', { token: first.token })).body).toEqual({ capacity: 2, running: 2, queued: 4 });
 
     // A queued job cancelled: refunded, and everyone behind it moves up.
-    const [a, b, c, d] = waiting as [(typeof waiting)[0], (typeof waiting)[0], (typeof waiting)[0], (typeof waiting)[0]];
+    const [a, b, c, d] = waiting as [Waiting, Waiting, Waiting, Waiting];
     const cancelled = await cancel(b.token, b.jobId);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', refunded: true, error: { code: 'CANCELLED_BY_USER' }, position: null });
     expect(await credits(b.token)).toBe(10);
