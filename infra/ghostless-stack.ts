@@ -1,11 +1,14 @@
+import path from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
+import { REPO_ROOT } from './constructs/ghostless-function';
 import { Healing } from './constructs/healing';
 import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
 import { Storage } from './constructs/storage';
+import { Web } from './constructs/web';
 
 export interface GhostlessStackProps extends StackProps {
   /** Days inputs and outputs stay in S3 (default 7). */
@@ -17,6 +20,8 @@ export interface GhostlessStackProps extends StackProps {
   /** Seconds a job may wait in the queue (default 3600) and run on the provider (default 900). */
   queueTimeoutSeconds?: number;
   runTimeoutSeconds?: number;
+  /** The built SPA; defaults to web/dist. */
+  webDist?: string;
   /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
   runningHub?: { baseUrl?: string; apiKey: string; workflows: string };
 }
@@ -28,6 +33,7 @@ export class GhostlessStack extends Stack {
   readonly api: Api;
   readonly jobs: JobMachine;
   readonly healing: Healing;
+  readonly web: Web;
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
     super(scope, id, props);
@@ -58,6 +64,21 @@ export class GhostlessStack extends Stack {
       stateMachineArns: stateMachine,
     });
 
+    this.web = new Web(this, 'Web', {
+      distPath: props.webDist ?? path.join(REPO_ROOT, 'web', 'dist'),
+      apiUrl: this.api.url,
+      runtimeConfig: {
+        apiBase: '/api',
+        auth: {
+          type: 'cognito',
+          region: this.region,
+          userPoolId: this.auth.userPool.userPoolId,
+          clientId: this.auth.userPoolClient.userPoolClientId,
+        },
+      },
+    });
+
+    new CfnOutput(this, 'WebUrl', { value: `https://${this.web.distribution.distributionDomainName}` });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });

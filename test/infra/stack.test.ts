@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -40,6 +41,9 @@ const EXECUTIONS_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:execution:Test-jobs:
 const SEND_TASK_RESPONSES = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
 
 const cdkContext = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+/** A stand-in for the built SPA, so these tests do not depend on `npm run build:web`. */
+const WEB_DIST = mkdtempSync(path.join(tmpdir(), 'ghostless-web-'));
+writeFileSync(path.join(WEB_DIST, 'index.html'), '<!doctype html><title>Ghostless</title>');
 
 function synth(props: GhostlessStackProps = {}) {
   const app = new App({
@@ -47,7 +51,7 @@ function synth(props: GhostlessStackProps = {}) {
     context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] },
     builtinCloudFormationValidation: false,
   });
-  const stack = new GhostlessStack(app, 'Test', { env: { account: ACCOUNT, region: REGION }, ...props });
+  const stack = new GhostlessStack(app, 'Test', { env: { account: ACCOUNT, region: REGION }, webDist: WEB_DIST, ...props });
   return { stack, template: Template.fromStack(stack) };
 }
 
@@ -192,7 +196,7 @@ describe('storage', () => {
   });
 
   it('blocks public access to the bucket and encrypts it', () => {
-    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.resourceCountIs('AWS::S3::Bucket', 2); // media + the SPA's
     template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -327,7 +331,8 @@ describe('functions', () => {
       'sweeper',
       'execution-ended',
     ]);
-    template.resourceCountIs('AWS::Lambda::Function', functions().length + 1); // + the CDK bucket-notifications handler
+    // + CDK's own handlers: bucket notifications, the SPA deployment and the SPA bucket's auto-delete.
+    template.resourceCountIs('AWS::Lambda::Function', functions().length + 3);
   });
 
   it('run Node.js 22 on arm64 with the table, the limits, the state machine and the provider in their environment', () => {
@@ -753,11 +758,55 @@ describe('healing', () => {
 describe('outputs', () => {
   it('exports what clients and operators need', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
-      ['ApiUrl', 'BucketName', 'StateMachineArn', 'TableName', 'UserPoolClientId', 'UserPoolId'].sort(),
+      ['ApiUrl', 'BucketName', 'StateMachineArn', 'TableName', 'UserPoolClientId', 'UserPoolId', 'WebUrl'].sort(),
     );
   });
 
   it('exports the jobs state machine ARN', () => {
     expect(template.findOutputs('StateMachineArn').StateMachineArn?.Value).toEqual(ref(stack.jobs.stateMachine));
+  });
+});
+
+describe('web', () => {
+  beforeAll(() => {
+    ({ stack, template } = synth());
+  });
+
+  it('serves the SPA from a private bucket through CloudFront with origin access control', () => {
+    template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: Match.objectLike({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always' }),
+    });
+    const distribution = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0]?.Properties.DistributionConfig;
+    expect(distribution.DefaultRootObject).toBe('index.html');
+    expect(distribution.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
+    expect(distribution.Origins.find((o: { S3OriginConfig?: unknown }) => o.S3OriginConfig)?.OriginAccessControlId).toBeDefined();
+  });
+
+  it('routes /api/* to the HTTP API on the same origin, uncached, with every method', () => {
+    const distribution = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0]?.Properties.DistributionConfig;
+    const api = distribution.CacheBehaviors.find((b: { PathPattern: string }) => b.PathPattern === '/api/*');
+    expect(api).toMatchObject({ ViewerProtocolPolicy: 'https-only', AllowedMethods: expect.arrayContaining(['POST', 'GET', 'DELETE']) });
+    expect(api.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad'); // CachingDisabled
+    const origin = distribution.Origins.find((o: { Id: string }) => o.Id === api.TargetOriginId);
+    expect(JSON.stringify(origin.DomainName)).toContain(logicalId(stack.api.httpApi));
+  });
+
+  it('falls back to index.html for app routes only, never for /api or files', () => {
+    const code = Object.values(template.findResources('AWS::CloudFront::Function'))[0]?.Properties.FunctionCode as string;
+    const handler = new Function(`${code}; return handler;`)() as (e: { request: { uri: string } }) => { uri: string };
+    const rewrite = (uri: string) => handler({ request: { uri } }).uri;
+    expect(rewrite('/jobs/123')).toBe('/index.html');
+    expect(rewrite('/')).toBe('/index.html');
+    expect(rewrite('/assets/app.js')).toBe('/assets/app.js');
+    expect(rewrite('/config.js')).toBe('/config.js');
+    expect(rewrite('/api/jobs/123')).toBe('/api/jobs/123');
+  });
+
+  it('deploys a runtime config.js naming the API and the Cognito pool, not build-time constants', () => {
+    const deployment = Object.values(template.findResources('Custom::CDKBucketDeployment'))[0]?.Properties;
+    const markers = JSON.stringify(deployment.SourceMarkers ?? deployment);
+    expect(markers).toContain(logicalId(stack.auth.userPool));
+    expect(markers).toContain(logicalId(stack.auth.userPoolClient));
+    expect(deployment.DistributionPaths).toEqual(['/index.html', '/config.js']);
   });
 });
