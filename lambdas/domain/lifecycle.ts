@@ -58,7 +58,10 @@ export function lifecycle(deps: LifecycleDeps) {
       // Cancelled while the task was being created: stop it so it is not billed.
       await provider.cancel(taskId);
       await workflow.fail(token, 'JobFinished', 'Job ended while its task was starting.');
+      return;
     }
+    // A fast task may have called back before its token was recorded (and been turned away): look once.
+    if ((await provider.outputs(taskId)).status !== 'running') await workflow.resume(token, { taskId });
   }
 
   /** The provider's webhook. Only the per-task secret is accepted; late, repeated or foreign calls change nothing. */
@@ -135,7 +138,11 @@ export function lifecycle(deps: LifecycleDeps) {
     const job = await store.getJob(jobId);
     if (!job || job.userId !== userId) throw new NotFound('No job with this id.');
     const ended = await finish(jobId, (current) =>
-      change('cancelled', { code: 'CANCELLED_BY_USER', message: 'You cancelled this job.' }, current.status === 'queued' && current.charged),
+      change(
+        'cancelled',
+        { code: 'CANCELLED_BY_USER', message: 'You cancelled this job.' },
+        current.status === 'queued' && current.charged,
+      ),
     );
     if (!ended) throw new JobFinished();
     await checkpoint('cancel:after-finalize', jobId);

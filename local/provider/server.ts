@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -119,7 +119,11 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     const extension = /\.([a-z0-9]{1,5})$/i.exec(name)?.[1]?.toLowerCase() ?? 'bin';
     const fileName = `api/${createHash('sha256').update(bytes).digest('hex')}.${extension}`;
     const path = join(uploadsDir, fileName.slice('api/'.length));
-    await writeFile(path, bytes);
+    // Content-addressed, so concurrent uploads of the same bytes share a path: replace it atomically,
+    // never truncate a file another task may be reading.
+    const staged = `${path}.${randomUUID()}.tmp`;
+    await writeFile(staged, bytes);
+    await rename(staged, path);
     uploads.set(fileName, { path, contentType: file.type || CONTENT_TYPES[extension] || 'application/octet-stream' });
     const fileType = form.get('fileType');
     return ok({ fileName, fileType: typeof fileType === 'string' && fileType ? fileType : 'input' });

@@ -1,0 +1,590 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../lambdas/domain/jobs';
+import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
+import { type StartedTestStack, startTestStack } from '../support/local-stack';
+import { image } from '../support/media';
+
+/**
+ * The SPA in a real (headless) Chromium on a phone-sized screen, against the whole local stack: real
+ * uploads through presigned POSTs, the S3 event, the state machine, the local provider (sharp/ffmpeg).
+ * MAX_RUNNING=1 so a queue forms with two blockers; the provider's hangNextTask holds a slot on demand.
+ */
+
+const run = promisify(execFile);
+if (!hasChromium) console.warn('[web e2e] skipped: /usr/bin/chromium is not installed (apt-get install -y chromium)');
+
+let stack: StartedTestStack;
+let browser: Browser;
+let dir: string;
+let hasFfmpeg = false;
+const file: Record<string, string> = {};
+const contexts: BrowserContext[] = [];
+const pageErrors: string[] = [];
+
+/** A picture worth looking at, stored uncompressed so the upload is big enough to report progress. */
+async function picture(name: string, width: number, height: number, body: string, format: 'png' | 'jpeg' = 'png') {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${body}</svg>`;
+  const path = join(dir, name);
+  const image = sharp(Buffer.from(svg));
+  await (format === 'png' ? image.png({ compressionLevel: 0 }) : image.jpeg({ quality: 90 })).toFile(path);
+  return path;
+}
+
+const sky = (w: number, h: number) =>
+  `<defs><linearGradient id="g" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#3b6fd8"/><stop offset="1" stop-color="#f7b267"/></linearGradient></defs>` +
+  `<rect width="${w}" height="${h}" fill="url(#g)"/>`;
+const person = (w: number, h: number, skin = '#f1c27d') =>
+  `${sky(w, h)}<circle cx="${w / 2}" cy="${h * 0.2}" r="${w * 0.12}" fill="${skin}"/>` +
+  `<rect x="${w * 0.3}" y="${h * 0.32}" width="${w * 0.4}" height="${h * 0.38}" rx="20" fill="#2d3142"/>` +
+  `<rect x="${w * 0.33}" y="${h * 0.7}" width="${w * 0.13}" height="${h * 0.28}" fill="#4f5d75"/>` +
+  `<rect x="${w * 0.54}" y="${h * 0.7}" width="${w * 0.13}" height="${h * 0.28}" fill="#4f5d75"/>`;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  ensureWebBuild();
+  dir = mkdtempSync(join(tmpdir(), 'ghostless-web-'));
+  [stack, browser] = await Promise.all([startTestStack({ PROVIDER_LATENCY_MS: '800', MAX_RUNNING: '1' }), launchBrowser()]);
+  const landscape = (w: number, h: number) =>
+    `${sky(w, h)}<circle cx="${w * 0.75}" cy="${h * 0.25}" r="${h * 0.1}" fill="#fff3b0"/>` +
+    `<path d="M0 ${h} L${w * 0.3} ${h * 0.45} L${w * 0.55} ${h * 0.8} L${w * 0.75} ${h * 0.55} L${w} ${h} Z" fill="#2a4d3a"/>` +
+    `<text x="${w * 0.06}" y="${h * 0.16}" font-size="${h * 0.08}" font-family="sans-serif" fill="#fff">Ghostless</text>`;
+  [file.photo, file.big, file.person, file.pose, file.garment] = await Promise.all([
+    picture('photo.png', 640, 480, landscape(640, 480)),
+    picture('big.png', 1000, 700, landscape(1000, 700)),
+    picture('person.png', 300, 400, person(300, 400)),
+    picture(
+      'pose.png',
+      300,
+      400,
+      `${sky(300, 400)}<path d="M150 60 L150 240 M60 120 L240 100 M150 240 L90 380 M150 240 L230 360" stroke="#111" stroke-width="22" stroke-linecap="round"/><circle cx="150" cy="50" r="34" fill="#111"/>`,
+    ),
+    picture(
+      'garment.jpg',
+      300,
+      300,
+      '<rect width="300" height="300" fill="#fafafa"/><path d="M90 40 L150 70 L210 40 L280 100 L240 140 L220 120 L220 280 L80 280 L80 120 L60 140 L20 100 Z" fill="#d7263d"/>',
+      'jpeg',
+    ),
+  ]);
+  file.gif = join(dir, 'anim.gif');
+  await sharp({ create: { width: 20, height: 20, channels: 3, background: '#ff0000' } })
+    .gif()
+    .toFile(file.gif);
+  file.fake = join(dir, 'not-a-picture.png');
+  writeFileSync(file.fake, 'hello, I am a text file wearing a .png name\n'.repeat(20));
+  file.huge = join(dir, 'huge.png');
+  writeFileSync(file.huge, Buffer.alloc(21 * 1024 * 1024));
+  file.video = join(dir, 'clip.mp4');
+  hasFfmpeg = await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=160x120:rate=10',
+    '-t',
+    '1',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    file.video,
+  ]).then(
+    () => true,
+    () => false,
+  );
+  if (!hasFfmpeg) writeFileSync(file.video, await minimalMp4());
+}, 120_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => {});
+  await browser?.close();
+  await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The start of an ISO-BMFF file: enough for the type sniffer, not a playable video (used only without ffmpeg). */
+async function minimalMp4() {
+  const box = Buffer.alloc(64);
+  box.writeUInt32BE(32, 0);
+  box.write('ftypisom', 4, 'latin1');
+  box.writeUInt32BE(512, 12);
+  box.write('isomiso2avc1mp41', 16, 'latin1');
+  return box;
+}
+
+// --- helpers -----------------------------------------------------------------------------------
+
+const api = () => stack.api;
+
+async function setBalance(userId: string, balance: number) {
+  const reply = await api().call('POST', '/api/local/credits', { body: { userId, balance } });
+  expect(reply.status).toBe(200);
+}
+
+async function tokenOf(userId: string) {
+  return (await api().call<{ token: string }>('POST', '/api/local/token', { body: { userId } })).body.token;
+}
+
+/** Waits until the locator is visible. */
+const see = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: 'visible', timeout });
+const text = async (locator: Locator) => ((await locator.first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+
+/** A fresh phone (empty storage) signed in through the picker as `name`. */
+async function openApp(name: string, options: { balance?: number; lang?: 'en' } = {}) {
+  if (options.balance !== undefined) await setBalance(name, options.balance);
+  const context = await phoneContext(browser, stack.url);
+  contexts.push(context);
+  await context.addInitScript(() => {
+    // Observation only: what the user saw in the upload rows, and the XHR upload progress events.
+    const w = window as unknown as { __percents: string[]; __progress: [number, number][] };
+    w.__percents = [];
+    w.__progress = [];
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (this: XMLHttpRequest, body) {
+      this.upload.addEventListener('progress', (e) => w.__progress.push([e.loaded, e.total]));
+      return send.call(this, body);
+    };
+    new MutationObserver(() => {
+      for (const el of Array.from(document.querySelectorAll('.upload-percent'))) {
+        const value = el.textContent ?? '';
+        if (w.__percents.at(-1) !== value) w.__percents.push(value);
+      }
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
+  await page.goto('/');
+  if (options.lang === 'en') await page.getByRole('button', { name: 'Switch to English' }).click();
+  const label = options.lang === 'en' ? 'Your name' : 'Seu nome';
+  await page.getByLabel(label).fill(name);
+  await page.getByRole('button', { name: options.lang === 'en' ? 'Sign in' : 'Entrar', exact: true }).click();
+  await see(page.getByTestId('balance'));
+  return { context, page };
+}
+
+const jobCard = (page: Page) => page.locator('.job-region article.job-card');
+
+async function waitForStatus(page: Page, status: string, timeout = 20_000) {
+  await see(jobCard(page).getByTestId('status').filter({ hasText: status }), timeout);
+}
+
+/** The layout fits the phone: nothing wider than the screen. */
+async function expectFits(page: Page) {
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
+}
+
+async function balanceText(page: Page) {
+  return text(page.getByTestId('balance'));
+}
+
+async function submitButton(page: Page) {
+  return page.locator('form.tool-form button[type="submit"]');
+}
+
+async function chooseTool(page: Page, name: string) {
+  await page.locator('.tool-grid').getByRole('button', { name }).click();
+}
+
+/** Limits the page's upload speed (bytes per second) through the DevTools protocol. */
+async function throttleUploads(context: BrowserContext, page: Page, bytesPerSecond: number) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+  return cdp;
+}
+
+// --- the suite ---------------------------------------------------------------------------------
+
+describe.skipIf(!hasChromium)('the web app on a phone', () => {
+  it('signs in, adds credits, and upscales an image 4× with real upload progress and a before/after result', async () => {
+    const context = await phoneContext(browser, stack.url);
+    contexts.push(context);
+    const first = await context.newPage();
+    await first.goto('/');
+    await see(first.getByRole('heading', { name: 'Entrar' }));
+    expect(await first.evaluate(() => document.documentElement.lang)).toBe('pt-BR');
+    await first.getByLabel('Seu nome').fill('Ana Souza');
+    await see(first.getByText('Você entrará como “ana-souza”.'));
+    await screenshot(first, '01-sign-in');
+    await context.close();
+
+    const { context: phone, page } = await openApp('ana-souza');
+    expect(await balanceText(page)).toBe('Saldo: 0 créditos');
+    await page.getByRole('button', { name: '+20 créditos (teste)' }).click();
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+
+    // The manifest and icons make it installable.
+    const manifest = await page.evaluate(async () => {
+      const href = document.querySelector<HTMLLinkElement>('link[rel="manifest"]')?.href ?? '';
+      const body = await (await fetch(href)).json();
+      const icons = await Promise.all(body.icons.map(async (i: { src: string }) => (await fetch(i.src)).status));
+      return { display: body.display, icons, viewport: document.querySelector('meta[name="viewport"]')?.getAttribute('content') };
+    });
+    expect(manifest).toEqual({
+      display: 'standalone',
+      icons: [200, 200, 200, 200],
+      viewport: expect.stringContaining('viewport-fit=cover'),
+    });
+
+    await page.locator('label', { hasText: '4×' }).click();
+    expect(await text(page.getByTestId('price'))).toBe('Custa 2 créditos · seu saldo: 20 créditos');
+    await page.setInputFiles('#file-upscale-image-image', file.big as string);
+    await see(page.getByText('big.png'));
+    await expectFits(page);
+    await screenshot(page, '02-tool-form');
+
+    // ~1.4 MB at 1 MB/s: several progress events, the bar climbing to 100%.
+    const cdp = await throttleUploads(phone, page, 1_000_000);
+    await (await submitButton(page)).click();
+    await see(page.getByRole('heading', { name: 'Enviando arquivos' }));
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector('.upload-row progress')?.getAttribute('value') ?? 0) > 0 ||
+        (document.querySelector<HTMLProgressElement>('.upload-row progress')?.value ?? 0) > 0,
+    );
+    await screenshot(page, '03-uploading');
+    await waitForStatus(page, 'Pronto');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+
+    const observed = await page.evaluate(() => {
+      const w = window as unknown as { __percents: string[]; __progress: [number, number][] };
+      return { percents: w.__percents, progress: w.__progress };
+    });
+    expect(observed.progress.length).toBeGreaterThan(2);
+    const [loaded, total] = observed.progress.at(-1) as [number, number];
+    expect(loaded).toBe(total);
+    expect(observed.percents.at(-1)).toBe('Enviado · 100%');
+    expect(observed.percents.some((p) => /^([1-9]|[1-9]\d)%$/.test(p))).toBe(true); // something in between
+
+    // The result: a before/after slider whose "after" is exactly 4× the original, and a download link.
+    const after = page.locator('.compare img.compare-after');
+    await see(after);
+    await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('.compare img.compare-after')?.naturalWidth ?? 0) > 0);
+    expect(await after.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([4000, 2800]);
+    const slider = page.getByRole('slider', { name: 'Comparar antes e depois' });
+    await slider.focus();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowLeft');
+    expect(await page.locator('.compare').evaluate((el: HTMLElement) => el.style.getPropertyValue('--pos'))).toBe('45%');
+    const download = page.getByRole('link', { name: /Baixar resultado/ });
+    expect(await download.getAttribute('href')).toContain('/s3/');
+    expect(await download.getAttribute('download')).toMatch(/\.png$/);
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 18 créditos');
+    await expectFits(page);
+    await screenshot(page, '04-result-upscale');
+
+    const history = page.locator('.history-item');
+    await see(history.filter({ hasText: 'Pronto' }));
+    expect(await text(history.first())).toContain('2 créditos cobrados');
+    await screenshot(page, '05-result-with-history', true);
+  }, 60_000);
+
+  it('runs the pose changer and the virtual try-on end to end', async () => {
+    const { page } = await openApp('bruno', { balance: 20 });
+    await chooseTool(page, 'Trocar pose');
+    expect(await text(page.getByTestId('price'))).toBe('Custa 2 créditos · seu saldo: 20 créditos');
+    // Both inputs are required: the form says which one is missing without asking the API.
+    await page.setInputFiles('#file-pose-changer-person', file.person as string);
+    await (await submitButton(page)).click();
+    expect(await text(page.getByTestId('form-error'))).toBe('Escolha um arquivo para “Foto da pose”.');
+    await page.setInputFiles('#file-pose-changer-pose', file.pose as string);
+    await (await submitButton(page)).click();
+    await waitForStatus(page, 'Pronto');
+    // The local provider puts person and pose side by side: twice as wide as the person, so no slider but
+    // the result above the original.
+    const poseResult = page.getByTestId('result-image');
+    await see(page.locator('.compare-stacked'));
+    expect(await poseResult.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([600, 400]);
+    await screenshot(page, '06-result-pose');
+
+    await page.getByRole('button', { name: 'Novo trabalho' }).click();
+    await chooseTool(page, 'Provador virtual');
+    await page.locator('label', { hasText: 'Peça inteira' }).click();
+    expect(await text(page.getByTestId('price'))).toBe('Custa 3 créditos · seu saldo: 18 créditos');
+    await page.setInputFiles('#file-try-on-person', file.person as string);
+    await page.setInputFiles('#file-try-on-garment', file.garment as string);
+    await (await submitButton(page)).click();
+    await waitForStatus(page, 'Pronto');
+    await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('.compare img.compare-after')?.naturalWidth ?? 0) > 0);
+    expect(
+      await page.locator('.compare img.compare-after').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]),
+    ).toEqual([300, 400]);
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 15 créditos');
+    await screenshot(page, '07-result-try-on');
+    const token = await tokenOf('bruno');
+    const jobs = (await api().call<{ jobs: Job[] }>('GET', '/api/jobs?limit=5', { token })).body.jobs;
+    expect(jobs.map((j) => [j.tool, j.status, j.params])).toEqual([
+      ['try-on', 'succeeded', { category: 'full' }],
+      ['pose-changer', 'succeeded', {}],
+    ]);
+  }, 60_000);
+
+  it('upscales a video and plays it in a <video> player (or says clearly why not without ffmpeg)', async () => {
+    const { page } = await openApp('clara', { balance: 10 });
+    await chooseTool(page, 'Ampliar vídeo');
+    expect(await text(page.getByTestId('price'))).toBe('Custa 5 créditos · seu saldo: 10 créditos');
+    await page.setInputFiles('#file-upscale-video-video', file.video as string);
+    await (await submitButton(page)).click();
+    if (hasFfmpeg) {
+      await waitForStatus(page, 'Pronto', 30_000);
+      const video = page.locator('video.result-video');
+      await see(video);
+      expect(await video.getAttribute('src')).toContain('/s3/');
+      const canPlay = await page.evaluate(() => document.createElement('video').canPlayType('video/mp4; codecs="avc1.42E01E"'));
+      if (canPlay) {
+        await page.waitForFunction(() => (document.querySelector<HTMLVideoElement>('video.result-video')?.videoWidth ?? 0) > 0, null, {
+          timeout: 10_000,
+        });
+        expect(await video.evaluate((v: HTMLVideoElement) => [v.videoWidth, v.videoHeight])).toEqual([320, 240]);
+      }
+      expect(await page.getByRole('link', { name: /Baixar resultado/ }).getAttribute('download')).toMatch(/\.mp4$/);
+      await expect.poll(() => balanceText(page)).toBe('Saldo: 5 créditos');
+    } else {
+      await waitForStatus(page, 'Falhou', 30_000);
+      expect(await text(page.getByTestId('job-error'))).toBe(
+        'O serviço de IA não conseguiu processar este trabalho. Seus 5 créditos foram devolvidos.',
+      );
+      await expect.poll(() => balanceText(page)).toBe('Saldo: 10 créditos');
+    }
+    await screenshot(page, '08-result-video');
+  }, 60_000);
+
+  it('checks files before presigning, explains 402, S3 refusals and a fake PNG in plain words, and charges nothing', async () => {
+    const { context, page } = await openApp('duda', { balance: 20 });
+    const uploadRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/uploads')) uploadRequests.push(request.method());
+    });
+
+    // Client-side, with the API's own rules and codes (415, 413): no request at all.
+    await page.setInputFiles('#file-upscale-image-image', file.gif as string);
+    await (await submitButton(page)).click();
+    expect(await text(page.getByTestId('form-error'))).toBe('O tipo “image/gif” não é aceito em “Imagem”; use JPEG, PNG ou WebP.');
+    await page.setInputFiles('#file-upscale-image-image', file.huge as string);
+    await (await submitButton(page)).click();
+    expect(await text(page.getByTestId('form-error'))).toBe('O arquivo de “Imagem” passa do limite de 20 MB.');
+    expect(uploadRequests).toEqual([]);
+
+    // A text file named .png: S3 stores it, the S3 event sniffs it, the job is created failed with INVALID_INPUT.
+    await page.setInputFiles('#file-upscale-image-image', file.fake as string);
+    await (await submitButton(page)).click();
+    await waitForStatus(page, 'Falhou');
+    expect(await text(page.getByTestId('job-error'))).toBe(
+      'O arquivo não é o que parece: o conteúdo não corresponde ao tipo do arquivo (por exemplo, um texto renomeado para .png). Nada foi cobrado.',
+    );
+    expect(await balanceText(page)).toBe('Saldo: 20 créditos');
+    await screenshot(page, '09-invalid-input');
+    await page.getByRole('button', { name: 'Novo trabalho' }).click();
+
+    // S3 refuses the upload (here: the POST no longer matches its policy): its XML error, in words; no job.
+    await page.route('**/api/uploads', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.uploads[0].fields['Content-Type'] = 'image/jpeg';
+      await route.fulfill({ response, json: body });
+    });
+    await page.setInputFiles('#file-upscale-image-image', file.photo as string);
+    await (await submitButton(page)).click();
+    await see(page.getByTestId('form-error').filter({ hasText: 'O envio falhou' }));
+    const refused = await text(page.getByTestId('form-error'));
+    expect(refused).toMatch(
+      /^O envio falhou: o armazenamento recusou o arquivo \(AccessDenied: .*Policy.*\)\. Nenhum trabalho foi criado e nada foi cobrado\.$/,
+    );
+    await page.unroute('**/api/uploads');
+
+    // Cancel mid-upload (xhr.abort()): nothing created, nothing charged.
+    const cdp = await throttleUploads(context, page, 150_000);
+    await page.setInputFiles('#file-upscale-image-image', file.big as string);
+    await (await submitButton(page)).click();
+    await page.waitForFunction(() => /^[1-9]\d?%$/.test(document.querySelector('.upload-percent')?.textContent ?? ''));
+    await screenshot(page, '10-upload-in-progress');
+    await page.getByRole('button', { name: 'Cancelar envio de Imagem' }).click();
+    await see(page.getByTestId('form-error').filter({ hasText: 'Envio cancelado' }));
+    expect(await text(page.getByTestId('form-error'))).toBe('Envio cancelado. Nenhum trabalho foi criado e nada foi cobrado.');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+
+    // 402: the balance and the price.
+    await setBalance('duda', 1);
+    await page.locator('label', { hasText: '4×' }).click();
+    await page.setInputFiles('#file-upscale-image-image', file.photo as string);
+    await (await submitButton(page)).click();
+    await see(page.getByTestId('form-error').filter({ hasText: 'Saldo insuficiente' }));
+    expect(await text(page.getByTestId('form-error'))).toBe('Saldo insuficiente: este trabalho custa 2 créditos e seu saldo é 1 crédito.');
+    expect(await balanceText(page)).toBe('Saldo: 1 crédito');
+    await screenshot(page, '11-insufficient-credits');
+
+    const token = await tokenOf('duda');
+    const jobs = (await api().call<{ jobs: Job[] }>('GET', '/api/jobs?limit=10', { token })).body.jobs;
+    expect(jobs.map((j) => [j.status, j.error?.code, j.refunded])).toEqual([['failed', 'INVALID_INPUT', false]]);
+  }, 60_000);
+
+  it('shows the live queue position, keeps it across a reload, blocks a second job with the modal, frees the queue and cancels', async () => {
+    // Two other users fill the only slot and the queue's first place.
+    const blocker = (await api().user('xavier', 10)).token;
+    const filler = (await api().user('yara', 10)).token;
+    const input = [{ slot: 'image', contentType: 'image/png', body: await image('png', 64, 48) }];
+    stack.provider.hangNextTask();
+    const blockerJob = await api().submit(blocker, 'upscale-image', input, { scale: 2 });
+    await api().waitForJob(blocker, blockerJob, (j) => j.status === 'running');
+    const fillerJob = await api().submit(filler, 'upscale-image', input, { scale: 2 });
+    await api().waitForJob(filler, fillerJob, (j) => j.status === 'queued');
+
+    const { page } = await openApp('eduardo', { balance: 20 });
+    await page.setInputFiles('#file-upscale-image-image', file.photo as string);
+    await (await submitButton(page)).click();
+    await see(page.getByTestId('queue-position').filter({ hasText: 'Você é o 2º da fila' }));
+    const jobId = await jobCard(page).getAttribute('data-job-id');
+    expect(await text(jobCard(page).getByTestId('elapsed'))).toMatch(/^Na fila há 0:\d\d$/);
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 19 créditos');
+    await expectFits(page);
+    await screenshot(page, '12-queued');
+
+    // Hidden: polling backs off; visible again: it polls at once.
+    const polls: number[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith(`/api/jobs/${jobId}`)) polls.push(Date.now());
+    });
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.waitForTimeout(1500); // a poll already scheduled may still run
+    const hiddenStart = polls.length;
+    await page.waitForTimeout(3000);
+    expect(polls.length - hiddenStart).toBe(0);
+    const before = polls.length;
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await expect.poll(() => polls.length, { timeout: 1000, interval: 50 }).toBeGreaterThan(before);
+
+    // Leaving and coming back: the job is restored with its place in the queue, in either language.
+    await page.reload();
+    await see(page.getByTestId('queue-position').filter({ hasText: 'Você é o 2º da fila' }));
+    expect(await jobCard(page).getAttribute('data-job-id')).toBe(jobId);
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await see(page.getByTestId('queue-position').filter({ hasText: 'You are 2nd in line' }));
+    await page.getByRole('button', { name: 'Mudar para português' }).click();
+    await see(page.getByTestId('queue-position').filter({ hasText: 'Você é o 2º da fila' }));
+
+    // A second job while this one waits: 409 ACTIVE_JOB → the modal, with "Liberar fila".
+    await chooseTool(page, 'Trocar pose');
+    await page.setInputFiles('#file-pose-changer-person', file.person as string);
+    await page.setInputFiles('#file-pose-changer-pose', file.pose as string);
+    await (await submitButton(page)).click();
+    const modal = page.getByRole('dialog', { name: 'Você já tem um trabalho em andamento' });
+    await see(modal);
+    const summary = await text(modal.getByTestId('active-job'));
+    expect(summary).toContain('Ampliar imagem');
+    expect(summary).toContain('Na fila');
+    expect(summary).toContain('Você é o 2º da fila');
+    expect(summary).toMatch(/criado (agora|há \d+ segundos?)/);
+    await see(modal.getByRole('button', { name: 'Ver trabalho' }));
+    await expectFits(page);
+    await screenshot(page, '13-active-job-modal');
+    await modal.getByRole('button', { name: 'Liberar fila' }).click();
+    await see(modal.getByText('Fila liberada: 1 trabalho cancelado, créditos devolvidos.'));
+    await see(modal.getByTestId('active-job').getByTestId('status').filter({ hasText: 'Cancelado' }));
+    await waitForStatus(page, 'Cancelado');
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+    await screenshot(page, '14-queue-released');
+
+    // …then lets the user start again: the pose job joins the queue.
+    await modal.getByRole('button', { name: 'Enviar de novo' }).click();
+    await see(page.getByTestId('queue-position').filter({ hasText: 'Você é o 2º da fila' }));
+    expect(await jobCard(page).getAttribute('data-job-id')).not.toBe(jobId);
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 18 créditos');
+
+    // Cancel while queued: refunded, and the dialog says so before confirming.
+    await jobCard(page).getByRole('button', { name: 'Cancelar trabalho' }).click();
+    const confirmQueued = page.getByRole('dialog', { name: 'Cancelar este trabalho?' });
+    expect(await text(confirmQueued.getByTestId('confirm-message'))).toBe('Ele sai da fila e seus 2 créditos são devolvidos.');
+    await confirmQueued.getByRole('button', { name: 'Sim, cancelar' }).click();
+    await waitForStatus(page, 'Cancelado');
+    expect(await text(page.getByTestId('job-error'))).toBe('Você cancelou este trabalho. Seus 2 créditos foram devolvidos.');
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+
+    // Free the slot; the filler runs and finishes; then a job of ours that runs (and hangs) is cancelled: no refund.
+    expect((await api().call('POST', `/api/jobs/${blockerJob}/cancel`, { token: blocker })).status).toBe(200);
+    await api().waitForJob(filler, fillerJob);
+    await page.getByRole('button', { name: 'Novo trabalho' }).click();
+    stack.provider.hangNextTask();
+    await (await submitButton(page)).click();
+    await waitForStatus(page, 'Processando');
+    await see(
+      jobCard(page)
+        .getByTestId('elapsed')
+        .filter({ hasText: /^Processando há 0:\d\d$/ }),
+    );
+    await screenshot(page, '15-running');
+    await jobCard(page).getByRole('button', { name: 'Cancelar trabalho' }).click();
+    const confirmRunning = page.getByRole('dialog', { name: 'Cancelar este trabalho?' });
+    expect(await text(confirmRunning.getByTestId('confirm-message'))).toBe(
+      'Ele já está em processamento: os 2 créditos NÃO serão devolvidos.',
+    );
+    await screenshot(page, '16-confirm-cancel-running');
+    await confirmRunning.getByRole('button', { name: 'Sim, cancelar' }).click();
+    await waitForStatus(page, 'Cancelado');
+    expect(await text(page.getByTestId('job-error'))).toBe(
+      'Você cancelou este trabalho. Os 2 créditos não foram devolvidos: o trabalho já estava em processamento.',
+    );
+    await expect.poll(() => balanceText(page)).toBe('Saldo: 18 créditos');
+
+    // History: every job with its outcome in plain words and its refund.
+    await page.getByRole('button', { name: 'Atualizar' }).click();
+    await expect.poll(() => page.locator('.history-item').count()).toBe(3);
+    const rows = await page.locator('.history-item').allTextContents();
+    expect(rows[0]).toContain('2 créditos cobrados');
+    expect(rows[1]).toContain('2 créditos devolvidos');
+    expect(rows[2]).toContain('1 crédito devolvido');
+    await page.locator('.history').scrollIntoViewIfNeeded();
+    await expectFits(page);
+    await screenshot(page, '17-history');
+  }, 90_000);
+
+  it('speaks English when asked, remembers it, and restores a finished job after a reload', async () => {
+    const { page } = await openApp('fernanda', { balance: 5, lang: 'en' });
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
+    await see(page.getByRole('heading', { name: 'Choose a tool' }));
+    expect(await balanceText(page)).toBe('Balance: 5 credits');
+    await page.setInputFiles('#file-upscale-image-image', file.gif as string);
+    await (await submitButton(page)).click();
+    // In English the message is the API's own sentence.
+    expect(await text(page.getByTestId('form-error'))).toBe(
+      '"image/gif" is not accepted for "image"; use image/jpeg, image/png, image/webp.',
+    );
+    await page.setInputFiles('#file-upscale-image-image', file.photo as string);
+    await (await submitButton(page)).click();
+    await waitForStatus(page, 'Done');
+    await page.reload();
+    console.log('after reload', await page.evaluate(() => [window.scrollY, history.scrollRestoration]));
+    await waitForStatus(page, 'Done');
+    console.log('after done', await page.evaluate(() => [window.scrollY, document.activeElement?.outerHTML.slice(0, 80)]));
+    await see(page.getByRole('link', { name: /Download result/ }));
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
+    await see(page.locator('.history-item').filter({ hasText: '1 credit charged' }));
+    await expectFits(page);
+    console.log('before shot', await page.evaluate(() => [window.scrollY, document.activeElement?.outerHTML.slice(0, 80)]));
+    await screenshot(page, '18-english-result');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await see(page.getByRole('heading', { name: 'Sign in' }));
+    await see(page.getByRole('button', { name: 'fernanda' }));
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+});
