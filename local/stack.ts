@@ -13,11 +13,11 @@ import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
 import { type ApiHandler, createHttpAdapter } from './http-adapter';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './lambda-context';
 import { type LocalProvider, startLocalProvider } from './provider/server';
+import { ensureBucket, ensureTable } from './resources';
+import { createS3Gateway } from './s3-gateway';
 import { LocalStepFunctions, toStatusChangeDetail } from './stepfunctions/runtime';
 import { startLocalSfnServer } from './stepfunctions/server';
 import { extractStateMachine, synthesizeTemplate } from './stepfunctions/template';
-import { ensureBucket, ensureTable } from './resources';
-import { createS3Gateway } from './s3-gateway';
 
 export const TABLE_NAME = 'ghostless-jobs';
 export const BUCKET_NAME = 'ghostless-data';
@@ -77,7 +77,10 @@ async function invokeHandler(file: string, payload: unknown) {
 }
 
 /** A handler for the async invoker, loaded lazily (after the environment is set). */
-const handlerOf = (file: string): Handler => (event) => invokeHandler(file, event);
+const handlerOf =
+  (file: string): Handler =>
+  (event) =>
+    invokeHandler(file, event);
 
 /** Invokes a handler the way Lambda does for async (event) sources: two retries on error, then log and drop. */
 function asyncInvoker(functionName: string, isStopping: () => boolean) {

@@ -2,17 +2,17 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
-  type TransactWriteCommandInput,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvalidRequest } from '../domain/errors';
-import type { JobRecord, StoredInput, UploadIntent } from '../domain/jobs';
 import type { LiveStore } from '../domain/healing';
+import type { JobRecord, StoredInput, UploadIntent } from '../domain/jobs';
 import type { AdmitResult, CreditLedger, FinalChange, JobStore, QueueStore } from '../domain/ports';
 
 /**
@@ -45,7 +45,9 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   ) {}
 
   async putIntent(intent: UploadIntent, expiresAtEpoch: number) {
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...intentKey(intent.jobId), ...intent, stored: {}, ttl: expiresAtEpoch } }));
+    await this.doc.send(
+      new PutCommand({ TableName: this.table, Item: { ...intentKey(intent.jobId), ...intent, stored: {}, ttl: expiresAtEpoch } }),
+    );
   }
 
   async getIntent(jobId: string) {
@@ -106,7 +108,9 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 
   async putRejected(job: JobRecord) {
-    return this.conditional(new PutCommand({ TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' }));
+    return this.conditional(
+      new PutCommand({ TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
   }
 
   async getJob(jobId: string) {
@@ -147,7 +151,12 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
 
   async freeSlots(capacity: number) {
     const { Items = [] } = await this.doc.send(
-      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :slot', ExpressionAttributeValues: { ':slot': SLOT }, ConsistentRead: true }),
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :slot',
+        ExpressionAttributeValues: { ':slot': SLOT },
+        ConsistentRead: true,
+      }),
     );
     const held = new Set(Items.map((item) => Number(item.sk)));
     return Array.from({ length: capacity }, (_, i) => i + 1).filter((slot) => !held.has(slot));
@@ -177,7 +186,13 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
           UpdateExpression: 'SET #status = :running, startedAt = :startedAt, slot = :slot, deadline = :deadline',
           ConditionExpression: '#status = :queued',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'running', ':queued': 'queued', ':startedAt': startedAt, ':slot': slot, ':deadline': deadline },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':queued': 'queued',
+            ':startedAt': startedAt,
+            ':slot': slot,
+            ':deadline': deadline,
+          },
         },
       },
       { Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } },
@@ -253,7 +268,13 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
     const count = async (pk: string) =>
       (
         await this.doc.send(
-          new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT', ConsistentRead: true }),
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            Select: 'COUNT',
+            ConsistentRead: true,
+          }),
         )
       ).Count ?? 0;
     const [running, queued] = await Promise.all([count(SLOT), count(QUEUE)]);

@@ -22,6 +22,7 @@ export class SfnWorkflow implements Workflow {
   ) {}
 
   async start(jobId: string) {
+    await checkpoint('sfn:start-execution', jobId);
     // Same name and input as a running execution: AWS answers with that execution, so retries are safe.
     await this.tolerate('start', () =>
       this.sfn.send(

@@ -71,7 +71,7 @@ export function admission(deps: AdmissionDeps) {
     const existing = await store.getJob(intent.jobId);
     if (existing) {
       // A retried event after a crash between admit and start: starting again is idempotent.
-      if (existing.status === 'queued') await deps.workflow.start(existing.jobId);
+      if (!isTerminal(existing.status)) await deps.workflow.start(existing.jobId);
       return 'duplicate';
     }
 

@@ -27,6 +27,8 @@ export type FaultPoint =
   | 'execution-ended:before-heal'
   /** healing.sweep: a sweep is starting (a crash = the scheduled sweeper fails this time). */
   | 'sweep:start'
+  /** sfn-workflow adapter: StartExecution about to be sent (subject: the job id). */
+  | 'sfn:start-execution'
   /** sfn-workflow adapter: SendTaskSuccess about to be sent (subject: the task token). */
   | 'sfn:send-task-success';
 

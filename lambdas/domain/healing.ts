@@ -52,8 +52,11 @@ export function healing(deps: HealingDeps) {
       return (await workflow.status(job.jobId)) === 'RUNNING' ? null : 'queued_without_driver';
     }
     if (job.deadline && age(job.deadline) > graceMs) return 'running_past_deadline';
-    if (age(job.startedAt) < graceMs) return null;
-    return (await workflow.status(job.jobId)) === 'RUNNING' ? null : 'running_without_driver';
+    // From admission, not from the grant: a driverless job granted late gets no second grace.
+    if (age(job.createdAt) < graceMs) return null;
+    if ((await workflow.status(job.jobId)) !== 'RUNNING') return 'running_without_driver';
+    // Granted, but the wake-up never reached the parked execution (crash or failed SendTaskSuccess).
+    return !job.runToken && job.waitToken && age(job.startedAt) > graceMs ? 'lost_wakeup' : null;
   }
 
   /**
@@ -70,7 +73,10 @@ export function healing(deps: HealingDeps) {
         log('healing could not collect outputs', { jobId: job.jobId, error: (error as Error).message });
       }
     }
-    const failure = outcome?.status === 'failed' ? { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: outcome.reason }) } : { Error: 'Healed' };
+    const failure =
+      outcome?.status === 'failed'
+        ? { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: outcome.reason }) }
+        : { Error: 'Healed' };
     await lifecycle.fail(job.jobId, failure);
     // A driver that still runs (past its deadline) must not act on the healed job.
     await workflow.stop(job.jobId, 'Healed by the sweeper');
@@ -95,7 +101,9 @@ export function healing(deps: HealingDeps) {
       const repair = await diagnose(job);
       if (!repair) continue;
       log('healing job', { jobId: job.jobId, status: job.status, repair });
-      await heal(job);
+      // A used token is tolerated as "gone", so waking twice is harmless.
+      if (repair === 'lost_wakeup') await workflow.resume(job.waitToken as string, { slot: job.slot });
+      else await heal(job);
       count(repair);
     }
     for (const { slot, jobId } of await store.heldSlots()) {

@@ -103,7 +103,9 @@ export function lifecycle(deps: LifecycleDeps) {
       if (await store.finalize(job, change)) {
         await checkpoint('finalize:after-commit', jobId);
         deps.countOutcome(change.status, job.tool);
-        if (job.status === 'running') await queue.grantNext();
+        // The job is final either way: a failed hand-off is a lost wake-up the sweeper repairs.
+        if (job.status === 'running')
+          await queue.grantNext().catch((error) => log('grant after finalize failed', { jobId, error: String(error) }));
         const { refund, ...final } = change;
         return { ...job, ...final, refunded: job.refunded || (refund && job.charged) };
       }
@@ -126,17 +128,20 @@ export function lifecycle(deps: LifecycleDeps) {
 
   /** Finalize (any Catch). The job's state says where it failed: a timeout while queued is the queue's. */
   async function fail(jobId: string, failure: StepFailure) {
-    const ended = await finish(jobId, (job) => {
+    // Stop the provider task first: a retry after a crash must not leave it running (and billed).
+    await stopProviderTask(jobId);
+    await finish(jobId, (job) => {
       const code = failureCode(job, failure);
       return change('failed', { code, message: failureMessage(code, failure) }, job.charged);
     });
-    if (ended?.providerTaskId) await cancelProviderTask(ended.providerTaskId);
   }
 
   /** Cancels the user's own job: queued → refunded; running → provider task cancelled, no refund. */
   async function cancel(userId: string, jobId: string) {
     const job = await store.getJob(jobId);
     if (!job || job.userId !== userId) throw new NotFound('No job with this id.');
+    // Before the slot is handed on, so the next job does not find the provider's account full.
+    await stopProviderTask(jobId);
     const ended = await finish(jobId, (current) =>
       change(
         'cancelled',
@@ -146,7 +151,8 @@ export function lifecycle(deps: LifecycleDeps) {
     );
     if (!ended) throw new JobFinished();
     await checkpoint('cancel:after-finalize', jobId);
-    if (ended.providerTaskId) await cancelProviderTask(ended.providerTaskId);
+    // A task created between the first look and the commit; startRun cancels it too.
+    if (ended.providerTaskId && ended.providerTaskId !== job.providerTaskId) await cancelProviderTask(ended.providerTaskId);
     await workflow.stop(jobId, 'Cancelled by the user');
     return ended;
   }
@@ -163,6 +169,11 @@ export function lifecycle(deps: LifecycleDeps) {
       if (error instanceof JobFinished) return { cancelled: [] as string[] };
       throw error;
     }
+  }
+
+  async function stopProviderTask(jobId: string) {
+    const job = await store.getJob(jobId);
+    if (job?.status === 'running' && job.providerTaskId) await cancelProviderTask(job.providerTaskId);
   }
 
   async function cancelProviderTask(taskId: string) {

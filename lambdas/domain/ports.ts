@@ -29,7 +29,12 @@ export interface CreditLedger {
 export interface FileStore {
   /** Downloads a provider output and stores it under `key`. */
   copyFromUrl(url: string, key: string): Promise<{ contentType: string; bytes: number }>;
-  presignUpload(key: string, contentType: string, size: number, expiresInSeconds: number): Promise<{ url: string; fields: Record<string, string> }>;
+  presignUpload(
+    key: string,
+    contentType: string,
+    size: number,
+    expiresInSeconds: number,
+  ): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and leading bytes of a stored object, or null if it is gone. */
   inspect(key: string, headBytes: number): Promise<{ bytes: number; head: Uint8Array } | null>;
   presignDownload(key: string): Promise<string>;

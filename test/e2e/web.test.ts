@@ -291,7 +291,8 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     const history = page.locator('.history-item');
     await see(history.filter({ hasText: 'Pronto' }));
     expect(await text(history.first())).toContain('2 créditos cobrados');
-    await screenshot(page, '05-result-with-history', true);
+    await page.locator('.history').scrollIntoViewIfNeeded();
+    await screenshot(page, '05-history');
   }, 60_000);
 
   it('runs the pose changer and the virtual try-on end to end', async () => {
@@ -465,7 +466,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     });
     await page.waitForTimeout(1500); // a poll already scheduled may still run
     const hiddenStart = polls.length;
-    await page.waitForTimeout(3000);
+    await page.waitForTimeout(2500); // visible, it would have polled twice by now; hidden, the next poll is ≥5 s away
     expect(polls.length - hiddenStart).toBe(0);
     const before = polls.length;
     await page.evaluate(() => {
@@ -573,14 +574,11 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await (await submitButton(page)).click();
     await waitForStatus(page, 'Done');
     await page.reload();
-    console.log('after reload', await page.evaluate(() => [window.scrollY, history.scrollRestoration]));
     await waitForStatus(page, 'Done');
-    console.log('after done', await page.evaluate(() => [window.scrollY, document.activeElement?.outerHTML.slice(0, 80)]));
     await see(page.getByRole('link', { name: /Download result/ }));
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('en');
     await see(page.locator('.history-item').filter({ hasText: '1 credit charged' }));
     await expectFits(page);
-    console.log('before shot', await page.evaluate(() => [window.scrollY, document.activeElement?.outerHTML.slice(0, 80)]));
     await screenshot(page, '18-english-result');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await see(page.getByRole('heading', { name: 'Sign in' }));

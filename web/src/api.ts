@@ -1,0 +1,107 @@
+import type { Params, ToolId } from '../../lambdas/domain/catalog';
+import type { Job } from '../../lambdas/domain/jobs';
+
+export type { Job };
+
+/** An API answer other than 2xx: `{error, message, ...details}` (status 0 = the request never got an answer). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface PresignedUpload {
+  slot: string;
+  url: string;
+  fields: Record<string, string>;
+}
+
+export interface UploadRequestBody {
+  tool: ToolId;
+  params: Params;
+  files: { slot: string; contentType: string; size: number }[];
+}
+
+export interface Api {
+  createUpload(body: UploadRequestBody): Promise<{ jobId: string; uploads: PresignedUpload[]; expiresAt: string }>;
+  activeJob(): Promise<Job | null>;
+  /** null while the job does not exist yet (404). */
+  job(jobId: string): Promise<Job | null>;
+  jobs(limit: number, cursor?: string | null): Promise<{ jobs: Job[]; nextCursor: string | null }>;
+  cancel(jobId: string): Promise<Job>;
+  releaseQueue(): Promise<{ cancelled: string[] }>;
+  credits(): Promise<number>;
+}
+
+export interface ApiOptions {
+  base: string;
+  /** A current bearer token (may refresh); null when signed out. */
+  token(): Promise<string | null>;
+  /** Called on 401: the session is over. */
+  onUnauthorized(): void;
+}
+
+export async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, cache: 'no-store' });
+  } catch (error) {
+    throw new ApiError(0, 'NETWORK', (error as Error).message);
+  }
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const details = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const code = typeof details.error === 'string' ? details.error : response.status >= 500 ? 'SERVER' : `HTTP_${response.status}`;
+    const message = typeof details.message === 'string' ? details.message : response.statusText;
+    throw new ApiError(response.status, code, message, details);
+  }
+  return body as T;
+}
+
+export function createApi(options: ApiOptions): Api {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const token = await options.token();
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      return await request<T>(`${options.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) options.onUnauthorized();
+      throw error;
+    }
+  }
+
+  return {
+    createUpload: (body) => call('POST', '/uploads', body),
+    activeJob: async () => (await call<{ job: Job | null }>('GET', '/jobs/active')).job,
+    job: async (jobId) => {
+      try {
+        return await call<Job>('GET', `/jobs/${encodeURIComponent(jobId)}`);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return null;
+        throw error;
+      }
+    },
+    jobs: (limit, cursor) => {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (cursor) query.set('cursor', cursor);
+      return call('GET', `/jobs?${query}`);
+    },
+    cancel: (jobId) => call('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`),
+    releaseQueue: () => call('POST', '/queue/release'),
+    credits: async () => (await call<{ balance: number }>('GET', '/credits')).balance,
+  };
+}

@@ -1,0 +1,280 @@
+import { ApiError, request } from './api';
+import type { CognitoConfig, GhostlessConfig } from './config';
+import { srpClient } from './srp';
+
+/** Who is signed in. The API's user is the token's `sub`. */
+export interface Session {
+  userId: string;
+  /** What the header shows (the local name, or the Cognito e-mail). */
+  label: string;
+}
+
+export interface Auth {
+  kind: 'local' | 'cognito';
+  session(): Session | null;
+  /** A bearer token that is valid now, or null (signed out / expired). */
+  token(): Promise<string | null>;
+  /** Forgets the session here (no redirect). */
+  clear(): void;
+  /** Signs out (Cognito: also at the Hosted UI). */
+  signOut(): void;
+}
+
+const storage = {
+  get<T>(key: string): T | null {
+    try {
+      const raw = localStorage.getItem(key);
+      return raw ? (JSON.parse(raw) as T) : null;
+    } catch {
+      return null;
+    }
+  },
+  set(key: string, value: unknown) {
+    try {
+      localStorage.setItem(key, JSON.stringify(value));
+    } catch {
+      /* storage full or disabled: the session lasts this page only */
+    }
+  },
+  remove(key: string) {
+    try {
+      localStorage.removeItem(key);
+    } catch {
+      /* ignore */
+    }
+  },
+};
+
+function jwtClaims(token: string): Record<string, unknown> {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+const expiresAt = (token: string) => {
+  const exp = jwtClaims(token).exp;
+  return typeof exp === 'number' ? exp * 1000 : Number.POSITIVE_INFINITY;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Local: POST /api/local/token {userId} → {token}
+
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+/** "Ana Souza" → "ana-souza": what the local token endpoint accepts. */
+export function toUserId(name: string) {
+  return name
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .trim()
+    .toLowerCase()
+    .replace(/\s+/g, '-')
+    .replace(/[^a-z0-9_.@-]/g, '')
+    .slice(0, 64);
+}
+
+const LOCAL_SESSION = 'ghostless.session';
+const RECENT = 'ghostless.recentUsers';
+
+interface LocalSession {
+  userId: string;
+  token: string;
+}
+
+export class LocalAuth implements Auth {
+  readonly kind = 'local';
+  constructor(private readonly apiBase: string) {}
+
+  session(): Session | null {
+    const stored = storage.get<LocalSession>(LOCAL_SESSION);
+    if (!stored || expiresAt(stored.token) < Date.now()) return null;
+    return { userId: stored.userId, label: stored.userId };
+  }
+
+  async token() {
+    const stored = storage.get<LocalSession>(LOCAL_SESSION);
+    return stored && expiresAt(stored.token) > Date.now() ? stored.token : null;
+  }
+
+  async signIn(userId: string): Promise<Session> {
+    const { token } = await request<{ token: string }>(`${this.apiBase}/local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
+    storage.set(LOCAL_SESSION, { userId, token } satisfies LocalSession);
+    storage.set(RECENT, [userId, ...this.recent().filter((u) => u !== userId)].slice(0, 6));
+    return { userId, label: userId };
+  }
+
+  recent(): string[] {
+    const list = storage.get<unknown>(RECENT);
+    return Array.isArray(list) ? list.filter((u): u is string => typeof u === 'string' && USER_ID_PATTERN.test(u)) : [];
+  }
+
+  /** Local only: sets the balance (the dev "add credits" button). */
+  async setBalance(balance: number): Promise<number> {
+    const session = this.session();
+    if (!session) throw new ApiError(401, 'UNAUTHORIZED', 'Not signed in');
+    const body = await request<{ balance: number }>(`${this.apiBase}/local/credits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: session.userId, balance }),
+    });
+    return body.balance;
+  }
+
+  clear() {
+    storage.remove(LOCAL_SESSION);
+  }
+
+  signOut() {
+    this.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cognito user pool: e-mail + password over SRP (the pool's web client allows USER_SRP_AUTH), self sign-up
+// with an e-mailed code; the ID token is the bearer, the refresh token renews it.
+
+const COGNITO_TOKENS = 'ghostless.cognito';
+
+interface CognitoTokens {
+  idToken: string;
+  refreshToken?: string;
+}
+
+/** A Cognito API refusal: `__type` (NotAuthorizedException, UserNotConfirmedException, …) and its message. */
+export class CognitoError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CognitoError';
+  }
+}
+
+export class CognitoAuth implements Auth {
+  readonly kind = 'cognito';
+  private refreshing: Promise<string | null> | null = null;
+  constructor(private readonly config: CognitoConfig) {}
+
+  private async call<T>(target: string, body: Record<string, unknown>): Promise<T> {
+    const endpoint = this.config.endpoint ?? `https://cognito-idp.${this.config.region}.amazonaws.com/`;
+    let response: Response;
+    try {
+      response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSCognitoIdentityProviderService.${target}` },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new CognitoError('NetworkError', (error as Error).message);
+    }
+    const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!response.ok) {
+      const type = String(data.__type ?? data.code ?? 'UnknownError');
+      throw new CognitoError(type.slice(type.lastIndexOf('#') + 1), String(data.message ?? data.Message ?? response.statusText));
+    }
+    return data as T;
+  }
+
+  session(): Session | null {
+    const tokens = storage.get<CognitoTokens>(COGNITO_TOKENS);
+    if (!tokens) return null;
+    const claims = jwtClaims(tokens.idToken);
+    if (typeof claims.sub !== 'string') return null;
+    return { userId: claims.sub, label: typeof claims.email === 'string' ? claims.email : claims.sub };
+  }
+
+  async token(): Promise<string | null> {
+    const tokens = storage.get<CognitoTokens>(COGNITO_TOKENS);
+    if (!tokens) return null;
+    if (expiresAt(tokens.idToken) - 60_000 > Date.now()) return tokens.idToken;
+    if (!tokens.refreshToken) return null;
+    const refreshToken = tokens.refreshToken;
+    this.refreshing ??= this.call<{ AuthenticationResult?: { IdToken: string } }>('InitiateAuth', {
+      AuthFlow: 'REFRESH_TOKEN_AUTH',
+      ClientId: this.config.clientId,
+      AuthParameters: { REFRESH_TOKEN: refreshToken },
+    })
+      .then((result) => {
+        const idToken = result.AuthenticationResult?.IdToken;
+        if (!idToken) return null;
+        storage.set(COGNITO_TOKENS, { idToken, refreshToken } satisfies CognitoTokens);
+        return idToken;
+      })
+      .catch(() => null)
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  /** USER_SRP_AUTH, then the PASSWORD_VERIFIER challenge. */
+  async signIn(email: string, password: string): Promise<Session> {
+    const srp = srpClient(this.config.userPoolId);
+    const started = await this.call<{ ChallengeName?: string; ChallengeParameters: Record<string, string>; Session?: string }>(
+      'InitiateAuth',
+      {
+        AuthFlow: 'USER_SRP_AUTH',
+        ClientId: this.config.clientId,
+        AuthParameters: { USERNAME: email, SRP_A: srp.A },
+      },
+    );
+    if (started.ChallengeName !== 'PASSWORD_VERIFIER') throw new CognitoError('UnsupportedChallenge', String(started.ChallengeName));
+    const parameters = started.ChallengeParameters as { SALT: string; SRP_B: string; SECRET_BLOCK: string; USER_ID_FOR_SRP: string };
+    const answer = await this.call<{ ChallengeName?: string; AuthenticationResult?: { IdToken: string; RefreshToken?: string } }>(
+      'RespondToAuthChallenge',
+      {
+        ChallengeName: 'PASSWORD_VERIFIER',
+        ClientId: this.config.clientId,
+        ChallengeResponses: await srp.respond(parameters, password),
+        ...(started.Session ? { Session: started.Session } : {}),
+      },
+    );
+    const result = answer.AuthenticationResult;
+    if (!result) throw new CognitoError('UnsupportedChallenge', String(answer.ChallengeName));
+    storage.set(COGNITO_TOKENS, { idToken: result.IdToken, refreshToken: result.RefreshToken } satisfies CognitoTokens);
+    return this.session() as Session;
+  }
+
+  /** Creates the account; Cognito e-mails a code to confirm it. */
+  async signUp(email: string, password: string): Promise<void> {
+    await this.call('SignUp', {
+      ClientId: this.config.clientId,
+      Username: email,
+      Password: password,
+      UserAttributes: [{ Name: 'email', Value: email }],
+    });
+  }
+
+  async confirm(email: string, code: string): Promise<void> {
+    await this.call('ConfirmSignUp', { ClientId: this.config.clientId, Username: email, ConfirmationCode: code });
+  }
+
+  async resendCode(email: string): Promise<void> {
+    await this.call('ResendConfirmationCode', { ClientId: this.config.clientId, Username: email });
+  }
+
+  clear() {
+    storage.remove(COGNITO_TOKENS);
+  }
+
+  signOut() {
+    const refreshToken = storage.get<CognitoTokens>(COGNITO_TOKENS)?.refreshToken;
+    this.clear();
+    // Best effort: revoke the refresh token so a copied one stops working.
+    if (refreshToken) void this.call('RevokeToken', { ClientId: this.config.clientId, Token: refreshToken }).catch(() => {});
+  }
+}
+
+export function createAuth(config: GhostlessConfig): LocalAuth | CognitoAuth {
+  return config.auth === 'local' ? new LocalAuth(config.apiBase) : new CognitoAuth(config.auth);
+}

@@ -1,0 +1,54 @@
+import { h } from './dom';
+import { t } from './i18n';
+
+/**
+ * Before/after slider: the result underneath, the original on top clipped at the handle. A real range
+ * input drives it, so it works with touch, mouse, keyboard and screen readers. When the two pictures do
+ * not have the same proportions (a slider would be meaningless), they are shown one above the other.
+ */
+export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement {
+  const text = t();
+  const after = h('img', { class: 'compare-after', src: afterUrl, alt: text.after, decoding: 'async', 'data-testid': 'result-image' });
+  const before = h('img', { class: 'compare-before', src: beforeUrl, alt: text.before, decoding: 'async' });
+  const range = h('input', {
+    type: 'range',
+    min: 0,
+    max: 100,
+    value: '50',
+    class: 'compare-range',
+    'aria-label': text.compareLabel,
+  });
+  const box = h(
+    'div',
+    { class: 'compare', style: '--pos: 50%' },
+    after,
+    h('div', { class: 'compare-clip' }, before),
+    h('div', { class: 'compare-handle', 'aria-hidden': 'true' }),
+    h('span', { class: 'compare-tag compare-tag-before', 'aria-hidden': 'true' }, text.before),
+    h('span', { class: 'compare-tag compare-tag-after', 'aria-hidden': 'true' }, text.after),
+    range,
+  );
+  range.addEventListener('input', () => box.style.setProperty('--pos', `${range.value}%`));
+
+  const loaded = (img: HTMLImageElement) =>
+    img.complete && img.naturalWidth
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => img.addEventListener('load', () => resolve(), { once: true }));
+  void loaded(after).then(() => {
+    // The box takes the result's proportions so neither image is distorted.
+    box.style.aspectRatio = `${after.naturalWidth} / ${after.naturalHeight}`;
+  });
+  void Promise.all([loaded(before), loaded(after)]).then(() => {
+    const ratio = (img: HTMLImageElement) => img.naturalWidth / img.naturalHeight;
+    if (Math.abs(ratio(before) / ratio(after) - 1) < 0.03) return;
+    box.replaceWith(
+      h(
+        'div',
+        { class: 'compare-stacked' },
+        h('figure', null, after, h('figcaption', null, text.after)),
+        h('figure', { class: 'compare-stacked-before' }, before, h('figcaption', null, text.before)),
+      ),
+    );
+  });
+  return box;
+}
