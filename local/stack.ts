@@ -83,10 +83,10 @@ const handlerOf =
     invokeHandler(file, event);
 
 /** Invokes a handler the way Lambda does for async (event) sources: two retries on error, then log and drop. */
-function asyncInvoker(functionName: string, isStopping: () => boolean) {
+function asyncInvoker(isStopping: () => boolean) {
   const pending = new Set<Promise<void>>();
   const delays = [200, 1000];
-  const invoke = <E>(handler: (event: E, context: Context) => Promise<unknown>, event: E) => {
+  const invoke = <E>(functionName: string, handler: (event: E, context: Context) => Promise<unknown>, event: E) => {
     const run = (async () => {
       for (let attempt = 0; attempt <= delays.length; attempt++) {
         try {
@@ -138,7 +138,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     socket.once('close', () => sockets.delete(socket));
   });
   let stopping = false;
-  const invoker = asyncInvoker('ghostless-s3-event', () => stopping);
+  const invoker = asyncInvoker(() => stopping);
 
   const teardown = async () => {
     stopping = true;
@@ -249,13 +249,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!record || record.s3.bucket.name !== BUCKET_NAME) return;
       // The bucket notification filters on the prefix `inputs/` (keys in events are URL-encoded, '/' kept).
       if (!record.s3.object.key.startsWith('inputs/')) return;
-      invoker.invoke(s3Event.handler, event);
+      invoker.invoke('ghostless-s3-event', s3Event.handler, event);
     });
 
     // EventBridge: executions that fail, time out or are aborted go to the cleanup handler.
     stepFunctions.onStatusChange((execution) => {
       if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(execution.status)) return;
-      invoker.invoke(handlerOf('execution-ended'), {
+      invoker.invoke('ghostless-execution-ended', handlerOf('execution-ended'), {
         version: '0',
         id: randomUUID(),
         'detail-type': 'Step Functions Execution Status Change',
