@@ -21,9 +21,9 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
   async function grantNext(): Promise<number> {
     let granted = 0;
     for (let round = 0; round < MAX_GRANT_ROUNDS; round++) {
-      const free = await store.freeSlots(capacity);
-      if (free.length === 0) return granted;
-      const heads = await store.queueHeads(free.length);
+      // Both reads at once: a hand-off is on the critical path of the next job.
+      const [free, waiting] = await Promise.all([store.freeSlots(capacity), store.queueHeads(capacity)]);
+      const heads = waiting.slice(0, free.length);
       if (heads.length === 0) return granted;
       let changed = false;
       // In order, so no job is granted before an older one: a failed grant means the queue moved, so look again.
