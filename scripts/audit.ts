@@ -28,8 +28,18 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { SfnWorkflow } from '../lambdas/adapters/sfn-workflow';
+import { diagnoseJob, type Repair } from '../lambdas/domain/healing';
 import { isTerminal, type JobRecord, type JobStatus } from '../lambdas/domain/jobs';
 import type { ExecutionStatus } from '../lambdas/domain/ports';
+
+type JobRepair = Exclude<Repair, 'slot_leak' | 'lock_leak'>;
+const REPAIR_DETAILS: Record<JobRepair, (job: JobRecord) => string> = {
+  queued_without_driver: () => 'queued, its execution is not running',
+  queued_past_timeout: (job) => `queued longer than its queue timeout (${job.limits.queueSeconds} s) + grace`,
+  running_without_driver: () => 'running, its execution is not running',
+  running_past_deadline: (job) => `running past its deadline ${job.deadline}`,
+  lost_wakeup: (job) => `holds slot ${job.slot}, its execution still waits: the sweeper wakes it again`,
+};
 
 export type StragglerKind =
   // What healing.sweep() heals (its Repair names).
@@ -44,7 +54,6 @@ export type StragglerKind =
   | 'queued_driver_unverified'
   | 'running_driver_unverified'
   // What the sweeper does not heal (today): see `detail`.
-  | 'granted_not_woken'
   | 'queued_without_queue_entry'
   | 'orphan_queue_entry'
   | 'running_without_slot'
@@ -148,61 +157,28 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     });
   const status = async (jobId: string) => (options.executionStatus ? options.executionStatus(jobId) : undefined);
 
-  // Live jobs: the rules of healing.diagnose(), in its order.
+  // Live jobs: the sweeper's own rule (healing.diagnoseJob), plus the inconsistencies it has no rule for.
   const queuedIds = new Set(queue.map((q) => q.jobId));
   const slotOf = new Map(slots.map((s) => [s.jobId, s.slot]));
   for (const job of jobs.filter((j) => !isTerminal(j.status))) {
-    if (job.status === 'queued') {
-      if (!queuedIds.has(job.jobId) && age(job.createdAt) >= graceMs) {
-        add(
-          'queued_without_queue_entry',
-          'no',
-          job,
-          age(job.createdAt),
-          'queued but not in the queue: never granted; healed only at its queue timeout',
-        );
-      }
-      if (age(job.createdAt) < graceMs) continue;
-      if (age(job.createdAt) > job.limits.queueSeconds * 1000 + graceMs) {
-        add(
-          'queued_past_timeout',
-          'yes',
-          job,
-          age(job.createdAt),
-          `queued longer than its queue timeout (${job.limits.queueSeconds} s) + grace`,
-        );
-        continue;
-      }
-      const execution = await status(job.jobId);
-      if (execution === undefined)
-        add('queued_driver_unverified', 'maybe', job, age(job.createdAt), 'queued past the grace; execution status not available');
-      else if (execution !== 'RUNNING')
-        add('queued_without_driver', 'yes', job, age(job.createdAt), `queued, its execution is ${execution}`);
-      continue;
+    if (job.status === 'queued' && !queuedIds.has(job.jobId) && age(job.createdAt) >= graceMs) {
+      add(
+        'queued_without_queue_entry',
+        'no',
+        job,
+        age(job.createdAt),
+        'queued but not in the queue: never granted; healed only at its queue timeout',
+      );
     }
-    // running
-    if (slotOf.get(job.jobId) !== job.slot) {
+    if (job.status === 'running' && slotOf.get(job.jobId) !== job.slot) {
       add('running_without_slot', 'no', job, age(job.startedAt), `running in slot ${job.slot}, which it does not hold`);
     }
-    if (job.deadline && age(job.deadline) > graceMs) {
-      add('running_past_deadline', 'yes', job, age(job.deadline), `running ${seconds(age(job.deadline))} s past its deadline`);
-      continue;
-    }
-    if (age(job.createdAt) < graceMs) continue;
-    const execution = await status(job.jobId);
-    if (execution === undefined)
-      add('running_driver_unverified', 'maybe', job, age(job.startedAt), 'running past the grace; execution status not available');
-    else if (execution !== 'RUNNING')
-      add('running_without_driver', 'yes', job, age(job.startedAt), `running, its execution is ${execution}`);
-    else if (job.waitToken && !job.runToken && age(job.startedAt) > graceMs) {
-      // Granted, but its WaitForSlot was never resumed: the execution is parked although the job holds a slot.
-      add(
-        'granted_not_woken',
-        'yes',
-        job,
-        age(job.startedAt),
-        `holds slot ${job.slot}, its execution still waits: the sweeper wakes it again`,
-      );
+    const verdict = await diagnoseJob(job, now, graceMs, () => status(job.jobId));
+    if (verdict === 'unverified') {
+      const kind = job.status === 'queued' ? 'queued_driver_unverified' : 'running_driver_unverified';
+      add(kind, 'maybe', job, age(job.createdAt), `${job.status} past the grace; execution status not available`);
+    } else if (verdict) {
+      add(verdict, 'yes', job, age(job.createdAt), REPAIR_DETAILS[verdict as JobRepair](job));
     }
   }
 

@@ -1,7 +1,7 @@
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord } from './jobs';
 import type { LifecycleService } from './lifecycle';
-import type { Clock, JobStore, Provider, QueueStore, Workflow } from './ports';
+import type { Clock, ExecutionStatus, JobStore, Provider, QueueStore, Workflow } from './ports';
 import type { JobQueue } from './queue';
 
 /** What the sweeper reads beyond the job store: only live things, through the sparse `live` index. */
@@ -36,6 +36,32 @@ export type Repair =
   | 'lost_wakeup';
 
 /**
+ * Why a live job has no working driver, or null if it has one: the sweeper's rule, shared with `npm run audit`.
+ * `executionStatus` may answer undefined (no Step Functions access): then the verdict is 'unverified'.
+ */
+export async function diagnoseJob(
+  job: JobRecord,
+  now: Date,
+  graceMs: number,
+  executionStatus: () => Promise<ExecutionStatus | undefined>,
+): Promise<Repair | 'unverified' | null> {
+  const age = (iso: string | null | undefined) => (iso ? now.getTime() - Date.parse(iso) : 0);
+  if (job.status === 'queued') {
+    if (age(job.createdAt) < graceMs) return null;
+    if (age(job.createdAt) > job.limits.queueSeconds * 1000 + graceMs) return 'queued_past_timeout';
+  } else {
+    if (job.deadline && age(job.deadline) > graceMs) return 'running_past_deadline';
+    // From admission, not from the grant: a driverless job granted late gets no second grace.
+    if (age(job.createdAt) < graceMs) return null;
+  }
+  const execution = await executionStatus();
+  if (execution === undefined) return 'unverified';
+  if (execution !== 'RUNNING') return job.status === 'queued' ? 'queued_without_driver' : 'running_without_driver';
+  // Granted, but the wake-up never reached the parked execution (crash or failed SendTaskSuccess).
+  return job.status === 'running' && !job.runToken && job.waitToken && age(job.startedAt) > graceMs ? 'lost_wakeup' : null;
+}
+
+/**
  * Finds what a crash, an aborted execution or a lost event left behind and finalizes it. Every write is
  * conditional on what was read, so a live driver that moves on at the same moment wins and nothing is undone.
  */
@@ -44,20 +70,7 @@ export function healing(deps: HealingDeps) {
 
   const age = (iso: string | null | undefined) => (iso ? clock.now().getTime() - Date.parse(iso) : 0);
 
-  /** Why this live job has no working driver, or null if it has one. */
-  async function diagnose(job: JobRecord): Promise<Repair | null> {
-    if (job.status === 'queued') {
-      if (age(job.createdAt) < graceMs) return null;
-      if (age(job.createdAt) > job.limits.queueSeconds * 1000 + graceMs) return 'queued_past_timeout';
-      return (await workflow.status(job.jobId)) === 'RUNNING' ? null : 'queued_without_driver';
-    }
-    if (job.deadline && age(job.deadline) > graceMs) return 'running_past_deadline';
-    // From admission, not from the grant: a driverless job granted late gets no second grace.
-    if (age(job.createdAt) < graceMs) return null;
-    if ((await workflow.status(job.jobId)) !== 'RUNNING') return 'running_without_driver';
-    // Granted, but the wake-up never reached the parked execution (crash or failed SendTaskSuccess).
-    return !job.runToken && job.waitToken && age(job.startedAt) > graceMs ? 'lost_wakeup' : null;
-  }
+  const diagnose = (job: JobRecord) => diagnoseJob(job, clock.now(), graceMs, () => workflow.status(job.jobId)) as Promise<Repair | null>;
 
   /**
    * Finalizes a driverless job. A provider task known to have finished keeps its real outcome;

@@ -125,10 +125,8 @@ describe('npm run audit', () => {
       await new Promise((r) => setTimeout(r, lab.graceMs + 100));
 
       const before = await auditNow();
-      expect(kinds(before)).toEqual(
-        [`queued_without_driver:${lost}`, `granted_not_woken:${b}`, `slot_leak:${done}`, `lock_leak:${done}`].sort(),
-      );
-      expect(before.stragglers.find((s) => s.kind === 'granted_not_woken')?.sweeper).toBe('yes');
+      expect(kinds(before)).toEqual([`queued_without_driver:${lost}`, `lost_wakeup:${b}`, `slot_leak:${done}`, `lock_leak:${done}`].sort());
+      expect(before.stragglers.find((s) => s.kind === 'lost_wakeup')?.sweeper).toBe('yes');
       expect(before.tools['upscale-image']?.byStatus.queued).toBe(1);
       expect(before.tools['upscale-image']?.oldestQueuedSeconds).toBeGreaterThanOrEqual(1);
 
@@ -144,7 +142,7 @@ describe('npm run audit', () => {
         env: { ...process.env, HEAL_GRACE_MS: String(lab.graceMs), TABLE_NAME: table },
         timeout: 30_000,
       }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
-      expect(text.stdout).toContain('granted_not_woken');
+      expect(text.stdout).toContain('lost_wakeup');
       expect(text.stdout).toMatch(/upscale-image\s+1\s+3\s/); // one queued; B and two hung jobs running
 
       // The sweeper runs again: it heals what the audit said it would, and only that.
