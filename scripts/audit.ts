@@ -42,14 +42,8 @@ const REPAIR_DETAILS: Record<JobRepair, (job: JobRecord) => string> = {
 };
 
 export type StragglerKind =
-  // What healing.sweep() heals (its Repair names).
-  | 'queued_without_driver'
-  | 'queued_past_timeout'
-  | 'running_without_driver'
-  | 'running_past_deadline'
-  | 'slot_leak'
-  | 'lock_leak'
-  | 'lost_wakeup'
+  // What healing.sweep() heals.
+  | Repair
   // Driver checks that could not be made (no Step Functions access): the sweeper heals them if the execution is gone.
   | 'queued_driver_unverified'
   | 'running_driver_unverified'
