@@ -129,7 +129,7 @@ export function lifecycle(deps: LifecycleDeps) {
   /** Finalize (any Catch). The job's state says where it failed: a timeout while queued is the queue's. */
   async function fail(jobId: string, failure: StepFailure) {
     // Stop the provider task first: a retry after a crash must not leave it running (and billed).
-    await stopProviderTask(jobId);
+    await stopProviderTask(await store.getJob(jobId));
     await finish(jobId, (job) => {
       const code = failureCode(job, failure);
       return change('failed', { code, message: failureMessage(code, failure) }, job.charged);
@@ -141,7 +141,7 @@ export function lifecycle(deps: LifecycleDeps) {
     const job = await store.getJob(jobId);
     if (!job || job.userId !== userId) throw new NotFound('No job with this id.');
     // Before the slot is handed on, so the next job does not find the provider's account full.
-    await stopProviderTask(jobId);
+    await stopProviderTask(job);
     const ended = await finish(jobId, (current) =>
       change(
         'cancelled',
@@ -171,8 +171,7 @@ export function lifecycle(deps: LifecycleDeps) {
     }
   }
 
-  async function stopProviderTask(jobId: string) {
-    const job = await store.getJob(jobId);
+  async function stopProviderTask(job: JobRecord | null) {
     if (job?.status === 'running' && job.providerTaskId) await cancelProviderTask(job.providerTaskId);
   }
 
