@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
 import { type StartedTestStack, startTestStack } from '../support/local-stack';
-import { image } from '../support/media';
+import { image, mp4Header } from '../support/media';
 
 /**
  * The SPA in a real (headless) Chromium on a phone-sized screen, against the whole local stack: real
@@ -102,7 +102,8 @@ beforeAll(async () => {
     () => true,
     () => false,
   );
-  if (!hasFfmpeg) writeFileSync(file.video, await minimalMp4());
+  // Without ffmpeg: the start of an mp4, enough for the type sniffer, not a playable video.
+  if (!hasFfmpeg) writeFileSync(file.video, mp4Header());
 }, 120_000);
 
 afterAll(async () => {
@@ -111,16 +112,6 @@ afterAll(async () => {
   await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** The start of an ISO-BMFF file: enough for the type sniffer, not a playable video (used only without ffmpeg). */
-async function minimalMp4() {
-  const box = Buffer.alloc(64);
-  box.writeUInt32BE(32, 0);
-  box.write('ftypisom', 4, 'latin1');
-  box.writeUInt32BE(512, 12);
-  box.write('isomiso2avc1mp41', 16, 'latin1');
-  return box;
-}
 
 // --- helpers -----------------------------------------------------------------------------------
 
