@@ -159,6 +159,8 @@ function compileExpression(expression: Json, path: string): Test | boolean {
       if (typeof arg !== 'string') fail('cidr match pattern must be a string');
       return cidr(arg as string, fail);
     default:
+      // A template pattern still holding {"Ref": …} or {"Fn::…": …} has not been resolved against the stack.
+      if (operator === 'Ref' || operator.startsWith('Fn::')) fail(`Unresolved CloudFormation intrinsic ${operator}: resolve it first`);
       return fail(`Unrecognized match type ${operator}`);
   }
 }

@@ -423,6 +423,11 @@ describe('event pattern validation', () => {
     ['a bare value instead of an array', { source: 'aws.ec2' }, '"source" must be an object or an array'],
     ['a nested array value', { source: [['aws.ec2']] }, 'Match value must be String, number, true, false, or null'],
     ['an unknown operator', { source: [{ contains: 'ec2' }] }, 'Unrecognized match type contains'],
+    [
+      'an unresolved template reference',
+      { detail: { stateMachineArn: [{ Ref: 'JobsStateMachine' }] } },
+      'Unresolved CloudFormation intrinsic Ref',
+    ],
     ['two operators in one object', { source: [{ prefix: 'a', suffix: 'b' }] }, 'Only one key allowed'],
     ['an empty operator object', { source: [{}] }, 'Match expression name not found'],
     ['a numeric prefix', { source: [{ prefix: 1 }] }, 'prefix match pattern must be a string'],
