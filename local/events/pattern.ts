@@ -165,10 +165,12 @@ function compileExpression(expression: Json, path: string): Test | boolean {
   }
 }
 
-const exact =
-  (expected: Leaf): Test =>
-  (v) =>
-    v === expected;
+/** Exact numbers also match at six decimal places, as event-ruler adds a numeric-equals beside the literal. */
+function exact(expected: Leaf): Test {
+  if (typeof expected !== 'number' || !(Math.abs(expected) <= NUMERIC_LIMIT)) return (v) => v === expected;
+  const bound = comparable(expected);
+  return (v) => v === expected || (typeof v === 'number' && Math.abs(v) <= NUMERIC_LIMIT && comparable(v) === bound);
+}
 
 /** `"x"` or `{ "equals-ignore-case": "x" }`, the two forms prefix and suffix accept. */
 function affixArgument(operator: string, arg: unknown, fail: (reason: string) => never) {

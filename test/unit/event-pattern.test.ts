@@ -136,6 +136,9 @@ describe('event pattern matching', () => {
     expect(matchesEventPattern(pattern, macieEvent)).toBe(true);
     expect(matchesEventPattern({ detail: { 'risk-score': ['80'] } }, macieEvent)).toBe(false);
     expect(matchesEventPattern({ detail: { trigger: { risk: [9] } } }, macieEvent)).toBe(false);
+    expect(matchesEventPattern({ n: [300] }, { n: 300.0000001 })).toBe(true);
+    expect(matchesEventPattern({ n: [300] }, { n: 300.00001 })).toBe(false);
+    expect(matchesEventPattern({ account: [123456789012] }, { account: 123456789012 })).toBe(true);
   });
 
   it('matches true and false only as JSON literals', () => {
