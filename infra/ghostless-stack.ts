@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
@@ -20,6 +20,8 @@ export interface GhostlessStackProps extends StackProps {
   /** Seconds a job may wait in the queue (default 3600) and run on the provider (default 900). */
   queueTimeoutSeconds?: number;
   runTimeoutSeconds?: number;
+  /** Milliseconds a job may look driverless before the sweeper finalizes it (default 120000). */
+  healGraceMs?: number;
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
   /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
@@ -40,13 +42,24 @@ export class GhostlessStack extends Stack {
     this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays });
     this.auth = new Auth(this, 'Auth');
     const stateMachine = stateMachineArnOf(this);
+    // Tunables are deploy-time parameters (defaults from props): one synthesized assembly serves every
+    // setting, in AWS (`cdk deploy --parameters MaxRunning=5`) and in the local stack alike.
+    const tunable = (id: string, description: string, value: number) =>
+      new CfnParameter(this, id, { type: 'Number', minValue: 1, default: value, description }).valueAsString;
     const environment = {
+      BUCKET_NAME: this.storage.bucket.bucketName,
       JOB_RETENTION_DAYS: String(props.jobRetentionDays ?? 30),
-      MAX_RUNNING: String(props.maxRunning ?? 3),
-      QUEUE_TIMEOUT_SECONDS: String(props.queueTimeoutSeconds ?? 3600),
-      RUN_TIMEOUT_SECONDS: String(props.runTimeoutSeconds ?? 900),
+      MAX_RUNNING: tunable('MaxRunning', 'Jobs running on the provider at once', props.maxRunning ?? 3),
+      QUEUE_TIMEOUT_SECONDS: tunable('QueueTimeoutSeconds', 'Seconds a job may wait in the queue', props.queueTimeoutSeconds ?? 3600),
+      RUN_TIMEOUT_SECONDS: tunable('RunTimeoutSeconds', 'Seconds a job may run on the provider', props.runTimeoutSeconds ?? 900),
+      HEAL_GRACE_MS: tunable('HealGraceMs', 'Milliseconds a job may look driverless before the sweeper heals it', props.healGraceMs ?? 120_000),
       STATE_MACHINE_ARN: stateMachine.arn,
-      RUNNINGHUB_BASE_URL: props.runningHub?.baseUrl ?? 'https://www.runninghub.ai',
+      RUNNINGHUB_BASE_URL: new CfnParameter(this, 'RunningHubBaseUrl', {
+        type: 'String',
+        default: props.runningHub?.baseUrl ?? 'https://www.runninghub.ai',
+        allowedPattern: '^https?://[^\\s]+$',
+        description: 'Base URL of the RunningHub-compatible provider API',
+      }).valueAsString,
       RUNNINGHUB_API_KEY: props.runningHub?.apiKey ?? 'unset',
       RUNNINGHUB_WORKFLOWS: props.runningHub?.workflows ?? '{}',
     };

@@ -2,6 +2,8 @@ import type { TestProject } from 'vitest/node';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from '../local/emulators/s3';
 import { ensureDeps } from '../local/ensure-deps.mjs';
+import { synthesizeCloudAssembly } from '../local/cloud/assembly';
+import { LOCAL_SYNTH_CONTEXT } from '../local/stack';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,8 +27,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   let dynamodb: DynamoDbLocal | undefined;
   let s3: S3Local | undefined;
+  let assemblyDir: string;
   try {
-    [dynamodb, s3] = await Promise.all([startDynamoDbLocal(), startS3Local()]);
+    // One synthesized cloud assembly for the whole run: every local stack runs it as it is (CLOUD_ASSEMBLY).
+    let assembly: { dir: string };
+    [dynamodb, s3, assembly] = await Promise.all([
+      startDynamoDbLocal(),
+      startS3Local(),
+      process.env.CLOUD_ASSEMBLY ? { dir: process.env.CLOUD_ASSEMBLY } : synthesizeCloudAssembly(LOCAL_SYNTH_CONTEXT),
+    ]);
+    assemblyDir = assembly.dir;
   } catch (error) {
     await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
     throw error;
@@ -39,6 +49,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     S3_FORCE_PATH_STYLE: 'true',
+    CLOUD_ASSEMBLY: assemblyDir,
   });
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
