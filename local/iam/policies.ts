@@ -103,7 +103,7 @@ export function rolePolicies(template: Template, roleLogicalId: string, resolve:
 function resourceOfType(template: Template, logicalId: string, type: string): Resource {
   const resource = template.Resources?.[logicalId];
   if (!resource) throw new PolicyExtractionError(`the template has no resource ${logicalId}`);
-  if (resource.Type !== type) throw new PolicyExtractionError(`${logicalId} is a ${resource.Type}, not a ${type}`);
+  if (resource.Type !== type) throw new PolicyExtractionError(`${logicalId} has type ${resource.Type}, expected ${type}`);
   return resource;
 }
 

@@ -80,6 +80,11 @@ export async function verifySigV4(request: SignedRequest, claim: SigV4Claim, sec
     if (value === undefined) throw new SignatureMismatchError(`Signed header ${name} is missing from the request.`);
     headers[name] = value;
   }
+  // The signer takes a present x-amz-content-sha256 on trust; a buffered body is checked against it here.
+  const declared = headers['x-amz-content-sha256'];
+  if (request.body !== undefined && declared && createHash('sha256').update(request.body, 'utf8').digest('hex') !== declared) {
+    throw new SignatureMismatchError("The provided 'x-amz-content-sha256' header does not match what was computed.");
+  }
   const isS3 = claim.service === 's3';
   const signer = new SignatureV4({
     service: claim.service,
