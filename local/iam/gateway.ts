@@ -19,7 +19,7 @@ import {
   MalformedRequestError,
   UnsupportedOperationError,
 } from './requests';
-import { readSigV4Claim, SignatureMismatchError, verifySigV4 } from './signature';
+import { readSigV4Claim, resignForUpstream, SignatureMismatchError, type UpstreamCredentials, verifySigV4 } from './signature';
 
 /** Who owns an access key: one per function, so every call is made as that function's role. */
 export interface GatewayIdentity {
@@ -47,6 +47,11 @@ export interface AwsGatewayOptions {
   /** The state machine that issued a task token, for SendTask* (see requests-json-services.ts). */
   taskTokenOwner?: (taskToken: string) => string | undefined;
   onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Per service, credentials to re-sign forwarded requests with (UNSIGNED-PAYLOAD), for upstreams that check the
+   * access key: s3rver refuses any key but its own (S3RVER/S3RVER). Services without an entry are forwarded as signed.
+   */
+  upstreamCredentials?: Partial<Record<GatewayService, UpstreamCredentials>>;
   /** Default true. False skips SigV4 verification (the access key id still selects the identity). */
   verifySignatures?: boolean;
   environment?: AwsEnvironment;
@@ -158,7 +163,7 @@ class ServiceHandler {
       const denied = await this.decide(identity, check);
       if (denied) return answer(denied);
     }
-    this.forward(req, res, { method, path, query, headers, body }, identity, checks);
+    await this.forward(req, res, { method, path, query, headers, body }, identity, checks);
   }
 
   /** Evaluates and records one check; returns the AccessDenied answer when it is not allowed. */
@@ -175,23 +180,29 @@ class ServiceHandler {
     return decision === 'Allowed' ? undefined : accessDeniedResponse(this.service, identity.principalArn, check, decision);
   }
 
-  private forward(
+  private async forward(
     req: IncomingMessage,
     res: ServerResponse,
     request: { method: string; path: string; query: string; headers: Record<string, string | undefined>; body?: string },
     identity: GatewayIdentity,
     checks: AuthorizationCheck[],
-  ): void {
-    const headers: Record<string, string> = {};
+  ): Promise<void> {
+    let headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
     headers.host = this.upstream.host;
+    let query = request.query;
+    const credentials = this.options.upstreamCredentials?.[this.service];
+    if (credentials) {
+      const service = this.service === 'sfn' ? 'states' : this.service;
+      ({ headers, query } = await resignForUpstream({ ...request, headers }, this.upstream, service, this.environment.region, credentials));
+    }
     const upstreamRequest = httpRequest(
       {
         protocol: this.upstream.protocol,
         hostname: this.upstream.hostname,
         port: this.upstream.port,
         method: request.method,
-        path: `${this.upstream.pathname.replace(/\/$/, '')}${request.path}${request.query ? `?${request.query}` : ''}`,
+        path: `${this.upstream.pathname.replace(/\/$/, '')}${request.path}${query ? `?${query}` : ''}`,
         headers,
       },
       (upstreamResponse) => {

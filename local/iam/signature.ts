@@ -137,6 +137,49 @@ export async function verifySigV4(request: SignedRequest, claim: SigV4Claim, sec
   }
 }
 
+/** Credentials the gateway signs forwarded requests with, for upstreams that check them (s3rver: S3RVER/S3RVER). */
+export interface UpstreamCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/**
+ * The headers and query string to forward a request to an upstream with its own credentials: the caller's
+ * signature (header or presigned query) is replaced by one made with `credentials`, over UNSIGNED-PAYLOAD so the
+ * body still streams. aws-chunked uploads keep their STREAMING-* marker so the upstream still decodes the framing.
+ */
+export async function resignForUpstream(
+  request: SignedRequest & { headers: Record<string, string> },
+  upstream: URL,
+  service: string,
+  region: string,
+  credentials: UpstreamCredentials,
+): Promise<{ headers: Record<string, string>; query: string }> {
+  const rawQuery = request.query
+    .split('&')
+    .filter(
+      (pair) => pair && !PRESIGN_PARAMS.includes(decodeURIComponent(pair.split('=')[0] ?? '')) && !pair.startsWith('X-Amz-Security-Token='),
+    )
+    .join('&');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (name !== 'authorization' && name !== 'x-amz-date' && name !== 'x-amz-security-token') headers[name] = value;
+  }
+  headers.host = upstream.host;
+  if (!headers['x-amz-content-sha256']?.startsWith('STREAMING-')) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  const signer = new SignatureV4({ service, region, credentials, sha256: Sha256, uriEscapePath: service !== 's3', applyChecksum: false });
+  const signed = await signer.sign({
+    method: request.method.toUpperCase(),
+    protocol: upstream.protocol,
+    hostname: upstream.hostname,
+    port: upstream.port ? Number(upstream.port) : undefined,
+    path: request.path,
+    query: queryRecord(rawQuery, () => true),
+    headers,
+  });
+  return { headers: signed.headers as Record<string, string>, query: rawQuery };
+}
+
 /** Raw query string → decoded record (repeated names become arrays), as HttpRequest.query holds it. */
 function queryRecord(raw: string, keep: (name: string) => boolean): Record<string, string | string[]> {
   const record: Record<string, string | string[]> = {};
