@@ -148,6 +148,12 @@ describe('AWS gateway in front of s3rver', () => {
     });
   });
 
+  it('refuses a HeadObject with a bodiless 403, as S3 answers HEAD', async () => {
+    const error = await asWorker.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'outputs/result.png' })).catch((e: Error) => e);
+    // The SDK names a bodiless error from its status alone, exactly as it does against S3.
+    expect((error as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(403);
+  });
+
   it('answers a read of a missing key with AccessDenied when the role cannot list the bucket, as S3 does', async () => {
     await expect(asWorker.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'inputs/missing.png' }))).rejects.toMatchObject({
       name: 'AccessDenied',
