@@ -210,7 +210,10 @@ class ServiceHandler {
       },
     );
     upstreamRequest.on('error', (error) => fail(res, error));
-    req.on('aborted', () => upstreamRequest.destroy());
+    // A caller that hangs up mid-transfer must not leave the upstream transfer running.
+    res.on('close', () => {
+      if (!res.writableFinished) upstreamRequest.destroy();
+    });
     if (request.body !== undefined) upstreamRequest.end(request.body);
     else req.pipe(upstreamRequest);
   }
