@@ -60,6 +60,14 @@ export function unknownAccessKeyResponse(service: GatewayService, accessKeyId: s
   });
 }
 
+/** The answer for a missing or wrong session token on temporary credentials. */
+export function invalidTokenResponse(service: GatewayService): ErrorResponse {
+  if (service === 's3') return s3Error(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
+  return jsonError(service, 400, 'com.amazon.coral.service#UnrecognizedClientException', {
+    message: 'The security token included in the request is invalid.',
+  });
+}
+
 /** The answer for a request whose SigV4 signature does not match the identity's secret key (or has expired). */
 export function badSignatureResponse(service: GatewayService, detail?: string): ErrorResponse {
   const message =

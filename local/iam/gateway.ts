@@ -4,6 +4,7 @@ import {
   accessDeniedResponse,
   badSignatureResponse,
   type ErrorResponse,
+  invalidTokenResponse,
   malformedRequestResponse,
   unknownAccessKeyResponse,
   unsupportedOperationResponse,
@@ -28,6 +29,8 @@ export interface GatewayIdentity {
   /** Return the same array on every lookup: the evaluator caches per array. */
   policies: readonly IdentityPolicy[];
   secretAccessKey: string;
+  /** When set, requests must carry this `x-amz-security-token` (as Lambda's temporary credentials do). */
+  sessionToken?: string;
 }
 
 export interface DecisionRecord {
@@ -135,6 +138,10 @@ class ServiceHandler {
     const claim = readSigV4Claim({ method, path, query, headers });
     const identity = claim ? this.options.identities(claim.accessKeyId) : undefined;
     if (!claim || !identity) return answer(unknownAccessKeyResponse(this.service, claim?.accessKeyId));
+    const token = claim.presigned ? claim.presigned.sessionToken : headers['x-amz-security-token'];
+    if (identity.sessionToken !== undefined && token !== identity.sessionToken) {
+      return answer(invalidTokenResponse(this.service));
+    }
 
     // S3 bodies stream through untouched; the JSON protocols' bodies name the resources, so they are read first.
     const body = this.service === 's3' ? undefined : await readBody(req);

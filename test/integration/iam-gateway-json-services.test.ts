@@ -55,6 +55,33 @@ afterAll(async () => {
 });
 
 describe('AWS gateway for JSON-protocol services', () => {
+  it('requires the session token of temporary credentials when the identity has one', async () => {
+    const withToken = { ...admission, sessionToken: 'session-1' };
+    const tokenGateway = await startAwsGateway({
+      upstreams: { sfn: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+      identities: (key) => (key === 'AKIDADMISSION' ? withToken : undefined),
+      taskTokenOwner: () => machine,
+    });
+    try {
+      const client = (sessionToken?: string) =>
+        new SFNClient({
+          region: 'us-east-1',
+          credentials: { ...credentials, sessionToken },
+          endpoint: tokenGateway.endpoints.sfn,
+          maxAttempts: 1,
+        });
+      await client('session-1').send(new SendTaskSuccessCommand({ taskToken: 'job-2', output: '{}' }));
+      await expect(client('stolen').send(new SendTaskSuccessCommand({ taskToken: 'job-2', output: '{}' }))).rejects.toMatchObject({
+        name: 'UnrecognizedClientException',
+      });
+      await expect(client().send(new SendTaskSuccessCommand({ taskToken: 'job-2', output: '{}' }))).rejects.toMatchObject({
+        name: 'UnrecognizedClientException',
+      });
+    } finally {
+      await tokenGateway.stop();
+    }
+  });
+
   it('forwards a task response for a token of the granted state machine', async () => {
     const sfn = new SFNClient({ region: 'us-east-1', credentials, endpoint: gateway.endpoints.sfn, maxAttempts: 1 });
     await sfn.send(new SendTaskSuccessCommand({ taskToken: 'job-1', output: '{}' }));
