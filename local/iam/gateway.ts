@@ -135,6 +135,9 @@ class ServiceHandler {
     const method = req.method ?? 'GET';
     const answer = (response: ErrorResponse) => respond(res, response, method, req);
 
+    // CORS preflights carry no credentials and IAM never sees them: S3 answers them from the bucket's CORS rules.
+    if (this.service === 's3' && method.toUpperCase() === 'OPTIONS') return this.forward(req, res, { method, path, query, headers }, undefined, []);
+
     const claim = readSigV4Claim({ method, path, query, headers });
     const identity = claim ? this.options.identities(claim.accessKeyId) : undefined;
     if (!claim || !identity) return answer(unknownAccessKeyResponse(this.service, claim?.accessKeyId));
@@ -191,7 +194,7 @@ class ServiceHandler {
     req: IncomingMessage,
     res: ServerResponse,
     request: { method: string; path: string; query: string; headers: Record<string, string | undefined>; body?: string },
-    identity: GatewayIdentity,
+    identity: GatewayIdentity | undefined,
     checks: AuthorizationCheck[],
   ): Promise<void> {
     let headers: Record<string, string> = {};
@@ -199,7 +202,7 @@ class ServiceHandler {
     headers.host = this.upstream.host;
     let query = request.query;
     const credentials = this.options.upstreamCredentials?.[this.service];
-    if (credentials) {
+    if (credentials && identity) {
       const service = this.service === 'sfn' ? 'states' : this.service;
       ({ headers, query } = await resignForUpstream({ ...request, headers }, this.upstream, service, this.environment.region, credentials));
     }
@@ -229,12 +232,12 @@ class ServiceHandler {
     upstreamResponse: IncomingMessage,
     res: ServerResponse,
     method: string,
-    identity: GatewayIdentity,
+    identity: GatewayIdentity | undefined,
     checks: AuthorizationCheck[],
   ): Promise<void> {
     // S3 answers a read of a missing key with AccessDenied, not NoSuchKey, unless the caller may list the bucket.
     const read = checks.length === 1 && checks[0]?.action === 's3:GetObject' ? checks[0] : undefined;
-    if (read && upstreamResponse.statusCode === 404) {
+    if (read && identity && upstreamResponse.statusCode === 404) {
       const bucket = read.resource.slice(0, read.resource.indexOf('/', 'arn:aws:s3:::'.length));
       const denied = await this.decide(identity, { action: 's3:ListBucket', resource: bucket });
       if (denied) {

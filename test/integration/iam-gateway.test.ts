@@ -205,6 +205,17 @@ describe('AWS gateway in front of s3rver', () => {
     });
   });
 
+  it('passes CORS preflights through unauthenticated, as S3 answers them from the bucket rules', async () => {
+    const preflight = (base: string) =>
+      fetch(`${base}/${bucket}/inputs/photo%201.png`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'PUT' },
+      });
+    const [viaGateway, straight] = await Promise.all([preflight(gateway.endpoints.s3 as string), preflight(process.env.AWS_ENDPOINT_URL_S3 as string)]);
+    expect(viaGateway.status).toBe(straight.status);
+    expect(await viaGateway.text()).not.toContain('AccessDenied');
+  });
+
   it('records every decision it makes', () => {
     expect(gateway.usage()).toEqual(decisions);
     expect(decisions.some((d) => d.action === 's3:GetObject' && d.decision === 'ImplicitlyDenied')).toBe(true);
