@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +28,15 @@ import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
 import { compileEventPattern } from './events/pattern';
 import { parseScheduleExpression } from './events/schedule';
 import { createHttpAdapter } from './http-adapter';
+import {
+  type AwsGateway,
+  assumedRolePrincipal,
+  type DecisionRecord,
+  functionRolePolicies,
+  type GatewayIdentity,
+  PolicyEvaluator,
+  startAwsGateway,
+} from './iam';
 import { type FunctionSpec, LambdaService } from './lambda/lambda-service';
 import { LOCAL_API_KEY, LOCAL_WORKFLOWS, type LocalProvider, startLocalProvider } from './provider/server';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
@@ -88,6 +97,8 @@ export interface LocalStack {
   stepFunctions: LocalStepFunctions;
   /** The RunningHub-compatible provider (fault hooks for tests). */
   provider: LocalProvider;
+  /** Every AWS call a function made, with IAM's decision (what `npm test` reports per function). */
+  iamUsage(): DecisionRecord[];
   /** Runs the scheduled rules' targets now (the sweeper), as the schedule does. */
   sweep(): Promise<unknown>;
   stop(): Promise<void>;
@@ -109,6 +120,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stepFunctions: LocalStepFunctions | undefined;
   let lambda: LambdaService | undefined;
   let sfnServer: { endpoint: string; stop(): Promise<void> } | undefined;
+  let gateway: AwsGateway | undefined;
   const timers: NodeJS.Timeout[] = [];
   const server = createServer();
   const sockets = new Set<import('node:net').Socket>();
@@ -132,7 +144,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stepFunctions?.close();
     await lambda?.settle();
     await lambda?.close();
-    await Promise.allSettled([sfnServer?.stop(), provider?.stop()]);
+    await Promise.allSettled([sfnServer?.stop(), provider?.stop(), gateway?.stop()]);
     await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
     if (inMemory) rmSync(dataDir, { recursive: true, force: true });
   };
@@ -222,6 +234,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...spec,
       environment: Object.fromEntries(Object.entries(spec.environment).map(([name, value]) => [name, localize(value)])),
     }));
+    // IAM: each function calls AWS with its own key, as its own role; the gateway evaluates every call
+    // against that role's policies from the template and answers AccessDenied as AWS would.
+    const identities = new Map<string, GatewayIdentity & { accessKeyId: string }>();
+    const keyOf = new Map<string, GatewayIdentity & { accessKeyId: string }>();
+    for (const spec of functions) {
+      const role = functionRolePolicies(template, spec.logicalId, (value) => resolver.resolve(value));
+      const identity = {
+        accessKeyId: `ASIA${createHash('sha256').update(spec.name).digest('hex').slice(0, 16).toUpperCase()}`,
+        secretAccessKey: randomBytes(30).toString('base64url'),
+        principalArn: assumedRolePrincipal(role.roleName, spec.name),
+        functionName: spec.name,
+        policies: role.policies,
+      };
+      identities.set(identity.accessKeyId, identity);
+      keyOf.set(spec.name, identity);
+    }
+    const functionsDynamoDb = knob('AWS_ENDPOINT_URL_DYNAMODB_FUNCTIONS') ?? options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint;
+    gateway = await startAwsGateway({
+      upstreams: { dynamodb: functionsDynamoDb, s3: s3.endpoint, sfn: sfnServer.endpoint },
+      upstreamCredentials: { s3: S3RVER_CREDENTIALS },
+      identities: (accessKeyId) => identities.get(accessKeyId),
+      taskTokenOwner: () => machine.stateMachineArn,
+    });
+    const endpoints = gateway.endpoints;
     const runtimeEnvironment = (spec: FunctionSpec): Record<string, string> => ({
       // What Lambda sets in every sandbox…
       AWS_REGION: REGION,
@@ -233,12 +269,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
       LAMBDA_TASK_ROOT: spec.codeDir,
       _HANDLER: spec.handler,
-      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: keyOf.get(spec.name)?.accessKeyId ?? '',
+      AWS_SECRET_ACCESS_KEY: keyOf.get(spec.name)?.secretAccessKey ?? '',
       // …and where "AWS" is on this machine (DNS, in the cloud). Presigned URLs go to the policy-checking S3 door.
-      AWS_ENDPOINT_URL_DYNAMODB: knob('AWS_ENDPOINT_URL_DYNAMODB_FUNCTIONS') ?? options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint,
-      AWS_ENDPOINT_URL_S3: (s3 as S3Local).endpoint,
-      AWS_ENDPOINT_URL_SFN: (sfnServer as { endpoint: string }).endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb ?? '',
+      AWS_ENDPOINT_URL_S3: endpoints.s3 ?? '',
+      AWS_ENDPOINT_URL_SFN: endpoints.sfn ?? '',
       S3_FORCE_PATH_STYLE: 'true',
       S3_PUBLIC_ENDPOINT: `${url}/s3`,
       // The sandbox runs on this machine's Node (20); Lambda's is 22.
@@ -321,10 +357,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Operator tooling (local credits endpoint) writes the table directly, as `npm run credits` does in AWS.
     const admin = new DynamoStore(DynamoDBDocumentClient.from(dynamoClient), tableName, 30);
     const routes = httpRoutes(resolver);
+    const browserEvaluator = new PolicyEvaluator({ account: LOCAL_ACCOUNT });
     listener = createHttpAdapter({
       routes,
       apiHandler: (event: APIGatewayProxyEventV2WithJWTAuthorizer, _context, route) => service.invoke(route.target as string, event),
-      s3Gateway: createS3Gateway({ s3Endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS, region: REGION, tmpDir: tmpdir() }),
+      s3Gateway: createS3Gateway({
+        s3Endpoint: s3.endpoint,
+        credentials: S3RVER_CREDENTIALS,
+        keys: (accessKeyId) => identities.get(accessKeyId),
+        // The browser's presigned POST/GET carry the signing function's authority, checked at request time.
+        authorize: async (accessKeyId, action, resource) => {
+          const signer = identities.get(accessKeyId);
+          return !!signer && (await browserEvaluator.evaluate(signer, { action, resource })) === 'Allowed';
+        },
+        region: REGION,
+        tmpDir: tmpdir(),
+      }),
       jwtSecret,
       setBalance: (userId, balance) => admin.setBalance(userId, balance),
     });
@@ -335,6 +383,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return file ? [[file, spec.name] as const] : [];
       }),
     );
+    // The app's functions start their first sandbox now rather than on the first request (init in the background).
+    lambda.warm([...byHandler.values()]);
     let stopped: Promise<void> | undefined;
     return {
       url,
@@ -355,6 +405,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       stepFunctions,
       provider,
+      iamUsage: () => (gateway as AwsGateway).usage(),
       sweep: () => Promise.all(scheduled.map(fire)),
       stop: () => {
         stopped ??= teardown().finally(() => dynamoClient.destroy());

@@ -144,6 +144,11 @@ export class LambdaService {
     void run.finally(() => this.pendingAsync.delete(run));
   }
 
+  /** Starts one sandbox per function ahead of the first invocation (init runs in the background). */
+  warm(nameOrArns: string[]): void {
+    for (const name of nameOrArns) this.pool(name).warm();
+  }
+
   /** Waits for the async invocations in flight. */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.pendingAsync]);
@@ -187,6 +192,18 @@ class FunctionPool {
     for (const sandbox of this.all) sandbox.post({ type: 'faults', points });
   }
 
+  warm() {
+    if (this.all.size > 0) return;
+    const sandbox = this.spawn();
+    this.idle.push(sandbox);
+  }
+
+  private spawn(): Sandbox {
+    const sandbox = new Sandbox(this.spec, { ...this.options.runtimeEnvironment(this.spec), ...this.spec.environment }, this.armed, this.log);
+    this.all.add(sandbox);
+    return sandbox;
+  }
+
   async run(event: unknown): Promise<Outcome> {
     const sandbox = await this.acquire();
     try {
@@ -200,11 +217,7 @@ class FunctionPool {
     for (;;) {
       const warm = this.idle.pop();
       if (warm) return warm;
-      if (this.all.size < this.limit) {
-        const sandbox = new Sandbox(this.spec, { ...this.options.runtimeEnvironment(this.spec), ...this.spec.environment }, this.armed, this.log);
-        this.all.add(sandbox);
-        return sandbox;
-      }
+      if (this.all.size < this.limit) return this.spawn();
       // Reserved concurrency is a hard limit in AWS: the caller is throttled.
       if (this.spec.reservedConcurrency !== undefined) {
         throw new LambdaServiceError('TooManyRequestsException', `Rate Exceeded. (reserved concurrency ${this.limit} of ${this.spec.name})`);

@@ -52,6 +52,9 @@ function load() {
   return init;
 }
 
+// Init runs when the sandbox starts, as in Lambda; its failure is reported by the first invocation.
+load().catch(() => {});
+
 const serialize = (error) => ({
   errorType: error instanceof Error ? error.name : typeof error,
   errorMessage: error instanceof Error ? error.message : String(error),
