@@ -1,4 +1,10 @@
-import { CreateTableCommand, type CreateTableCommandInput, type DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TABLE_SCHEMA } from '../lambdas/adapters/table-schema';
 
@@ -58,7 +64,10 @@ export async function ensureTableFromTemplate(dynamo: DynamoDBClient, input: Cre
     await dynamo.send(new CreateTableCommand(input));
     if (ttlAttribute) {
       await dynamo.send(
-        new UpdateTimeToLiveCommand({ TableName: input.TableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }),
+        new UpdateTimeToLiveCommand({
+          TableName: input.TableName,
+          TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
+        }),
       );
     }
   } catch (error) {

@@ -188,7 +188,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const [id, resource] of Object.entries(template.Resources ?? {})) {
       if (resource.Type === 'AWS::DynamoDB::Table') physicalIds[id] = tableName;
       if (resource.Type === 'AWS::S3::Bucket') physicalIds[id] = `${stackName}-${id}`.toLowerCase().slice(0, 63);
-      if (resource.Type === 'AWS::Lambda::Function' || resource.Type === 'AWS::IAM::Role') physicalIds[id] = `${stackName}-${id}`.slice(0, 64);
+      if (resource.Type === 'AWS::Lambda::Function' || resource.Type === 'AWS::IAM::Role')
+        physicalIds[id] = `${stackName}-${id}`.slice(0, 64);
     }
     const parameters: Record<string, string> = { RunningHubBaseUrl: knob('RUNNINGHUB_BASE_URL') ?? provider.url };
     for (const [parameter, name] of Object.entries(PARAMETER_KNOBS)) {

@@ -1,9 +1,11 @@
+import { writeFileSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { synthesizeCloudAssembly } from '../local/cloud/assembly';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from '../local/emulators/s3';
 import { ensureDeps } from '../local/ensure-deps.mjs';
-import { synthesizeCloudAssembly } from '../local/cloud/assembly';
 import { LOCAL_SYNTH_CONTEXT } from '../local/stack';
+import { clearUsage, usageReport } from './support/iam-usage';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -56,8 +58,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('dynamodbEndpoint', dynamodb.endpoint);
   project.provide('s3Endpoint', s3.endpoint);
 
+  clearUsage();
   const started = { dynamodb, s3 };
   return async () => {
     await Promise.allSettled([started.dynamodb.stop(), started.s3.stop()]);
+    const report = usageReport();
+    if (!report) return;
+    writeFileSync('test-output/iam-actions.md', `${report.table}\n`);
+    console.log(`\nAWS calls per function, as the local IAM gateway evaluated them (test-output/iam-actions.md):\n${report.table}`);
+    console.log(
+      report.unexpectedDenials.length === 0
+        ? 'IAM: nothing was denied outside the tests that remove a permission on purpose.'
+        : `IAM: ${report.unexpectedDenials.length} unexpected denial(s):\n${report.unexpectedDenials.join('\n')}`,
+    );
   };
 }

@@ -1,6 +1,6 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import type { FunctionSpec } from '../lambda/lambda-service';
 import type { Route } from '../http-adapter';
+import type { FunctionSpec } from '../lambda/lambda-service';
 import type { CfnResource, Resolver } from './resolver';
 
 /** Reads what the local stack runs from the template: functions, tables, buckets and the event wiring between them. */
@@ -113,10 +113,12 @@ export function s3Notifications(resolver: Resolver): S3Notification[] {
   return configured.flatMap(({ bucket, config }) => {
     const lambdas = ((config as Props | undefined)?.LambdaFunctionConfigurations ?? []) as Props[];
     return lambdas.flatMap((entry) => {
-      const rules = ((entry.Filter as { Key?: { FilterRules?: { Name: string; Value: string }[] } })?.Key?.FilterRules ?? []).map((rule) => ({
-        name: rule.Name.toLowerCase(),
-        value: resolver.string(rule.Value),
-      }));
+      const rules = ((entry.Filter as { Key?: { FilterRules?: { Name: string; Value: string }[] } })?.Key?.FilterRules ?? []).map(
+        (rule) => ({
+          name: rule.Name.toLowerCase(),
+          value: resolver.string(rule.Value),
+        }),
+      );
       const events = (entry.Events ?? (entry.Event ? [entry.Event] : [])) as string[];
       return [
         {

@@ -136,7 +136,8 @@ class ServiceHandler {
     const answer = (response: ErrorResponse) => respond(res, response, method, req);
 
     // CORS preflights carry no credentials and IAM never sees them: S3 answers them from the bucket's CORS rules.
-    if (this.service === 's3' && method.toUpperCase() === 'OPTIONS') return this.forward(req, res, { method, path, query, headers }, undefined, []);
+    if (this.service === 's3' && method.toUpperCase() === 'OPTIONS')
+      return this.forward(req, res, { method, path, query, headers }, undefined, []);
 
     const claim = readSigV4Claim({ method, path, query, headers });
     const identity = claim ? this.options.identities(claim.accessKeyId) : undefined;

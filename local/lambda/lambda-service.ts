@@ -199,7 +199,12 @@ class FunctionPool {
   }
 
   private spawn(): Sandbox {
-    const sandbox = new Sandbox(this.spec, { ...this.options.runtimeEnvironment(this.spec), ...this.spec.environment }, this.armed, this.log);
+    const sandbox = new Sandbox(
+      this.spec,
+      { ...this.options.runtimeEnvironment(this.spec), ...this.spec.environment },
+      this.armed,
+      this.log,
+    );
     this.all.add(sandbox);
     return sandbox;
   }
@@ -220,7 +225,10 @@ class FunctionPool {
       if (this.all.size < this.limit) return this.spawn();
       // Reserved concurrency is a hard limit in AWS: the caller is throttled.
       if (this.spec.reservedConcurrency !== undefined) {
-        throw new LambdaServiceError('TooManyRequestsException', `Rate Exceeded. (reserved concurrency ${this.limit} of ${this.spec.name})`);
+        throw new LambdaServiceError(
+          'TooManyRequestsException',
+          `Rate Exceeded. (reserved concurrency ${this.limit} of ${this.spec.name})`,
+        );
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
@@ -351,7 +359,10 @@ class Sandbox {
         this.finish(message.ok ? { ok: true, payload: message.payload ?? 'null' } : { ok: false, error: message.error as never });
         return;
       case 'crash':
-        this.finish({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited: ${message.error?.errorMessage}` } });
+        this.finish({
+          ok: false,
+          error: { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited: ${message.error?.errorMessage}` },
+        });
         void this.terminate();
         return;
       case 'fault': {

@@ -83,4 +83,3 @@ export function extractStateMachine(
   }
   return { definition, stateMachineArn, handlers };
 }
-
