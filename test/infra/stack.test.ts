@@ -345,11 +345,13 @@ describe('functions', () => {
         Environment: {
           Variables: {
             TABLE_NAME: ref(stack.storage.table),
+            BUCKET_NAME: ref(stack.storage.bucket),
             JOB_RETENTION_DAYS: '30',
-            MAX_RUNNING: '3',
-            QUEUE_TIMEOUT_SECONDS: '3600',
-            RUN_TIMEOUT_SECONDS: '900',
-            RUNNINGHUB_BASE_URL: 'https://www.runninghub.ai',
+            MAX_RUNNING: { Ref: 'MaxRunning' },
+            QUEUE_TIMEOUT_SECONDS: { Ref: 'QueueTimeoutSeconds' },
+            RUN_TIMEOUT_SECONDS: { Ref: 'RunTimeoutSeconds' },
+            HEAL_GRACE_MS: { Ref: 'HealGraceMs' },
+            RUNNINGHUB_BASE_URL: { Ref: 'RunningHubBaseUrl' },
             RUNNINGHUB_API_KEY: expect.any(String),
             RUNNINGHUB_WORKFLOWS: '{}',
           },
@@ -359,14 +361,11 @@ describe('functions', () => {
     }
   });
 
-  it('have the bucket name in their environment exactly when they are granted access to the bucket', () => {
-    for (const fn of functions()) {
-      const usesBucket = grantsOf(fn).some((grant) => grant.action.startsWith('s3:'));
-      expect(envOf(fn).BUCKET_NAME, handlerOfFunction(fn)).toEqual(usesBucket ? ref(stack.storage.bucket) : undefined);
-    }
+  it('all have the bucket name (config is read at cold start), and only those granted access to it use it', () => {
+    for (const fn of functions()) expect(envOf(fn).BUCKET_NAME, handlerOfFunction(fn)).toEqual(ref(stack.storage.bucket));
     expect(
       functions()
-        .filter((fn) => envOf(fn).BUCKET_NAME)
+        .filter((fn) => grantsOf(fn).some((grant) => grant.action.startsWith('s3:')))
         .map(handlerOfFunction),
     ).toEqual(['api', 's3-event', 'run-on-provider', 'collect-outputs', 'sweeper', 'execution-ended']);
   });
@@ -377,7 +376,7 @@ describe('functions', () => {
     expect(envOf(stack.jobs.functions[1] as IConstruct).PUBLIC_API_URL).toEqual(template.findOutputs('ApiUrl').ApiUrl?.Value);
   });
 
-  it('take the limits, timeouts, retention and provider account from the stack props', () => {
+  it('take the limits and timeouts as deploy-time parameters whose defaults come from the stack props', () => {
     const other = synth({
       maxRunning: 5,
       queueTimeoutSeconds: 120,
@@ -385,16 +384,21 @@ describe('functions', () => {
       jobRetentionDays: 2,
       runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: '{"try-on":"42"}' },
     });
+    const parameters = other.template.toJSON().Parameters as Record<string, { Type: string; Default: unknown }>;
+    expect(parameters).toMatchObject({
+      MaxRunning: { Type: 'Number', Default: 5 },
+      QueueTimeoutSeconds: { Type: 'Number', Default: 120 },
+      RunTimeoutSeconds: { Type: 'Number', Default: 60 },
+      HealGraceMs: { Type: 'Number', Default: 120000 },
+      RunningHubBaseUrl: { Type: 'String', Default: 'https://rh.example' },
+    });
     for (const fn of allFunctions(other.stack)) {
       expect(
         envOf(fn, other.stack, other.template),
         handlerOf(other.stack.getLogicalId(fn.node.defaultChild as CfnElement), other.template) as string,
       ).toMatchObject({
-        MAX_RUNNING: '5',
-        QUEUE_TIMEOUT_SECONDS: '120',
-        RUN_TIMEOUT_SECONDS: '60',
+        MAX_RUNNING: { Ref: 'MaxRunning' },
         JOB_RETENTION_DAYS: '2',
-        RUNNINGHUB_BASE_URL: 'https://rh.example',
         RUNNINGHUB_API_KEY: 'key',
         RUNNINGHUB_WORKFLOWS: '{"try-on":"42"}',
       });
