@@ -251,6 +251,8 @@ class FunctionPool {
 /** One execution environment: a worker thread that loads the code once and serves one invocation at a time. */
 class Sandbox {
   alive = true;
+  /** The end of what the sandbox wrote to stderr: shown when it dies mid-invocation. */
+  private stderrTail = '';
   private readonly worker: Worker;
   private current?: { id: string; settle: (outcome: Outcome) => void; timer?: NodeJS.Timeout };
 
@@ -267,8 +269,13 @@ class Sandbox {
       stdout: true,
       stderr: true,
     });
-    this.worker.stdout.pipe(log, { end: false });
-    this.worker.stderr.pipe(log, { end: false });
+    // One log per function, as a CloudWatch log group; written, not piped (many sandboxes share it).
+    const write = (chunk: Buffer) => log.writable && log.write(chunk);
+    this.worker.stdout.on('data', write);
+    this.worker.stderr.on('data', (chunk: Buffer) => {
+      write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-2000);
+    });
     this.worker.on('message', (message) => this.onMessage(message));
     this.worker.on('error', (error) => this.die('Runtime.ExitError', `Runtime exited with error: ${error.message}`));
     this.worker.on('exit', (code) => this.die('Runtime.ExitError', `Runtime exited with error: exit status ${code}`));
@@ -335,6 +342,7 @@ class Sandbox {
   private die(errorType: string, errorMessage: string) {
     if (!this.alive && !this.current) return;
     this.alive = false;
+    if (this.current) console.error(`[${this.spec.logicalId}] sandbox died: ${errorMessage}\n${this.stderrTail}`);
     this.finish({ ok: false, error: { errorType, errorMessage } });
   }
 
