@@ -748,6 +748,37 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await expectAccessible(page, 'credits short (en)');
     await page.getByRole('button', { name: '+20 credits (test)' }).click();
     await expect.poll(() => page.getByTestId('block-reason').count()).toBe(0);
+
+    // The block modal and the cancel dialog in English: another user holds the only slot, a job of hers
+    // started elsewhere waits first in line.
+    const blocker = (await api().user('zeca', 10)).token;
+    const input = [{ slot: 'image', contentType: 'image/png', body: await image('png', 64, 48) }];
+    stack.provider.hangNextTask();
+    const blockerJob = await api().submit(blocker, 'upscale-image', input, { scale: 2 });
+    await api().waitForJob(blocker, blockerJob, (j) => j.status === 'running');
+    const token = await tokenOf(userId);
+    const elsewhere = await api().submit(token, 'upscale-image', input, { scale: 2 });
+    await api().waitForJob(token, elsewhere, (j) => j.status === 'queued');
+    await (await submitButton(page)).click();
+    const modal = page.getByRole('dialog', { name: 'You already have a job in progress' });
+    await see(modal);
+    expect(await text(modal.getByTestId('active-job'))).toContain('Place in line: 1st');
+    await expectAccessible(page, 'active-job modal (en)');
+    await modal.getByRole('button', { name: 'Free the queue' }).click();
+    const released = page.getByRole('dialog', { name: 'Queue freed' });
+    await see(released.getByText('Queue freed: 1 job cancelled, credits refunded.'));
+    await screenshot(page, '22-queue-freed-en');
+    await expectAccessible(page, 'queue freed (en)');
+    await released.getByRole('button', { name: 'Start it now' }).click();
+    await see(page.getByTestId('queue-position').filter({ hasText: 'Place in line: 1st' }));
+    expect(await text(page.getByTestId('queue-ahead'))).toBe('Yours is next.');
+    await jobCard(page).getByRole('button', { name: 'Cancel job' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Cancel this job?' });
+    expect(await text(confirm.getByTestId('confirm-message'))).toBe('It leaves the queue and your 2 credits are refunded.');
+    await expectAccessible(page, 'confirm cancel (en)');
+    await confirm.getByRole('button', { name: 'Yes, cancel' }).click();
+    await waitForStatus(page, 'Cancelled');
+    expect((await api().call('POST', `/api/jobs/${blockerJob}/cancel`, { token: blocker })).status).toBe(200);
     expect(errors).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 60_000);
