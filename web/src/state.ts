@@ -44,6 +44,8 @@ export interface AppState {
   formError: string | null;
   phase: Phase;
   history: History;
+  /** How many jobs run at once (GET /queue), for the wait estimate; read once, when a job waits. */
+  capacity: number | null;
 }
 
 export type AppStore = Store<AppState>;
@@ -83,6 +85,7 @@ export function createAppStore(session: Session | null): AppStore {
     formError: null,
     phase: { kind: 'idle' },
     history: emptyHistory(),
+    capacity: null,
   });
 }
 

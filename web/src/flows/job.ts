@@ -60,6 +60,12 @@ export function jobFlow(store: AppStore, api: Api, ui: JobUi, hooks: { ended(): 
     const phase = store.get().phase;
     const before = phase.kind === 'job' && phase.job.jobId === job.jobId ? phase.before : undefined;
     store.set({ phase: { kind: 'job', job, before } });
+    if (job.status === 'queued' && store.get().capacity === null) {
+      void api.queue().then(
+        ({ capacity }) => store.set({ capacity }),
+        () => {},
+      );
+    }
     if (job.status === 'succeeded' && !before && job.outputs[0]?.contentType.startsWith('image/')) {
       void originalUrl(job.jobId).then((url) => {
         const now = store.get().phase;

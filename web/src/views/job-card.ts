@@ -1,8 +1,9 @@
 import type { Job } from '../api';
 import { compareSlider } from '../compare';
 import { type Child, h, rebuild, uid } from '../dom';
+import { leftMs, typicalRunMs, waitMs } from '../estimate';
 import { formatBytes, formatDate, formatDuration, t } from '../i18n';
-import type { AppStore, Phase, UploadRow } from '../state';
+import type { AppState, AppStore, Phase, UploadRow } from '../state';
 import { watch } from '../store';
 import { costText, EXTENSIONS, outcomeText, slotLabel, statusBadge } from '../words';
 
@@ -16,10 +17,10 @@ export interface JobCardActions {
 export function mountJobCard(region: HTMLElement, store: AppStore, actions: JobCardActions) {
   watch(
     store,
-    (s) => `${s.lang}|${phaseKey(s.phase)}`,
+    (s) => `${s.lang}|${phaseKey(s.phase)}|${s.capacity}|${typical(s)}`,
     (s) => {
       region.hidden = s.phase.kind === 'idle';
-      rebuild(region, view(s.phase, actions));
+      rebuild(region, view(s.phase, actions, typical(s), s.capacity));
     },
   );
   // Elapsed times tick every second, in place (not through the store: nothing else depends on them).
@@ -43,7 +44,12 @@ function phaseKey(phase: Phase) {
   }
 }
 
-function view(phase: Phase, actions: JobCardActions): Child {
+/** The usual run time of the shown job's tool, from the history already loaded. */
+const typical = (s: AppState) => (s.phase.kind === 'job' ? typicalRunMs(s.history.jobs, s.phase.job.tool) : null);
+
+const roughly = (ms: number) => t().roughly(ms < 60_000 ? 0 : Math.round(ms / 60_000));
+
+function view(phase: Phase, actions: JobCardActions, typicalMs: number | null, capacity: number | null): Child {
   const text = t();
   switch (phase.kind) {
     case 'idle':
@@ -68,7 +74,7 @@ function view(phase: Phase, actions: JobCardActions): Child {
         h('div', { class: 'busy-bar', 'aria-hidden': 'true' }),
       );
     case 'job':
-      return jobCard(phase.job, phase.before, actions);
+      return jobCard(phase.job, phase.before, actions, typicalMs, capacity);
   }
 }
 
@@ -105,7 +111,7 @@ function uploadRow(row: UploadRow, actions: JobCardActions) {
   );
 }
 
-function jobCard(job: Job, before: string | undefined, actions: JobCardActions) {
+function jobCard(job: Job, before: string | undefined, actions: JobCardActions, typicalMs: number | null, capacity: number | null) {
   const text = t();
   const body: Child[] = [];
   const cancel = h(
@@ -119,11 +125,28 @@ function jobCard(job: Job, before: string | undefined, actions: JobCardActions) 
       body.push(h('p', { class: 'job-big', 'data-testid': 'queue-position' }, text.position(job.position)));
       body.push(h('p', { class: 'queue-ahead', 'data-testid': 'queue-ahead' }, text.positionAhead(job.position)));
     }
-    body.push(elapsed(job.createdAt, text.queuedFor), h('p', { class: 'hint' }, text.positionHint), cancel);
+    if (job.position && typicalMs !== null && capacity !== null) {
+      body.push(h('p', { 'data-testid': 'estimate' }, text.estimateWait(roughly(waitMs(job.position, capacity, typicalMs)))));
+    }
+    body.push(
+      elapsed(job.createdAt, (ms) => text.queuedFor(formatDuration(ms))),
+      h('p', { class: 'hint' }, text.positionHint),
+      cancel,
+    );
   } else if (job.status === 'running') {
     body.push(
       h('p', { class: 'job-big' }, text.runningBig),
-      elapsed(job.startedAt ?? job.createdAt, text.runningFor),
+      elapsed(job.startedAt ?? job.createdAt, (ms) => text.runningFor(formatDuration(ms))),
+      typicalMs === null
+        ? null
+        : elapsed(
+            job.startedAt ?? job.createdAt,
+            (ms) => {
+              const left = leftMs(ms, typicalMs);
+              return left === null ? text.estimateOver : text.estimateLeft(roughly(left));
+            },
+            'estimate',
+          ),
       h('div', { class: 'busy-bar', 'aria-hidden': 'true' }),
       h('p', { class: 'hint' }, text.runningHint),
       cancel,
@@ -158,11 +181,12 @@ function jobCard(job: Job, before: string | undefined, actions: JobCardActions) 
   );
 }
 
-const templates = new WeakMap<Element, (t: string) => string>();
+const templates = new WeakMap<Element, (elapsedMs: number) => string>();
 
-function elapsed(since: string, template: (t: string) => string) {
-  // Ticks every second: kept out of the live region's announcements.
-  const element = h('p', { class: 'muted', 'data-since': since, 'data-testid': 'elapsed', 'aria-live': 'off' });
+/** A line that follows the time since `since`, ticking every second. */
+function elapsed(since: string, template: (elapsedMs: number) => string, testId = 'elapsed') {
+  // Kept out of the live region's announcements.
+  const element = h('p', { class: 'muted', 'data-since': since, 'data-testid': testId, 'aria-live': 'off' });
   templates.set(element, template);
   tick(element);
   return element;
@@ -171,7 +195,7 @@ function elapsed(since: string, template: (t: string) => string) {
 function tick(element: HTMLElement) {
   const template = templates.get(element);
   const since = element.dataset.since;
-  if (template && since) element.textContent = template(formatDuration(Date.now() - new Date(since).getTime()));
+  if (template && since) element.textContent = template(Date.now() - new Date(since).getTime());
 }
 
 function resultView(job: Job, before: string | undefined) {
