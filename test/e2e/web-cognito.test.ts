@@ -304,5 +304,5 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     await page.getByTestId('balance').filter({ hasText: '2 créditos' }).waitFor();
     expect(errors).toEqual([]);
     await context.close();
-  }, 60_000);
+  }, 120_000);
 });

@@ -188,6 +188,11 @@ async function balanceText(page: Page) {
   return text(page.getByTestId('balance'));
 }
 
+/** Waits (up to see()'s limit, not a poll's 1 s) until the header shows exactly this balance. */
+async function seeBalance(page: Page, expected: string) {
+  await see(page.getByTestId('balance').filter({ hasText: new RegExp(`^${expected}$`) }));
+}
+
 async function submitButton(page: Page) {
   return page.locator('form.tool-form button[type="submit"]');
 }
@@ -228,7 +233,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     const { context: phone, page, errors } = await openApp('ana-souza');
     expect(await balanceText(page)).toBe('Saldo: 0 créditos');
     await page.getByRole('button', { name: '+20 créditos (teste)' }).click();
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+    await seeBalance(page, 'Saldo: 20 créditos');
 
     // The manifest and icons make it installable.
     const manifest = await page.evaluate(async () => {
@@ -287,7 +292,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     const download = page.getByRole('link', { name: /Baixar resultado/ });
     expect(await download.getAttribute('href')).toContain('/s3/');
     expect(await download.getAttribute('download')).toMatch(/\.png$/);
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 18 créditos');
+    await seeBalance(page, 'Saldo: 18 créditos');
     await expectFits(page);
     await screenshot(page, '04-result-upscale');
     await expectAccessible(page, 'result (pt-BR)');
@@ -340,7 +345,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     expect(
       await page.locator('.compare img.compare-after').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]),
     ).toEqual([300, 400]);
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 15 créditos');
+    await seeBalance(page, 'Saldo: 15 créditos');
     await screenshot(page, '07-result-try-on');
     const token = await tokenOf('bruno');
     const jobs = (await api().call<{ jobs: Job[] }>('GET', '/api/jobs?limit=5', { token })).body.jobs;
@@ -382,15 +387,16 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
         expect(await video.evaluate((v: HTMLVideoElement) => [v.videoWidth, v.videoHeight])).toEqual([320, 240]);
       }
       expect(await page.getByRole('link', { name: /Baixar resultado/ }).getAttribute('download')).toMatch(/\.mp4$/);
-      await expect.poll(() => balanceText(page)).toBe('Saldo: 5 créditos');
+      await seeBalance(page, 'Saldo: 5 créditos');
     } else {
       await waitForStatus(page, 'Falhou', 30_000);
       expect(await text(page.getByTestId('job-error'))).toBe(
         'O serviço de IA não conseguiu processar este pedido. Seus 5 créditos foram devolvidos.',
       );
-      await expect.poll(() => balanceText(page)).toBe('Saldo: 10 créditos');
+      await seeBalance(page, 'Saldo: 10 créditos');
     }
     await screenshot(page, '08-result-video');
+    await expectAccessible(page, 'video result (pt-BR)');
   }, 60_000);
 
   it('checks files before presigning, explains 402, S3 refusals and a fake PNG in plain words, and charges nothing', async () => {
@@ -418,6 +424,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     );
     expect(await balanceText(page)).toBe('Saldo: 20 créditos');
     await screenshot(page, '09-invalid-input');
+    await expectAccessible(page, 'failed job (pt-BR)');
     await page.getByRole('button', { name: 'Novo pedido' }).click();
 
     // S3 refuses the upload (here: the POST no longer matches its policy): its XML error, in words; no job.
@@ -497,7 +504,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     expect(await text(page.getByTestId('queue-ahead'))).toBe('1 pedido antes do seu.');
     const jobId = await jobCard(page).getAttribute('data-job-id');
     expect(await text(jobCard(page).getByTestId('elapsed'))).toMatch(/^Esperando há 0:\d\d$/);
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 19 créditos');
+    await seeBalance(page, 'Saldo: 19 créditos');
     // While it waits, the form cannot be used, and says why.
     expect(await page.locator('form.tool-form fieldset.form-fields').evaluate((f: HTMLFieldSetElement) => f.disabled)).toBe(true);
     expect(await page.locator('#file-upscale-image-image').isDisabled()).toBe(true);
@@ -552,7 +559,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await waitForStatus(page, 'Cancelado');
     expect(await text(page.getByTestId('job-error'))).toBe('Você cancelou este pedido. Seu 1 crédito foi devolvido.');
     expect(await page.getByTestId('job-error').getAttribute('class')).not.toContain('is-error');
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+    await seeBalance(page, 'Saldo: 20 créditos');
     // …and the form is usable again, by itself.
     await see(page.locator('form.tool-form fieldset.form-fields:not([disabled])'));
     expect(await page.getByTestId('block-reason').count()).toBe(0);
@@ -583,18 +590,18 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await see(released.getByTestId('active-job').getByTestId('status').filter({ hasText: 'Cancelado' }));
     expect(await modal.count()).toBe(0);
     expect(await released.getByRole('button', { name: 'Enviar de novo' }).count()).toBe(0);
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+    await seeBalance(page, 'Saldo: 20 créditos');
     await screenshot(page, '14-queue-released');
     await expectAccessible(page, 'queue released (pt-BR)');
     await released.getByRole('button', { name: 'Enviar agora' }).click();
     await see(page.getByTestId('queue-position').filter({ hasText: 'Posição na fila: 2ª' }));
     expect(await jobCard(page).getAttribute('data-job-id')).not.toBe(jobId);
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 18 créditos');
+    await seeBalance(page, 'Saldo: 18 créditos');
 
     await jobCard(page).getByRole('button', { name: 'Cancelar pedido' }).click();
     await page.getByRole('dialog', { name: 'Cancelar este pedido?' }).getByRole('button', { name: 'Sim, cancelar' }).click();
     await waitForStatus(page, 'Cancelado');
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+    await seeBalance(page, 'Saldo: 20 créditos');
 
     // Free the slot; the filler runs and finishes; then a job of ours that runs (and hangs) is cancelled: no refund.
     expect((await api().call('POST', `/api/jobs/${blockerJob}/cancel`, { token: blocker })).status).toBe(200);
@@ -611,6 +618,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     // The badge says "Processando"; nothing else on the card repeats it.
     expect((await text(jobCard(page))).split('Processando').length - 1).toBe(1);
     await screenshot(page, '15-running');
+    await expectAccessible(page, 'running (pt-BR)');
     await jobCard(page).getByRole('button', { name: 'Cancelar pedido' }).click();
     const confirmRunning = page.getByRole('dialog', { name: 'Cancelar este pedido?' });
     expect(await text(confirmRunning.getByTestId('confirm-message'))).toBe(
@@ -622,11 +630,12 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     expect(await text(page.getByTestId('job-error'))).toBe(
       'Você cancelou este pedido. Os 2 créditos não foram devolvidos: o pedido já estava em processamento.',
     );
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 18 créditos');
+    await seeBalance(page, 'Saldo: 18 créditos');
 
     // History: every job with its outcome in plain words and its refund; cancelled rows in neutral colours.
     await page.getByRole('button', { name: 'Atualizar' }).click();
-    await expect.poll(() => page.locator('.history-item').count()).toBe(4);
+    await see(page.locator('.history-item').nth(3));
+    expect(await page.locator('.history-item').count()).toBe(4);
     const rows = await page.locator('.history-item').allTextContents();
     expect(rows[0]).toContain('2 créditos cobrados');
     expect(rows[1]).toContain('2 créditos devolvidos');
@@ -714,7 +723,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await expectAccessible(page, 'credits short (pt-BR)');
     // Credits added: the error goes by itself, "Enviar" is enabled, no other file to pick.
     await page.getByRole('button', { name: '+20 créditos (teste)' }).click();
-    await expect.poll(() => balanceText(page)).toBe('Saldo: 20 créditos');
+    await seeBalance(page, 'Saldo: 20 créditos');
     expect(await page.getByTestId('block-reason').count()).toBe(0);
     expect(await text(page.getByTestId('form-error'))).toBe('');
     expect(await (await submitButton(page)).isDisabled()).toBe(false);
@@ -752,7 +761,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await screenshot(page, '21-credits-short-en');
     await expectAccessible(page, 'credits short (en)');
     await page.getByRole('button', { name: '+20 credits (test)' }).click();
-    await expect.poll(() => page.getByTestId('block-reason').count()).toBe(0);
+    await page.getByTestId('block-reason').waitFor({ state: 'detached', timeout: 15_000 });
 
     // The block modal and the cancel dialog in English: another user holds the only slot, a job of hers
     // started elsewhere waits first in line.
@@ -799,6 +808,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await waitForStatus(page, 'Processing');
     await see(page.getByTestId('estimate').filter({ hasText: 'Taking longer than usual' }));
     await screenshot(page, '24-running-estimate-en');
+    await expectAccessible(page, 'running (en)');
     await jobCard(page).getByRole('button', { name: 'Cancel job' }).click();
     await page.getByRole('dialog', { name: 'Cancel this job?' }).getByRole('button', { name: 'Yes, cancel' }).click();
     await waitForStatus(page, 'Cancelled');

@@ -21,7 +21,6 @@ function enOrdinal(n: number) {
 const pt = {
   appTagline: 'Ferramentas de IA para suas fotos e vídeos',
   skipToContent: 'Pular para o conteúdo',
-  langToggle: 'English',
   langToggleLabel: 'Switch to English',
   signOut: 'Sair',
   signedInAs: (id: string) => `Conectado como ${id}`,
@@ -153,7 +152,6 @@ const pt = {
   download: 'Baixar resultado',
   downloadN: (n: number) => `Baixar resultado ${n}`,
   newJob: 'Novo pedido',
-  jobHeading: (tool: string) => `Pedido: ${tool}`,
   createdAgo: (t: string) => `criado ${t}`,
   costCharged: (n: number) => `${ptCredits(n)} ${plural(n, 'cobrado', 'cobrados')}`,
   costRefunded: (n: number) => `${ptCredits(n)} ${plural(n, 'devolvido', 'devolvidos')}`,
@@ -198,7 +196,6 @@ const pt = {
   historyViewLabel: (tool: string, date: string) => `Ver pedido ${tool} de ${date}`,
   loading: 'Carregando…',
   refresh: 'Atualizar',
-  ordinalLabel: (n: number) => `${n}º`,
 };
 
 export type Dict = typeof pt;
@@ -206,7 +203,6 @@ export type Dict = typeof pt;
 const en: Dict = {
   appTagline: 'AI tools for your photos and videos',
   skipToContent: 'Skip to content',
-  langToggle: 'Português',
   langToggleLabel: 'Mudar para português',
   signOut: 'Sign out',
   signedInAs: (id) => `Signed in as ${id}`,
@@ -322,7 +318,6 @@ const en: Dict = {
   download: 'Download result',
   downloadN: (n) => `Download result ${n}`,
   newJob: 'Start another',
-  jobHeading: (tool) => `Job: ${tool}`,
   createdAgo: (t) => `created ${t}`,
   costCharged: (n) => `${enCredits(n)} charged`,
   costRefunded: (n) => `${enCredits(n)} refunded`,
@@ -363,7 +358,6 @@ const en: Dict = {
   historyViewLabel: (tool, date) => `View ${tool} job from ${date}`,
   loading: 'Loading…',
   refresh: 'Refresh',
-  ordinalLabel: enOrdinal,
 };
 
 const DICTS: Record<Lang, Dict> = { 'pt-BR': pt, en };
