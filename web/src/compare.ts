@@ -3,8 +3,8 @@ import { t } from './i18n';
 
 /**
  * Before/after slider: the result underneath, the original on top clipped at the handle. A real range
- * input drives it, so it works with touch, mouse, keyboard and screen readers. When the two pictures do
- * not have the same proportions (a slider would be meaningless), they are shown one above the other.
+ * input drives it, so it works with touch, mouse, keyboard and screen readers. Both pictures are fitted
+ * (letterboxed) into the result's proportions, so inputs of another shape (a pose, a garment) still line up.
  */
 export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement {
   const text = t();
@@ -37,18 +37,6 @@ export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement 
   void loaded(after).then(() => {
     // The box takes the result's proportions so neither image is distorted.
     box.style.aspectRatio = `${after.naturalWidth} / ${after.naturalHeight}`;
-  });
-  void Promise.all([loaded(before), loaded(after)]).then(() => {
-    const ratio = (img: HTMLImageElement) => img.naturalWidth / img.naturalHeight;
-    if (Math.abs(ratio(before) / ratio(after) - 1) < 0.03) return;
-    box.replaceWith(
-      h(
-        'div',
-        { class: 'compare-stacked' },
-        h('figure', null, after, h('figcaption', null, text.after)),
-        h('figure', { class: 'compare-stacked-before' }, before, h('figcaption', null, text.before)),
-      ),
-    );
   });
   return box;
 }
