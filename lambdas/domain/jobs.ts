@@ -76,6 +76,9 @@ export interface UploadIntent {
 }
 
 export const inputKey = (jobId: string, slot: string) => `inputs/${jobId}/${slot}`;
+/** Where admission copies an input before inspecting it: no upload form points here, so it cannot change afterwards. */
+export const ADMITTED_PREFIX = 'admitted/';
+export const admittedKey = (jobId: string, slot: string) => `${ADMITTED_PREFIX}${jobId}/${slot}`;
 export const outputKey = (jobId: string, index: number) => `outputs/${jobId}/${index}`;
 
 /** `inputs/<jobId>/<slot>` → its parts, or null for any other key. */
