@@ -1,14 +1,16 @@
 import path from 'node:path';
 import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { AccessLogs } from './constructs/access-logs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
 import { REPO_ROOT } from './constructs/ghostless-function';
 import { Healing } from './constructs/healing';
 import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
+import { SpaOriginCors } from './constructs/spa-cors';
 import { Storage } from './constructs/storage';
-import { Web } from './constructs/web';
+import { Web, type WebDomain } from './constructs/web';
 
 export interface GhostlessStackProps extends StackProps {
   /** Days inputs and outputs stay in S3 (default 7). */
@@ -26,9 +28,14 @@ export interface GhostlessStackProps extends StackProps {
   webDist?: string;
   /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
   runningHub?: { baseUrl?: string; apiKey: string; workflows: string };
+  /** A custom domain for the SPA (enforces TLS 1.2+); without it CloudFront's default name and certificate. */
+  webDomain?: WebDomain;
+  /** Cognito feature plan (default `plus`, which brings threat protection). */
+  cognitoFeaturePlan?: 'plus' | 'essentials';
 }
 
 export class GhostlessStack extends Stack {
+  readonly accessLogs: AccessLogs;
   readonly storage: Storage;
   readonly auth: Auth;
   readonly admission: Admission;
@@ -39,8 +46,9 @@ export class GhostlessStack extends Stack {
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
     super(scope, id, props);
-    this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays });
-    this.auth = new Auth(this, 'Auth');
+    this.accessLogs = new AccessLogs(this, 'AccessLogs');
+    this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays, accessLogs: this.accessLogs.bucket });
+    this.auth = new Auth(this, 'Auth', { featurePlan: props.cognitoFeaturePlan });
     const stateMachine = stateMachineArnOf(this);
     // Tunables are deploy-time parameters (defaults from props): one synthesized assembly serves every
     // setting, in AWS (`cdk deploy --parameters MaxRunning=5`) and in the local stack alike.
@@ -77,9 +85,16 @@ export class GhostlessStack extends Stack {
       stateMachineArns: stateMachine,
     });
 
+    // Presigned POSTs and GETs name the bucket by its regional or its global virtual-host name.
+    const mediaHosts = [this.storage.bucket.bucketRegionalDomainName, this.storage.bucket.bucketDomainName].map(
+      (host) => `https://${host}`,
+    );
     this.web = new Web(this, 'Web', {
       distPath: props.webDist ?? path.join(REPO_ROOT, 'web', 'dist'),
       apiUrl: this.api.url,
+      accessLogs: this.accessLogs.bucket,
+      domain: props.webDomain,
+      csp: { media: mediaHosts, connect: [...mediaHosts, `https://cognito-idp.${this.region}.amazonaws.com`] },
       runtimeConfig: {
         apiBase: '/api',
         auth: {
@@ -90,6 +105,7 @@ export class GhostlessStack extends Stack {
         },
       },
     });
+    new SpaOriginCors(this, 'MediaCors', { bucket: this.storage.bucket, origins: this.web.origins });
 
     new CfnOutput(this, 'WebUrl', { value: `https://${this.web.distribution.distributionDomainName}` });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });

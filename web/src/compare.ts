@@ -20,7 +20,7 @@ export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement 
   });
   const box = h(
     'div',
-    { class: 'compare', style: '--pos: 50%' },
+    { class: 'compare' },
     after,
     h('div', { class: 'compare-clip' }, before),
     h('div', { class: 'compare-handle', 'aria-hidden': 'true' }),
@@ -28,6 +28,8 @@ export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement 
     h('span', { class: 'compare-tag compare-tag-after', 'aria-hidden': 'true' }, text.after),
     range,
   );
+  // Through the CSSOM, not a style attribute: the CSP (style-src 'self') refuses inline style attributes.
+  box.style.setProperty('--pos', '50%');
   range.addEventListener('input', () => box.style.setProperty('--pos', `${range.value}%`));
 
   const loaded = (img: HTMLImageElement) =>
