@@ -13,15 +13,26 @@ const days = (key: string): number | undefined => {
   if (!Number.isInteger(number) || number < 1) throw new Error(`Context ${key} must be a positive whole number`);
   return number;
 };
+/** The provider account is required deploy configuration: without it every function would crash at cold start. */
+function runningHub() {
+  const apiKey = app.node.tryGetContext('runningHubApiKey');
+  const workflows = app.node.tryGetContext('runningHubWorkflows');
+  const missing = [!apiKey && 'runningHubApiKey', !workflows && 'runningHubWorkflows'].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(
+      `Missing deploy configuration: pass ${missing.map((key) => `-c ${key}=…`).join(' and ')} ` +
+        `(runningHubWorkflows maps each tool to its RunningHub workflow id, e.g. '{"upscale-image":"1950…",…}'; see README "Deploy").`,
+    );
+  }
+  return { apiKey: String(apiKey), workflows: typeof workflows === 'string' ? workflows : JSON.stringify(workflows) };
+}
+
 new GhostlessStack(app, 'Ghostless', {
   description: 'Ghostless: AI image/video jobs that never stay stuck',
   objectRetentionDays: days('objectRetentionDays'),
   jobRetentionDays: days('jobRetentionDays'),
   maxRunning: days('maxRunning'),
-  // `-c runningHubApiKey=… -c runningHubWorkflows='{"upscale-image":"…",…}'`
-  runningHub: app.node.tryGetContext('runningHubApiKey')
-    ? { apiKey: app.node.tryGetContext('runningHubApiKey'), workflows: app.node.tryGetContext('runningHubWorkflows') ?? '{}' }
-    : undefined,
+  runningHub: runningHub(),
   // `-c webDomain=app.example.com -c webCertificateArn=arn:aws:acm:us-east-1:…` serves the SPA on that name, TLS 1.2+ only.
   webDomain: app.node.tryGetContext('webDomain')
     ? { names: [app.node.tryGetContext('webDomain')], certificateArn: app.node.tryGetContext('webCertificateArn') }

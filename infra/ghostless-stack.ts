@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { parseWorkflows } from '../lambdas/adapters/runninghub';
 import { AccessLogs } from './constructs/access-logs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
@@ -46,6 +47,8 @@ export class GhostlessStack extends Stack {
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
     super(scope, id, props);
+    // The same validation the functions run at cold start, now, with a sentence naming the tool.
+    if (props.runningHub) parseWorkflows(props.runningHub.workflows, 'Context runningHubWorkflows');
     this.accessLogs = new AccessLogs(this, 'AccessLogs');
     this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays, accessLogs: this.accessLogs.bucket });
     this.auth = new Auth(this, 'Auth', { featurePlan: props.cognitoFeaturePlan });
@@ -60,7 +63,11 @@ export class GhostlessStack extends Stack {
       MAX_RUNNING: tunable('MaxRunning', 'Jobs running on the provider at once', props.maxRunning ?? 3),
       QUEUE_TIMEOUT_SECONDS: tunable('QueueTimeoutSeconds', 'Seconds a job may wait in the queue', props.queueTimeoutSeconds ?? 3600),
       RUN_TIMEOUT_SECONDS: tunable('RunTimeoutSeconds', 'Seconds a job may run on the provider', props.runTimeoutSeconds ?? 900),
-      HEAL_GRACE_MS: tunable('HealGraceMs', 'Milliseconds a job may look driverless before the sweeper heals it', props.healGraceMs ?? 120_000),
+      HEAL_GRACE_MS: tunable(
+        'HealGraceMs',
+        'Milliseconds a job may look driverless before the sweeper heals it',
+        props.healGraceMs ?? 120_000,
+      ),
       STATE_MACHINE_ARN: stateMachine.arn,
       RUNNINGHUB_BASE_URL: new CfnParameter(this, 'RunningHubBaseUrl', {
         type: 'String',
