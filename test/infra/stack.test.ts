@@ -34,6 +34,7 @@ type Definition = { StartAt: string; States: Record<string, State> };
 /** The jobs state machine of stack `Test` and its executions, as every grant and env var must name them. */
 const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Test-jobs`;
 const EXECUTIONS_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:execution:Test-jobs:*`;
+const WORKFLOWS = '{"upscale-image":"41","upscale-video":"42","pose-changer":"43","try-on":"44"}';
 const SEND_TASK_RESPONSES = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
 
 let stack: GhostlessStack;
@@ -383,7 +384,7 @@ describe('functions', () => {
       queueTimeoutSeconds: 120,
       runTimeoutSeconds: 60,
       jobRetentionDays: 2,
-      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: '{"try-on":"42"}' },
+      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: WORKFLOWS },
     });
     const parameters = other.template.toJSON().Parameters as Record<string, { Type: string; Default: unknown }>;
     expect(parameters).toMatchObject({
@@ -401,7 +402,7 @@ describe('functions', () => {
         MAX_RUNNING: { Ref: 'MaxRunning' },
         JOB_RETENTION_DAYS: '2',
         RUNNINGHUB_API_KEY: 'key',
-        RUNNINGHUB_WORKFLOWS: '{"try-on":"42"}',
+        RUNNINGHUB_WORKFLOWS: WORKFLOWS,
       });
     }
   });
