@@ -286,7 +286,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       runtimeEnvironment,
       logDir: join(dataDir, 'logs'),
       defaultConcurrency: knob('LAMBDA_CONCURRENCY') ? Number(knob('LAMBDA_CONCURRENCY')) : undefined,
-      asyncRetryDelaysMs: (knob('LAMBDA_ASYNC_RETRY_DELAYS_MS') ?? '1000,2000').split(',').map(Number),
+      asyncRetryDelaysMs: (knob('LAMBDA_ASYNC_RETRY_DELAYS_MS') ?? '200,1000').split(',').map(Number),
     });
     const service = lambda;
 
@@ -384,8 +384,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return file ? [[file, spec.name] as const] : [];
       }),
     );
-    // The app's functions start their first sandbox now rather than on the first request (init in the background).
-    lambda.warm([...byHandler.values()]);
+    // The app's functions start their first sandbox before the stack says it is ready (as provisioned concurrency would).
+    await lambda.warm([...byHandler.values()]);
     let stopped: Promise<void> | undefined;
     return {
       url,

@@ -112,7 +112,7 @@ export class LambdaService {
   /** An asynchronous (Event) invocation: accepted at once, retried on error, then sent to the on-failure destination. */
   invokeAsync(nameOrArn: string, event: unknown): void {
     const pool = this.pool(nameOrArn);
-    const delays = this.options.asyncRetryDelaysMs ?? [1000, 2000];
+    const delays = this.options.asyncRetryDelaysMs ?? [200, 1000];
     const { maximumRetryAttempts, maximumEventAgeSeconds, onFailure } = pool.spec.async;
     const accepted = Date.now();
     const run = (async () => {
@@ -144,9 +144,9 @@ export class LambdaService {
     void run.finally(() => this.pendingAsync.delete(run));
   }
 
-  /** Starts one sandbox per function ahead of the first invocation (init runs in the background). */
-  warm(nameOrArns: string[]): void {
-    for (const name of nameOrArns) this.pool(name).warm();
+  /** Starts one sandbox per function ahead of the first invocation; resolves when their init has run. */
+  warm(nameOrArns: string[]): Promise<void> {
+    return Promise.all(nameOrArns.map((name) => this.pool(name).warm())).then(() => undefined);
   }
 
   /** Waits for the async invocations in flight. */
@@ -192,10 +192,11 @@ class FunctionPool {
     for (const sandbox of this.all) sandbox.post({ type: 'faults', points });
   }
 
-  warm() {
+  async warm() {
     if (this.all.size > 0) return;
     const sandbox = this.spawn();
     this.idle.push(sandbox);
+    await sandbox.initialized;
   }
 
   private spawn(): Sandbox {
@@ -251,6 +252,9 @@ class FunctionPool {
 /** One execution environment: a worker thread that loads the code once and serves one invocation at a time. */
 class Sandbox {
   alive = true;
+  /** Settles when the code has loaded (or failed to: the first invocation reports that). */
+  readonly initialized: Promise<void>;
+  private markInitialized!: () => void;
   /** The end of what the sandbox wrote to stderr: shown when it dies mid-invocation. */
   private stderrTail = '';
   private readonly worker: Worker;
@@ -262,6 +266,9 @@ class Sandbox {
     armedFaults: string[],
     log: WriteStream,
   ) {
+    this.initialized = new Promise<void>((resolve) => {
+      this.markInitialized = resolve;
+    });
     this.worker = new Worker(SANDBOX, {
       env,
       workerData: { codeDir: spec.codeDir, handler: spec.handler, armedFaults },
@@ -278,7 +285,10 @@ class Sandbox {
     });
     this.worker.on('message', (message) => this.onMessage(message));
     this.worker.on('error', (error) => this.die('Runtime.ExitError', `Runtime exited with error: ${error.message}`));
-    this.worker.on('exit', (code) => this.die('Runtime.ExitError', `Runtime exited with error: exit status ${code}`));
+    this.worker.on('exit', (code) => {
+      this.markInitialized();
+      this.die('Runtime.ExitError', `Runtime exited with error: exit status ${code}`);
+    });
   }
 
   post(message: unknown) {
@@ -357,6 +367,9 @@ class Sandbox {
     subject?: string;
   }) {
     switch (message.type) {
+      case 'init':
+        this.markInitialized();
+        return;
       case 'started':
         this.started(message.id as string);
         return;

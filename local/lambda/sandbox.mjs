@@ -53,7 +53,10 @@ function load() {
 }
 
 // Init runs when the sandbox starts, as in Lambda; its failure is reported by the first invocation.
-load().catch(() => {});
+load().then(
+  () => parentPort.postMessage({ type: 'init', ok: true }),
+  () => parentPort.postMessage({ type: 'init', ok: false }),
+);
 
 const serialize = (error) => ({
   errorType: error instanceof Error ? error.name : typeof error,

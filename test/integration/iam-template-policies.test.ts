@@ -24,11 +24,12 @@ describe('policies of the synthesized Ghostless template', () => {
     for (const [id, handler] of handlerFunctions) {
       const role = functionRolePolicies(template, id, resolve);
       expect(role.policies.length, `${id} (${handler})`).toBeGreaterThan(0);
-      // Every function writes its logs: evaluating that also proves iam-simulate accepts each policy document.
+      // Every function writes to its own log group: evaluating that also proves iam-simulate accepts each policy document.
       const caller = { principalArn: assumedRolePrincipal(role.roleName, handler), policies: role.policies };
+      const logGroup = (template.Resources?.[id]?.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       const logs = {
         action: 'logs:PutLogEvents',
-        resource: `arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/${handler}:log-stream:x`,
+        resource: `arn:aws:logs:us-east-1:000000000000:log-group:${String(resolve({ Ref: logGroup }))}:log-stream:x`,
       };
       expect(await evaluator.evaluate(caller, logs), `${id} (${handler})`).toBe('Allowed');
     }
