@@ -251,7 +251,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       identities.set(identity.accessKeyId, identity);
       keyOf.set(spec.name, identity);
     }
-    const functionsDynamoDb = knob('AWS_ENDPOINT_URL_DYNAMODB_FUNCTIONS') ?? options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint;
+    // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.
+    const functionsDynamoDb = options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint;
     gateway = await startAwsGateway({
       upstreams: { dynamodb: functionsDynamoDb, s3: s3.endpoint, sfn: sfnServer.endpoint },
       upstreamCredentials: { s3: S3RVER_CREDENTIALS },

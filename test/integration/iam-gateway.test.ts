@@ -211,7 +211,10 @@ describe('AWS gateway in front of s3rver', () => {
         method: 'OPTIONS',
         headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'PUT' },
       });
-    const [viaGateway, straight] = await Promise.all([preflight(gateway.endpoints.s3 as string), preflight(process.env.AWS_ENDPOINT_URL_S3 as string)]);
+    const [viaGateway, straight] = await Promise.all([
+      preflight(gateway.endpoints.s3 as string),
+      preflight(process.env.AWS_ENDPOINT_URL_S3 as string),
+    ]);
     expect(viaGateway.status).toBe(straight.status);
     expect(await viaGateway.text()).not.toContain('AccessDenied');
   });

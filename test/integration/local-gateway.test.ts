@@ -170,9 +170,7 @@ describe('POST policy checks', () => {
 
   it('rejects a bucket other than the signed one', async () => {
     const post = await presignPost(`inputs/${randomUUID()}/image`, 'image/png', 10);
-    const error = rejection(() =>
-      checkPostForm({ bucket: 'another-bucket', fields: fieldsOf(post), keys: knownKeys, region }),
-    );
+    const error = rejection(() => checkPostForm({ bucket: 'another-bucket', fields: fieldsOf(post), keys: knownKeys, region }));
     expect([error.status, error.code]).toEqual([403, 'AccessDenied']);
   });
 
