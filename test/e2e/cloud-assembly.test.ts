@@ -66,9 +66,11 @@ describe('the local stack on an edited cloud assembly', () => {
     // The init error (config read at cold start) fails WaitForSlot; its Catch finalizes the job, refunded.
     expect(job).toMatchObject({ status: 'failed', refunded: true, error: { code: 'INTERNAL' } });
     const arn = `${stack.stepFunctions.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
+    // FinalizeFailure was entered (with the caught error as its input) before it finalized the job.
     const failure = stack.stepFunctions
       .history(arn)
-      .find((event) => event.type === 'StateExited' && (event as { state?: { name?: string } }).state?.name === 'FinalizeFailure');
+      .find((event) => event.type === 'StateEntered' && (event as { state?: { name?: string } }).state?.name === 'FinalizeFailure');
+    expect(failure).toBeDefined();
     expect(JSON.stringify(failure)).toContain('Missing environment variable BUCKET_NAME');
     await assertInvariants(stack);
   }, 60_000);
