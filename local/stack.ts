@@ -309,32 +309,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const deliver = (rule: EventRule, event: unknown) => {
       for (const target of rule.targets) service.invokeAsync(target.arn, target.input === undefined ? event : JSON.parse(target.input));
     };
-    stepFunctions.onStatusChange((execution) => {
-      const event = {
-        version: '0',
-        id: randomUUID(),
-        'detail-type': 'Step Functions Execution Status Change',
-        source: 'aws.states',
-        account: LOCAL_ACCOUNT,
-        time: new Date().toISOString(),
-        region: REGION,
-        resources: [execution.executionArn],
-        detail: toStatusChangeDetail(execution),
-      };
-      for (const { rule, matches } of patternRules) if (matches(event)) deliver(rule, event);
-    });
-    const scheduled = rules.filter((rule) => rule.schedule);
-    const scheduledEvent = (rule: EventRule) => ({
+    /** An EventBridge event envelope, as the service delivers it to a target. */
+    const busEvent = (detailType: string, source: string, resource: string, detail: unknown) => ({
       version: '0',
       id: randomUUID(),
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
+      'detail-type': detailType,
+      source,
       account: LOCAL_ACCOUNT,
       time: new Date().toISOString(),
       region: REGION,
-      resources: [rule.arn],
-      detail: {},
+      resources: [resource],
+      detail,
     });
+    stepFunctions.onStatusChange((execution) => {
+      const event = busEvent(
+        'Step Functions Execution Status Change',
+        'aws.states',
+        execution.executionArn,
+        toStatusChangeDetail(execution),
+      );
+      for (const { rule, matches } of patternRules) if (matches(event)) deliver(rule, event);
+    });
+    const scheduled = rules.filter((rule) => rule.schedule);
+    const scheduledEvent = (rule: EventRule) => busEvent('Scheduled Event', 'aws.events', rule.arn, {});
     // One run at a time per rule, as the sweeper expects; SWEEP_INTERVAL_MS rescales the schedule's rate locally.
     const running = new Map<string, Promise<unknown>>();
     const fire = (rule: EventRule) => {
