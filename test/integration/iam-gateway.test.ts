@@ -211,9 +211,21 @@ describe('AWS gateway in front of s3rver', () => {
         method: 'OPTIONS',
         headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'PUT' },
       });
-    const [viaGateway, straight] = await Promise.all([preflight(gateway.endpoints.s3 as string), preflight(process.env.AWS_ENDPOINT_URL_S3 as string)]);
+    const [viaGateway, straight] = await Promise.all([
+      preflight(gateway.endpoints.s3 as string),
+      preflight(process.env.AWS_ENDPOINT_URL_S3 as string),
+    ]);
     expect(viaGateway.status).toBe(straight.status);
     expect(await viaGateway.text()).not.toContain('AccessDenied');
+  });
+
+  it('refuses a POST-policy form upload loudly instead of guessing', async () => {
+    const form = new FormData();
+    form.set('key', 'inputs/form.png');
+    form.set('file', new Blob(['x']), 'form.png');
+    const response = await fetch(`${gateway.endpoints.s3}/${bucket}`, { method: 'POST', body: form });
+    expect(response.status).toBe(501);
+    expect(await response.text()).toContain('<Code>NotImplemented</Code>');
   });
 
   it('records every decision it makes', () => {
