@@ -139,6 +139,12 @@ class ServiceHandler {
     if (this.service === 's3' && method.toUpperCase() === 'OPTIONS')
       return this.forward(req, res, { method, path, query, headers }, undefined, []);
 
+    // Browser form uploads sign a POST policy inside the multipart body; that flow lives in local/s3-gateway.ts.
+    if (this.service === 's3' && method.toUpperCase() === 'POST' && /^multipart\/form-data/i.test(headers['content-type'] ?? '')) {
+      const message = 'the local IAM gateway does not handle POST-policy (form) uploads; local/s3-gateway.ts does';
+      return answer(unsupportedOperationResponse(this.service, message));
+    }
+
     const claim = readSigV4Claim({ method, path, query, headers });
     const identity = claim ? this.options.identities(claim.accessKeyId) : undefined;
     if (!claim || !identity) return answer(unknownAccessKeyResponse(this.service, claim?.accessKeyId));

@@ -219,6 +219,15 @@ describe('AWS gateway in front of s3rver', () => {
     expect(await viaGateway.text()).not.toContain('AccessDenied');
   });
 
+  it('refuses a POST-policy form upload loudly instead of guessing', async () => {
+    const form = new FormData();
+    form.set('key', 'inputs/form.png');
+    form.set('file', new Blob(['x']), 'form.png');
+    const response = await fetch(`${gateway.endpoints.s3}/${bucket}`, { method: 'POST', body: form });
+    expect(response.status).toBe(501);
+    expect(await response.text()).toContain('<Code>NotImplemented</Code>');
+  });
+
   it('records every decision it makes', () => {
     expect(gateway.usage()).toEqual(decisions);
     expect(decisions.some((d) => d.action === 's3:GetObject' && d.decision === 'ImplicitlyDenied')).toBe(true);
