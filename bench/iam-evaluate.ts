@@ -3,8 +3,9 @@
  *
  *   npx tsx bench/iam-evaluate.ts
  *
- * "repeated" asks the same check again (the memo answers); "unique" asks a new S3 key each time, so every decision is
- * a full @cloud-copilot/iam-simulate run. Prints figures only.
+ * "repeated" asks the same check again (the memo answers); "unique" asks a new S3 key each time: the memo answers per
+ * resource signature (which of the role's patterns the key matches), except for a role whose patterns use a policy
+ * variable, where every decision is a full @cloud-copilot/iam-simulate run. Prints figures only.
  */
 import { loadavg } from 'node:os';
 import { PolicyEvaluator } from '../local/iam/evaluate';
@@ -52,11 +53,17 @@ const policies: IdentityPolicy[] = [
 ];
 const caller = { principalArn: 'arn:aws:sts::000000000000:assumed-role/WorkerRole/worker', policies };
 
-async function rate(label: string, check: (i: number) => { action: string; resource: string }, evaluator: PolicyEvaluator, ms = 2000) {
-  for (let i = 0; i < 50; i++) await evaluator.evaluate(caller, check(-i - 1)); // warm iam-data and the JIT
+async function rate(
+  label: string,
+  check: (i: number) => { action: string; resource: string },
+  evaluator: PolicyEvaluator,
+  ms = 2000,
+  who = caller,
+) {
+  for (let i = 0; i < 50; i++) await evaluator.evaluate(who, check(-i - 1)); // warm iam-data and the JIT
   const start = performance.now();
   let n = 0;
-  while (performance.now() - start < ms) await evaluator.evaluate(caller, check(n++));
+  while (performance.now() - start < ms) await evaluator.evaluate(who, check(n++));
   const perSecond = Math.round(n / ((performance.now() - start) / 1000));
   console.log(`${label.padEnd(44)} ${String(perSecond).padStart(9)} decisions/s  (${((1000 / perSecond) * 1000).toFixed(0)} µs each)`);
 }
@@ -65,7 +72,7 @@ console.log(`node ${process.version}, load average ${loadavg()[0]?.toFixed(1)}`)
 const evaluator = new PolicyEvaluator();
 await rate('repeated dynamodb:GetItem (memo)', () => ({ action: 'dynamodb:GetItem', resource: table }), evaluator);
 await rate(
-  'unique s3:GetObject keys (full simulation)',
+  'unique s3:GetObject keys (signature memo)',
   (i) => ({ action: 's3:GetObject', resource: `arn:aws:s3:::ghostless-media/inputs/${i}.png` }),
   evaluator,
 );
@@ -73,4 +80,20 @@ await rate(
   'unique denied s3:PutObject keys',
   (i) => ({ action: 's3:PutObject', resource: `arn:aws:s3:::ghostless-media/inputs/${i}.png` }),
   evaluator,
+);
+
+// A policy variable in any pattern turns the signature off: each new key is a full simulation.
+const withVariable: IdentityPolicy[] = [
+  ...policies,
+  {
+    name: 'PerUser',
+    document: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::ghostless-media/home/${aws:username}/*' }] },
+  },
+];
+await rate(
+  'unique s3:GetObject keys (full simulation)',
+  (i) => ({ action: 's3:GetObject', resource: `arn:aws:s3:::ghostless-media/inputs/${i}.png` }),
+  new PolicyEvaluator(),
+  2000,
+  { ...caller, policies: withVariable },
 );

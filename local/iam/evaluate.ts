@@ -3,6 +3,7 @@ import { runSimulation, runUnsafeSimulation, type Simulation } from '@cloud-copi
 import { LOCAL_ENVIRONMENT } from './environment';
 import type { IdentityPolicy } from './policies';
 import type { AuthorizationCheck } from './request-model';
+import { resourceSignature } from './resource-signature';
 
 export type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 
@@ -28,26 +29,34 @@ type ValidatedPolicies = Simulation['identityPolicies'];
 /**
  * Decides authorization checks against identity policies with @cloud-copilot/iam-simulate (same-account calls, no
  * resource policies, SCPs or boundaries: a local stack has none). Policies are validated once per role; decisions
- * are memoized per role, action and resource because the simulation is a pure function of them (no context keys).
+ * are memoized per role, action and resource signature (which of the role's resource patterns the ARN matches),
+ * because the simulation is a pure function of them (no context keys).
  */
 export class PolicyEvaluator {
   private readonly validated = new WeakMap<readonly IdentityPolicy[], ValidatedPolicies>();
   private readonly decisions = new WeakMap<readonly IdentityPolicy[], Map<string, Decision>>();
+  private readonly signatures = new WeakMap<readonly IdentityPolicy[], ((arn: string) => string) | null>();
 
   constructor(private readonly options: { account?: string; maxDecisionsPerRole?: number } = {}) {}
 
   async evaluate(caller: Caller, check: AuthorizationCheck): Promise<Decision> {
     let memo = this.decisions.get(caller.policies);
     if (!memo) this.decisions.set(caller.policies, (memo = new Map()));
-    const key = `${caller.principalArn}\n${check.action}\n${check.resource}`;
+    const key = `${caller.principalArn}\n${check.action}\n${this.signatureOf(caller.policies)?.(check.resource) ?? check.resource}`;
     const known = memo.get(key);
     if (known) return known;
 
     const decision = await this.simulate(caller, check);
-    // Oldest-first eviction keeps memory bounded when S3 keys never repeat.
+    // Oldest-first eviction keeps memory bounded when S3 keys never repeat (roles without a signature).
     if (memo.size >= (this.options.maxDecisionsPerRole ?? 10_000)) memo.delete(memo.keys().next().value as string);
     memo.set(key, decision);
     return decision;
+  }
+
+  private signatureOf(policies: readonly IdentityPolicy[]) {
+    let signature = this.signatures.get(policies);
+    if (signature === undefined) this.signatures.set(policies, (signature = resourceSignature(policies) ?? null));
+    return signature;
   }
 
   private async simulate(caller: Caller, check: AuthorizationCheck): Promise<Decision> {
