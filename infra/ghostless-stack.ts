@@ -13,6 +13,7 @@ import { SpaOriginCors } from './constructs/spa-cors';
 import { Storage } from './constructs/storage';
 import { Web, type WebDomain } from './constructs/web';
 
+const DEFAULT_FILE_HOSTS = 'rh-images.xiaoyaoyou.com,*.runninghub.ai,*.runninghub.cn';
 export interface GhostlessStackProps extends StackProps {
   /** Days inputs and outputs stay in S3 (default 7). */
   objectRetentionDays?: number;
@@ -77,6 +78,9 @@ export class GhostlessStack extends Stack {
       }).valueAsString,
       RUNNINGHUB_API_KEY: props.runningHub?.apiKey ?? 'unset',
       RUNNINGHUB_WORKFLOWS: props.runningHub?.workflows ?? '{}',
+      // Where output files may be fetched from besides the API host (RunningHub's documented outputs live on
+      // rh-images.xiaoyaoyou.com); `-c runningHubFileHosts=cdn.example.com,*.example.net` replaces the list.
+      RUNNINGHUB_FILE_HOSTS: String(this.node.tryGetContext('runningHubFileHosts') ?? DEFAULT_FILE_HOSTS),
     };
     this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
     this.api = new Api(this, 'Api', {

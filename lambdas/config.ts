@@ -32,7 +32,8 @@ export interface Config {
   stateMachineArn: string;
   /** Public base URL of the API, for the provider's webhook; only the function that starts provider tasks has it. */
   publicApiUrl: string | undefined;
-  runningHub: { baseUrl: string; apiKey: string; workflows: string };
+  /** fileHosts: where output files may come from besides the API host (`cdn.example.com`, `*.example.com`). */
+  runningHub: { baseUrl: string; apiKey: string; workflows: string; fileHosts: string[] };
   /** How long a job may look driverless before the sweeper finalizes it. */
   healGraceMs: number;
 }
@@ -58,6 +59,10 @@ export function readConfig(): Config {
       baseUrl: process.env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai',
       apiKey: required('RUNNINGHUB_API_KEY'),
       workflows: required('RUNNINGHUB_WORKFLOWS'),
+      fileHosts: (process.env.RUNNINGHUB_FILE_HOSTS ?? '')
+        .split(',')
+        .map((host) => host.trim())
+        .filter(Boolean),
     },
     healGraceMs: integer('HEAL_GRACE_MS', 120_000),
   };

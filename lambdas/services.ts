@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from './adapters/dynamo-store';
+import { providerFileHosts } from './adapters/provider-output';
 import { parseWorkflows, RunningHubProvider } from './adapters/runninghub';
 import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
@@ -32,7 +33,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   const clock = { now: () => new Date() };
 
   const store = new DynamoStore(doc, config.tableName, config.jobRetentionDays);
-  const files = new S3Files(s3, presigner, config.bucketName);
+  const files = new S3Files(s3, presigner, config.bucketName, providerFileHosts(config.runningHub.baseUrl, config.runningHub.fileHosts));
   const workflow =
     overrides.workflow ??
     new SfnWorkflow(

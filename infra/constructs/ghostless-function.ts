@@ -17,6 +17,8 @@ export const HANDLER_METADATA = 'ghostless:handler';
 export interface BucketAccess {
   read?: readonly string[];
   write?: readonly string[];
+  /** Writes that stream by multipart upload: they may abort their own uploads so that no parts stay billed. */
+  streamed?: boolean;
 }
 
 export interface GhostlessFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'handler'> {
@@ -93,7 +95,7 @@ export class GhostlessFunction extends NodejsFunction {
   }
 
   /** Grants only s3:GetObject / s3:PutObject under the given prefixes: no delete, no tagging, no ACLs. */
-  bindBucket(bucket: IBucket, { read = [], write = [] }: BucketAccess): this {
+  bindBucket(bucket: IBucket, { read = [], write = [], streamed = false }: BucketAccess): this {
     this.addEnvironment('BUCKET_NAME', bucket.bucketName);
     const objects = (prefixes: readonly string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
     if (read.length > 0) {
@@ -103,13 +105,14 @@ export class GhostlessFunction extends NodejsFunction {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     }
     if (write.length > 0) {
-      this.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: objects(write) }));
+      const actions = streamed ? ['s3:PutObject', 's3:AbortMultipartUpload'] : ['s3:PutObject'];
+      this.addToRolePolicy(new PolicyStatement({ actions, resources: objects(write) }));
     }
     for (const prefix of new Set([...read, ...write])) {
       acknowledgeWildcard(
         this.role ?? this,
         bucket.arnForObjects(`${prefix}*`),
-        `Object keys under ${prefix} embed per-job ids unknown at deploy time; the grant stops at that prefix and at Get/PutObject.`,
+        `Object keys under ${prefix} embed per-job ids unknown at deploy time; the grant stops at that prefix and at Get/PutObject (and aborting its own multipart uploads).`,
       );
     }
     return this;

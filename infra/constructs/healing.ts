@@ -29,7 +29,7 @@ export class Healing extends Construct {
         new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(55) })
           .bindTable(storage.table)
           // Healing may collect a finished task's outputs.
-          .bindBucket(storage.bucket, { write: [OUTPUTS_PREFIX] })
+          .bindBucket(storage.bucket, { write: [OUTPUTS_PREFIX], streamed: true })
           .allowTaskResponses(stateMachineArns.arn)
           .allowOnExecutions(['states:DescribeExecution', 'states:StopExecution'], stateMachineArns.executions)
       );

@@ -53,8 +53,8 @@ export class JobMachine extends Construct {
   constructor(scope: Construct, id: string, { storage, environment, publicApiUrl }: JobMachineProps) {
     super(scope, id);
     const { name, arn } = stateMachineArnOf(this);
-    const step = (fnId: string, handlerFile: string, timeout = 30) =>
-      new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(timeout) })
+    const step = (fnId: string, handlerFile: string, timeout = 30, memorySize?: number) =>
+      new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(timeout), ...(memorySize && { memorySize }) })
         .bindTable(storage.table)
         .allowTaskResponses(arn);
 
@@ -63,7 +63,12 @@ export class JobMachine extends Construct {
       // Presigns the admitted copies of the inputs, never the keys the browser can still upload to.
       .bindBucket(storage.bucket, { read: [ADMITTED_PREFIX] })
       .addEnvironment('PUBLIC_API_URL', publicApiUrl);
-    const collectFn = step('CollectOutputsFunction', 'collect-outputs', 300).bindBucket(storage.bucket, { write: [OUTPUTS_PREFIX] });
+    // Collecting streams each output (at most 40 MiB in flight, provider-output.ts) and sniffs its type: 256 MB covers
+    // that plus the runtime. 300 s moves the largest output (OUTPUT_LIMITS: 2 GiB) at 7.2 MB/s or faster.
+    const collectFn = step('CollectOutputsFunction', 'collect-outputs', 300, 256).bindBucket(storage.bucket, {
+      write: [OUTPUTS_PREFIX],
+      streamed: true,
+    });
     const finalizeFn = step('FinalizeFunction', 'finalize');
     this.functions = [waitFn, runFn, collectFn, finalizeFn];
 

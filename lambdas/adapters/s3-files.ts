@@ -1,7 +1,9 @@
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { OutputRule } from '../domain/catalog';
 import type { FileStore } from '../domain/ports';
+import { streamOutputToS3 } from './provider-output';
 
 const DOWNLOAD_TTL_SECONDS = 3600;
 
@@ -11,6 +13,8 @@ export class S3Files implements FileStore {
     private readonly s3: S3Client,
     private readonly presigner: S3Client,
     private readonly bucket: string,
+    /** Null when a provider file URL may be fetched, else why not. */
+    private readonly refuseFileUrl: (url: URL) => string | null,
   ) {}
 
   async presignUpload(key: string, contentType: string, size: number, expiresInSeconds: number) {
@@ -53,13 +57,8 @@ export class S3Files implements FileStore {
     }
   }
 
-  async copyFromUrl(url: string, key: string) {
-    const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
-    if (!response.ok) throw new Error(`Downloading an output failed with HTTP ${response.status}`);
-    const body = new Uint8Array(await response.arrayBuffer());
-    const contentType = response.headers.get('content-type')?.split(';')[0] || 'application/octet-stream';
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
-    return { contentType, bytes: body.length };
+  collect(url: string, key: string, rule: OutputRule) {
+    return streamOutputToS3({ s3: this.s3, bucket: this.bucket, refuse: this.refuseFileUrl, timeoutMs: 280_000 }, url, key, rule);
   }
 
   presignDownload(key: string) {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { outputRule } from './catalog';
 import { type JobErrorCode, JobFinished, NotFound, ProviderFailed } from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
@@ -85,12 +86,13 @@ export function lifecycle(deps: LifecycleDeps) {
     if (outcome.status === 'failed') throw new ProviderFailed(outcome.reason);
     if (outcome.status === 'running') throw new Error('The provider called back before its task ended');
     if (outcome.outputs.length === 0) throw new ProviderFailed('The provider returned no output.');
-    return Promise.all(
-      outcome.outputs.map(async (output, index) => {
-        const key = outputKey(jobId, index);
-        return { key, ...(await files.copyFromUrl(output.fileUrl, key)) };
-      }),
-    );
+    // One at a time: each stream holds a bounded buffer, and the function's memory is sized for one.
+    const collected = [];
+    for (const [index, output] of outcome.outputs.entries()) {
+      const key = outputKey(jobId, index);
+      collected.push({ key, ...(await files.collect(output.fileUrl, key, outputRule(job.tool))) });
+    }
+    return collected;
   }
 
   /** Moves a live job to its terminal state, retrying on concurrent changes; hands a released slot on. */

@@ -1,3 +1,4 @@
+import type { OutputRule } from './catalog';
 import type { JobErrorCode } from './errors';
 import type { JobRecord, StoredInput, UploadIntent } from './jobs';
 
@@ -27,8 +28,8 @@ export interface CreditLedger {
 }
 
 export interface FileStore {
-  /** Downloads a provider output and stores it under `key`. */
-  copyFromUrl(url: string, key: string): Promise<{ contentType: string; bytes: number }>;
+  /** Streams a provider output into `key`; ProviderFailed when its host, type or size breaks the rule. */
+  collect(url: string, key: string, rule: OutputRule): Promise<{ contentType: string; bytes: number }>;
   presignUpload(
     key: string,
     contentType: string,

@@ -222,7 +222,12 @@ class FunctionPool {
   private async acquire(): Promise<Sandbox> {
     for (;;) {
       const warm = this.idle.pop();
-      if (warm) return warm;
+      if (warm?.alive) return warm;
+      if (warm) {
+        // Stopped while idle (over its memory size): gone, as Lambda replaces it.
+        this.all.delete(warm);
+        continue;
+      }
       if (this.all.size < this.limit) return this.spawn();
       // Reserved concurrency is a hard limit in AWS: the caller is throttled.
       if (this.spec.reservedConcurrency !== undefined) {
@@ -271,7 +276,7 @@ class Sandbox {
     });
     this.worker = new Worker(SANDBOX, {
       env,
-      workerData: { codeDir: spec.codeDir, handler: spec.handler, armedFaults },
+      workerData: { codeDir: spec.codeDir, handler: spec.handler, armedFaults, memoryLimitBytes: spec.memorySize * 1024 * 1024 },
       resourceLimits: { maxOldGenerationSizeMb: spec.memorySize },
       stdout: true,
       stderr: true,
@@ -365,6 +370,7 @@ class Sandbox {
     error?: { errorType: string; errorMessage: string; trace?: string[] };
     point?: string;
     subject?: string;
+    bytes?: number;
   }) {
     switch (message.type) {
       case 'init':
@@ -378,6 +384,18 @@ class Sandbox {
         // A failed init discards the sandbox: Lambda runs the init again on the next invocation.
         if (message.init) void this.terminate();
         this.finish(message.ok ? { ok: true, payload: message.payload ?? 'null' } : { ok: false, error: message.error as never });
+        return;
+      case 'oom':
+        // Lambda stops a sandbox that goes over its memory size, mid-invocation or not.
+        if (this.current) console.error(`[${this.spec.logicalId}] sandbox used ${message.bytes} bytes, over ${this.spec.memorySize} MB`);
+        this.finish({
+          ok: false,
+          error: {
+            errorType: 'Runtime.OutOfMemory',
+            errorMessage: `RequestId: ${this.current?.id} Error: Runtime exited with error: signal: killed`,
+          },
+        });
+        void this.terminate();
         return;
       case 'crash':
         this.finish({

@@ -4,9 +4,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { codeDir, handler, armedFaults } = workerData;
+const { codeDir, handler, armedFaults, memoryLimitBytes } = workerData;
+
+// The heap cap (resourceLimits) does not see Buffers and ArrayBuffers, which live outside the V8 heap; Lambda counts
+// all memory. So the sandbox also watches heap + external memory and reports crossing the function's memory size.
+setInterval(() => {
+  const { used_heap_size: heap, external_memory: external } = getHeapStatistics();
+  if (heap + external > memoryLimitBytes) parentPort.postMessage({ type: 'oom', bytes: heap + external });
+}, 20).unref();
 
 // Fault points (see lambdas/domain/faults.ts) are armed by the local stack's own code, never by the
 // function: the bundle's checkpoint() finds this bridge on globalThis and asks the parent when one is armed.

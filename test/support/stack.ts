@@ -36,6 +36,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
       baseUrl: 'http://127.0.0.1:9',
       apiKey: 'unused',
       workflows: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((t) => [t, `unused-${t}`]))),
+      fileHosts: [],
     },
     ...overrides,
   };
