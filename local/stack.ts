@@ -37,7 +37,7 @@ import {
   PolicyEvaluator,
   startAwsGateway,
 } from './iam';
-import { type FunctionSpec, LambdaService } from './lambda/lambda-service';
+import { type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
 import { LOCAL_API_KEY, LOCAL_WORKFLOWS, type LocalProvider, startLocalProvider } from './provider/server';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
@@ -216,7 +216,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // The state machine, with its Lambda tasks invoking the assembly's functions.
     const machine = extractStateMachine(template, undefined, resolver);
-    const invokeFunction = (arn: string, payload: unknown) => (lambda as LambdaService).invoke(arn, payload);
+    // Step Functions reports the Lambda API's own refusals (a throttle, say) as `Lambda.<exception>`.
+    const invokeFunction = (arn: string, payload: unknown) =>
+      (lambda as LambdaService).invoke(arn, payload).catch((error: unknown) => {
+        if (error instanceof LambdaServiceError) error.name = `Lambda.${error.name}`;
+        throw error;
+      });
     stepFunctions = new LocalStepFunctions({
       definition: machine.definition,
       stateMachineArn: machine.stateMachineArn,

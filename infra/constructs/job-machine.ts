@@ -4,6 +4,7 @@ import {
   DefinitionBody,
   Fail,
   IntegrationPattern,
+  JitterType,
   JsonPath,
   LogLevel,
   StateMachine,
@@ -108,6 +109,19 @@ export class JobMachine extends Construct {
     });
     for (const task of [finalize, finalizeFailure]) {
       task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 6 });
+    }
+
+    for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize, finalizeFailure]) {
+      // LambdaInvoke already retries Lambda.ServiceException, AWSLambdaException and SdkClientException; a throttle is
+      // transient too. Invoked again at 1, 2, 4 … 30 s (with jitter): about 3 minutes before the Catch decides.
+      task.addRetry({
+        errors: ['Lambda.TooManyRequestsException'],
+        interval: Duration.seconds(1),
+        backoffRate: 2,
+        maxDelay: Duration.seconds(30),
+        jitterStrategy: JitterType.FULL,
+        maxAttempts: 10,
+      });
     }
 
     const done = new Succeed(this, 'Done');

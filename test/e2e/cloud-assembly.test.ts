@@ -40,8 +40,8 @@ const functionBuiltFrom = (template: CfnTemplate, handlerFile: string) => {
   return entry;
 };
 
-async function start(edit: (template: CfnTemplate) => void, expectDenials = false) {
-  const stack = await startTestStack({ PROVIDER_LATENCY_MS: '100' }, { cloudAssembly: editedAssembly(edit), expectDenials });
+async function start(edit: (template: CfnTemplate) => void, expectDenials = false, env: Record<string, string> = {}) {
+  const stack = await startTestStack({ PROVIDER_LATENCY_MS: '100', ...env }, { cloudAssembly: editedAssembly(edit), expectDenials });
   stacks.push(stack);
   return stack;
 }
@@ -100,4 +100,29 @@ describe('the local stack on an edited cloud assembly', () => {
     expect(denied[0]?.resource).toBe(stack.stepFunctions.stateMachineArn);
     expect(stack.stepFunctions.listExecutions().executions.map((e) => e.name)).not.toContain(jobId);
   }, 60_000);
+
+  it('retries a throttled step function instead of failing its job', async () => {
+    const stack = await start(
+      (template) => {
+        const [, fn] = functionBuiltFrom(template, 'wait-for-slot');
+        (fn.Properties as Record<string, unknown>).ReservedConcurrentExecutions = 1;
+      },
+      false,
+      { SFN_RETRY_SCALE: '0.2' },
+    );
+    const submitted = await Promise.all(Array.from({ length: 5 }, (_, i) => submitOne(stack, `throttle-${i}-${Date.now()}`)));
+    const jobs = await Promise.all(
+      submitted.map(({ user, jobId }) =>
+        stack.api.waitForJob(user.token, jobId, (j) => ['succeeded', 'failed'].includes(j.status), 60_000),
+      ),
+    );
+    expect(jobs.map((job) => job.status)).toEqual(Array(5).fill('succeeded'));
+    const histories = submitted.map(({ jobId }) =>
+      JSON.stringify(
+        stack.stepFunctions.history(`${stack.stepFunctions.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`),
+      ),
+    );
+    expect(histories.filter((history) => history.includes('Lambda.TooManyRequestsException')).length).toBeGreaterThan(0);
+    await assertInvariants(stack);
+  }, 90_000);
 });
