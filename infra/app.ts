@@ -39,5 +39,7 @@ new GhostlessStack(app, 'Ghostless', {
     : undefined,
   // `-c cognitoFeaturePlan=essentials` trades threat protection for a lower price.
   cognitoFeaturePlan: app.node.tryGetContext('cognitoFeaturePlan'),
+  // `-c alarmEmail=ops@example.com`: every alarm e-mails there.
+  alarmEmail: app.node.tryGetContext('alarmEmail'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { parseWorkflows } from '../lambdas/adapters/runninghub';
 import { AccessLogs } from './constructs/access-logs';
 import { Admission } from './constructs/admission';
+import { Alerts } from './constructs/alerts';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
 import { REPO_ROOT } from './constructs/ghostless-function';
@@ -14,6 +15,7 @@ import { Storage } from './constructs/storage';
 import { Web, type WebDomain } from './constructs/web';
 
 const DEFAULT_FILE_HOSTS = 'rh-images.xiaoyaoyou.com,*.runninghub.ai,*.runninghub.cn';
+
 export interface GhostlessStackProps extends StackProps {
   /** Days inputs and outputs stay in S3 (default 7). */
   objectRetentionDays?: number;
@@ -34,6 +36,8 @@ export interface GhostlessStackProps extends StackProps {
   webDomain?: WebDomain;
   /** Cognito feature plan (default `plus`, which brings threat protection). */
   cognitoFeaturePlan?: 'plus' | 'essentials';
+  /** Who every alarm notifies (an SNS e-mail subscription; the address confirms it once). */
+  alarmEmail?: string;
 }
 
 export class GhostlessStack extends Stack {
@@ -44,6 +48,7 @@ export class GhostlessStack extends Stack {
   readonly api: Api;
   readonly jobs: JobMachine;
   readonly healing: Healing;
+  readonly alerts: Alerts;
   readonly web: Web;
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
@@ -117,6 +122,17 @@ export class GhostlessStack extends Stack {
       },
     });
     new SpaOriginCors(this, 'MediaCors', { bucket: this.storage.bucket, origins: this.web.origins });
+    this.alerts = new Alerts(this, 'Alerts', {
+      email: props.alarmEmail,
+      stateMachine: this.jobs.stateMachine,
+      functions: [
+        this.admission.apiFunction,
+        this.admission.s3EventFunction,
+        ...this.jobs.functions,
+        this.healing.sweeper,
+        this.healing.cleanup,
+      ],
+    });
 
     new CfnOutput(this, 'WebUrl', { value: `https://${this.web.distribution.distributionDomainName}` });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });

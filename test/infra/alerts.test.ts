@@ -1,0 +1,46 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { synth } from '../support/synth';
+
+describe('alerts', () => {
+  const { stack, template } = synth({ alarmEmail: 'ops@example.com' });
+  const topic = { Ref: stack.getLogicalId(stack.alerts.topic.node.defaultChild as never) };
+  const alarms = Object.entries(template.findResources('AWS::CloudWatch::Alarm'));
+
+  it('notify one encrypted, TLS-only topic from every alarm in the stack, going off and coming back', () => {
+    expect(alarms.length).toBeGreaterThanOrEqual(5);
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([topic]);
+      expect(alarm.Properties.OKActions, id).toEqual([topic]);
+    }
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+  });
+
+  it('e-mail the address given at deploy, and nobody when none is given', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topic });
+    expect(Object.keys(synth().template.findResources('AWS::SNS::Subscription'))).toEqual([]);
+  });
+
+  it('watch failed, timed-out and aborted executions and throttles of every function', () => {
+    const described = (text: RegExp) => alarms.find(([, alarm]) => text.test(String(alarm.Properties.AlarmDescription)))?.[1];
+    const executions = JSON.stringify(described(/executions failed/)?.Properties.Metrics);
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']) expect(executions).toContain(metric);
+    const throttles = described(/throttled/)?.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[];
+    // Every function built from a Ghostless handler (the CDK helpers' own functions are not ours to size).
+    const ours = Object.keys(template.findResources('AWS::Lambda::Function', { Metadata: { 'ghostless:handler': Match.anyValue() } }));
+    const watched = throttles.filter((m) => m.MetricStat?.Metric.MetricName === 'Throttles');
+    expect(ours.length).toBeGreaterThanOrEqual(8);
+    expect(watched.map((m) => JSON.stringify(m.MetricStat?.Metric)).sort()).toEqual(
+      ours
+        .map((id) =>
+          JSON.stringify({ Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }], MetricName: 'Throttles', Namespace: 'AWS/Lambda' }),
+        )
+        .sort(),
+    );
+  });
+});
