@@ -22,9 +22,11 @@ import {
   matchesS3EventType,
   s3Notifications,
   tableDefinitions,
+  templateSecrets,
 } from './cloud/template-reader';
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
+import { type SecretsManagerLocal, startSecretsManagerLocal } from './emulators/secrets-manager';
 import { compileEventPattern } from './events/pattern';
 import { parseScheduleExpression } from './events/schedule';
 import { createHttpAdapter } from './http-adapter';
@@ -120,6 +122,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stepFunctions: LocalStepFunctions | undefined;
   let lambda: LambdaService | undefined;
   let sfnServer: { endpoint: string; stop(): Promise<void> } | undefined;
+  let secretsManager: SecretsManagerLocal | undefined;
   let gateway: AwsGateway | undefined;
   const timers: NodeJS.Timeout[] = [];
   const server = createServer();
@@ -144,7 +147,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stepFunctions?.close();
     await lambda?.settle();
     await lambda?.close();
-    await Promise.allSettled([sfnServer?.stop(), provider?.stop(), gateway?.stop()]);
+    await Promise.allSettled([sfnServer?.stop(), provider?.stop(), gateway?.stop(), secretsManager?.stop()]);
     await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
     if (inMemory) rmSync(dataDir, { recursive: true, force: true });
   };
@@ -256,10 +259,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       identities.set(identity.accessKeyId, identity);
       keyOf.set(spec.name, identity);
     }
+    // The template's secrets; the provider's key (the one functions name in RUNNINGHUB_API_KEY_SECRET) comes from
+    // the local configuration, as an operator's put-secret-value would set it.
+    const providerKeySecrets = new Set(functions.map((spec) => spec.environment.RUNNINGHUB_API_KEY_SECRET));
+    secretsManager = await startSecretsManagerLocal(
+      templateSecrets(resolver).map((secret) => ({
+        ...secret,
+        value: providerKeySecrets.has(secret.arn) ? (knob('RUNNINGHUB_API_KEY') ?? LOCAL_API_KEY) : randomBytes(24).toString('base64url'),
+      })),
+    );
     // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.
     const functionsDynamoDb = options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint;
     gateway = await startAwsGateway({
-      upstreams: { dynamodb: functionsDynamoDb, s3: s3.endpoint, sfn: sfnServer.endpoint },
+      upstreams: { dynamodb: functionsDynamoDb, s3: s3.endpoint, sfn: sfnServer.endpoint, secretsmanager: secretsManager.endpoint },
       upstreamCredentials: { s3: S3RVER_CREDENTIALS },
       identities: (accessKeyId) => identities.get(accessKeyId),
       taskTokenOwner: () => machine.stateMachineArn,
@@ -282,6 +294,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb ?? '',
       AWS_ENDPOINT_URL_S3: endpoints.s3 ?? '',
       AWS_ENDPOINT_URL_SFN: endpoints.sfn ?? '',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager ?? '',
       S3_FORCE_PATH_STYLE: 'true',
       S3_PUBLIC_ENDPOINT: `${url}/s3`,
       // The sandbox runs on this machine's Node (20); Lambda's is 22.

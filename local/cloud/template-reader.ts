@@ -92,6 +92,14 @@ export function bucketNames(resolver: Resolver): string[] {
   return ofType(resolver, 'AWS::S3::Bucket').map(([logicalId]) => resolver.ref(logicalId));
 }
 
+/** The template's Secrets Manager secrets: their ARN (what Ref gives) and name. */
+export function templateSecrets(resolver: Resolver): { arn: string; name: string }[] {
+  return ofType(resolver, 'AWS::SecretsManager::Secret').map(([logicalId]) => {
+    const arn = resolver.ref(logicalId);
+    return { arn, name: arn.slice(arn.indexOf(':secret:') + ':secret:'.length) };
+  });
+}
+
 export interface S3Notification {
   bucket: string;
   /** e.g. `s3:ObjectCreated:*`. */
