@@ -68,7 +68,10 @@ export async function streamOutputToS3(
     async function* counted() {
       for (let chunk: Buffer | undefined = head; chunk; chunk = await next(chunks)) {
         bytes += chunk.length;
-        if (bytes > rule.maxBytes) throw (refusal = new ProviderFailed(`The provider's output exceeds ${rule.maxBytes} bytes.`));
+        if (bytes > rule.maxBytes) {
+          refusal = new ProviderFailed(`The provider's output exceeds ${rule.maxBytes} bytes.`);
+          throw refusal;
+        }
         yield chunk;
       }
     }

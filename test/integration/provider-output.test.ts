@@ -10,7 +10,7 @@ import { image } from '../support/media';
 
 // The provider's file host, as the test wants it to misbehave; requests are counted per path.
 const seen: string[] = [];
-let routes: Record<string, (res: ServerResponse) => void> = {};
+const routes: Record<string, (res: ServerResponse) => void> = {};
 const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   seen.push(req.url ?? '');
   const route = routes[req.url ?? ''];

@@ -17,7 +17,7 @@ describe('verifySigV4', () => {
     );
     const claim = readSigV4Claim(request);
     expect(claim).toMatchObject({ accessKeyId: 'AKIDTEST', region: 'us-east-1', service: 'dynamodb' });
-    await verifySigV4(request, claim!, secret);
+    await verifySigV4(request, claim as NonNullable<typeof claim>, secret);
   });
 
   it('refuses a DynamoDB request whose body or secret differs', async () => {
@@ -48,9 +48,11 @@ describe('verifySigV4', () => {
     const request = { method: 'GET', path: url.pathname, query: url.search.slice(1), headers: { host: url.host } };
     const claim = readSigV4Claim(request);
     expect(claim).toMatchObject({ accessKeyId: 'AKIDTEST', service: 's3', presigned: { expiresIn: 60 } });
-    await verifySigV4(request, claim!, secret);
-    await expect(verifySigV4(request, claim!, secret, Date.now() + 120_000)).rejects.toThrow(/expired/);
-    await expect(verifySigV4({ ...request, path: '/media/outputs/other' }, claim!, secret)).rejects.toThrow(SignatureMismatchError);
+    await verifySigV4(request, claim as NonNullable<typeof claim>, secret);
+    await expect(verifySigV4(request, claim as NonNullable<typeof claim>, secret, Date.now() + 120_000)).rejects.toThrow(/expired/);
+    await expect(verifySigV4({ ...request, path: '/media/outputs/other' }, claim as NonNullable<typeof claim>, secret)).rejects.toThrow(
+      SignatureMismatchError,
+    );
   });
 
   it('reads no claim from an unsigned request', () => {

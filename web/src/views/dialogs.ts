@@ -20,7 +20,18 @@ export function confirmDialog(title: string, message: string, warn: boolean): Pr
   return new Promise((resolve) => {
     const titleId = uid('confirm');
     let answer = false;
-    const yes = h('button', { type: 'button', class: 'button danger', onClick: () => ((answer = true), element.close()) }, text.confirmYes);
+    const yes = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button danger',
+        onClick: () => {
+          answer = true;
+          element.close();
+        },
+      },
+      text.confirmYes,
+    );
     const no = h('button', { type: 'button', class: 'button secondary', onClick: () => element.close() }, text.confirmNo);
     const element = dialog(
       titleId,
@@ -104,7 +115,10 @@ export function activeJobDialog(active: Job, actions: ActiveJobActions) {
         // It started meanwhile: nothing new can be sent yet.
         actionsRow.replaceChildren(
           close,
-          button(text.viewJob, 'secondary', () => (element.close(), actions.view(now))),
+          button(text.viewJob, 'secondary', () => {
+            element.close();
+            actions.view(now);
+          }),
         );
         close.focus();
         return;
