@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { parseWorkflowMap } from '../lambdas/adapters/runninghub-workflows';
+import { BUNDLED_WORKFLOW_MAP_JSON } from '../local/provider/workflows';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
@@ -22,8 +24,13 @@ export interface GhostlessStackProps extends StackProps {
   runTimeoutSeconds?: number;
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
-  /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
-  runningHub?: { baseUrl?: string; apiKey: string; workflows: string };
+  /** RunningHub account. */
+  runningHub?: { baseUrl?: string; apiKey: string };
+  /**
+   * RUNNINGHUB_WORKFLOWS (SPEC.md "Provider configuration"), validated here: a malformed map stops synthesis.
+   * Omitted, the bundled provider's own map (tests, the local stack); `infra/app.ts` always passes the operator's.
+   */
+  runningHubWorkflows?: string;
 }
 
 export class GhostlessStack extends Stack {
@@ -40,6 +47,8 @@ export class GhostlessStack extends Stack {
     this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays });
     this.auth = new Auth(this, 'Auth');
     const stateMachine = stateMachineArnOf(this);
+    const workflows = props.runningHubWorkflows ?? BUNDLED_WORKFLOW_MAP_JSON;
+    parseWorkflowMap(workflows, 'runningHubWorkflows'); // throws, naming the tool and field, before anything deploys
     const environment = {
       JOB_RETENTION_DAYS: String(props.jobRetentionDays ?? 30),
       MAX_RUNNING: String(props.maxRunning ?? 3),
@@ -48,7 +57,7 @@ export class GhostlessStack extends Stack {
       STATE_MACHINE_ARN: stateMachine.arn,
       RUNNINGHUB_BASE_URL: props.runningHub?.baseUrl ?? 'https://www.runninghub.ai',
       RUNNINGHUB_API_KEY: props.runningHub?.apiKey ?? 'unset',
-      RUNNINGHUB_WORKFLOWS: props.runningHub?.workflows ?? '{}',
+      RUNNINGHUB_WORKFLOWS: workflows,
     };
     this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
     this.api = new Api(this, 'Api', {

@@ -214,6 +214,19 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
     );
   }
 
+  async adoptTask(jobId: string, taskId: string) {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET providerTaskId = :taskId REMOVE creatingAt',
+        ConditionExpression: '#status = :running AND attribute_not_exists(providerTaskId)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':running': 'running', ':taskId': taskId },
+      }),
+    );
+  }
+
   async finalize(job: JobRecord, change: FinalChange) {
     const refund = change.refund && job.charged && !job.refunded ? job.creditCost : 0;
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [

@@ -9,6 +9,7 @@ import { REPO_ROOT } from '../../infra/constructs/ghostless-function';
 import { GhostlessStack, type GhostlessStackProps } from '../../infra/ghostless-stack';
 import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
 import { ROUTES, routeKey } from '../../lambdas/handlers/routes';
+import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 type PolicyProps = { Roles: unknown[]; PolicyDocument: { Statement: Statement[] } };
@@ -351,7 +352,7 @@ describe('functions', () => {
             RUN_TIMEOUT_SECONDS: '900',
             RUNNINGHUB_BASE_URL: 'https://www.runninghub.ai',
             RUNNINGHUB_API_KEY: expect.any(String),
-            RUNNINGHUB_WORKFLOWS: '{}',
+            RUNNINGHUB_WORKFLOWS: BUNDLED_WORKFLOW_MAP_JSON,
           },
         },
       });
@@ -378,12 +379,14 @@ describe('functions', () => {
   });
 
   it('take the limits, timeouts, retention and provider account from the stack props', () => {
+    const OPERATOR_MAP = BUNDLED_WORKFLOW_MAP_JSON.replace('1950000000000000001', '1904136902449209346');
     const other = synth({
       maxRunning: 5,
       queueTimeoutSeconds: 120,
       runTimeoutSeconds: 60,
       jobRetentionDays: 2,
-      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: '{"try-on":"42"}' },
+      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key' },
+      runningHubWorkflows: OPERATOR_MAP,
     });
     for (const fn of allFunctions(other.stack)) {
       expect(
@@ -396,9 +399,17 @@ describe('functions', () => {
         JOB_RETENTION_DAYS: '2',
         RUNNINGHUB_BASE_URL: 'https://rh.example',
         RUNNINGHUB_API_KEY: 'key',
-        RUNNINGHUB_WORKFLOWS: '{"try-on":"42"}',
+        RUNNINGHUB_WORKFLOWS: OPERATOR_MAP,
       });
     }
+  });
+
+  it('refuse to synthesize with a malformed workflow map, naming the tool and field', () => {
+    const map = JSON.parse(BUNDLED_WORKFLOW_MAP_JSON);
+    delete map['try-on'].inputs.garment;
+    expect(() => synth({ runningHubWorkflows: JSON.stringify(map) })).toThrow(
+      'runningHubWorkflows: "try-on" needs inputs.garment ({nodeId, fieldName})',
+    );
   });
 
   it('log to their own log groups with a bounded retention', () => {

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { S3Files } from '../../lambdas/adapters/s3-files';
+import { ProviderBusy } from '../../lambdas/domain/errors';
+import { lifecycle } from '../../lambdas/domain/lifecycle';
+import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
+import { image } from '../support/media';
+import { newUser, submit, testStack } from '../support/stack';
+
+/**
+ * lifecycle.startRun and the provider webhook against the real job store, with a scripted provider: the
+ * creating marker, adoption of a task whose create answer was lost, cancellation of tasks no live job owns,
+ * inputs staged once per job, and an outputs blip after create.
+ */
+
+// Room for every test's job to run at once: each test leaves its job as it is.
+const stack = await testStack({ maxRunning: 50 });
+const { store, credits, queue } = stack.services;
+
+interface Script {
+  create?: (request: ProviderTaskRequest) => Promise<{ taskId: string }>;
+  outputs?: () => Promise<Awaited<ReturnType<Provider['outputs']>>>;
+}
+
+/** A running job and a lifecycle whose provider follows `script` and records what it was asked. */
+async function running(script: Script = {}) {
+  const userId = newUser();
+  await credits.setBalance(userId, 10);
+  const { jobId } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image() }]);
+  await queue.grantNext();
+  const seen = {
+    staged: 0,
+    created: [] as ProviderTaskRequest[],
+    cancelled: [] as string[],
+    resumed: [] as unknown[],
+    failed: [] as string[],
+  };
+  const provider: Provider = {
+    stageInputs: async (inputs) => {
+      seen.staged++;
+      return Object.fromEntries(inputs.map((input) => [input.slot, `api/${input.slot}-${seen.staged}.png`]));
+    },
+    createTask: async (request) => {
+      seen.created.push(request);
+      return script.create ? script.create(request) : { taskId: `task-${seen.created.length}` };
+    },
+    outputs: script.outputs ?? (async () => ({ status: 'running' })),
+    cancel: async (taskId) => void seen.cancelled.push(taskId),
+  };
+  const workflow: Workflow = {
+    start: async () => {},
+    resume: async (token, output) => void seen.resumed.push({ token, output }),
+    fail: async (token, error) => void seen.failed.push(`${token}:${error}`),
+    stop: async () => {},
+    status: async () => 'RUNNING',
+  };
+  const files = new S3Files(stack.s3, stack.s3, stack.config.bucketName);
+  const life = lifecycle({
+    store,
+    files,
+    provider,
+    workflow,
+    queue,
+    clock: { now: () => new Date() },
+    callbackBaseUrl: 'https://app.test',
+    log: () => {},
+    countOutcome: () => {},
+  });
+  const secretOf = (request: ProviderTaskRequest | undefined) => new URL(request?.webhookUrl ?? 'x:').searchParams.get('secret') ?? '';
+  return { userId, jobId, life, seen, secretOf, job: () => store.getJob(jobId) };
+}
+
+const lost = () => Promise.reject(new Error('RunningHub create: timed out'));
+
+describe('a task whose create answer was lost', () => {
+  it('is adopted by its webhook while the job runs, and the execution resumes', async () => {
+    const run = await running({ create: lost });
+    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow('timed out');
+    expect(await run.job()).toMatchObject({ status: 'running', runToken: 'token-1', creatingAt: expect.any(String) });
+    expect((await run.job())?.providerTaskId).toBeUndefined();
+
+    const reply = await run.life.onProviderCallback(run.jobId, run.secretOf(run.seen.created[0]), { event: 'TASK_END', taskId: '777' });
+    expect(reply).toEqual({ accepted: true });
+    expect((await run.job())?.providerTaskId).toBe('777');
+    expect(run.seen.resumed).toEqual([{ token: 'token-1', output: { taskId: '777' } }]);
+    expect(run.seen.cancelled).toEqual([]);
+  });
+
+  it('is cancelled when its job has ended', async () => {
+    const run = await running({ create: lost });
+    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow('timed out');
+    await run.life.fail(run.jobId, { Error: 'Error' });
+    const reply = await run.life.onProviderCallback(run.jobId, run.secretOf(run.seen.created[0]), { event: 'TASK_END', taskId: '778' });
+    expect(reply).toEqual({ accepted: false });
+    expect(run.seen.cancelled).toEqual(['778']);
+    expect(run.seen.resumed).toEqual([]);
+  });
+
+  it('is cancelled when the job already runs another task (a create retried after a lost answer)', async () => {
+    const run = await running();
+    await run.life.startRun(run.jobId, 'token-1');
+    expect((await run.job())?.providerTaskId).toBe('task-1');
+    const reply = await run.life.onProviderCallback(run.jobId, run.secretOf(run.seen.created[0]), { event: 'TASK_END', taskId: '779' });
+    expect(reply).toEqual({ accepted: false });
+    expect(run.seen.cancelled).toEqual(['779']);
+  });
+
+  it('is refused without the secret', async () => {
+    const run = await running({ create: lost });
+    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow();
+    await expect(run.life.onProviderCallback(run.jobId, 'forged', { taskId: '780' })).rejects.toThrow('No task waits');
+    expect((await run.job())?.providerTaskId).toBeUndefined();
+  });
+});
+
+describe('startRun', () => {
+  it('records the secret and the creating marker before calling create', async () => {
+    let atCreate: Awaited<ReturnType<typeof store.getJob>> = null;
+    const run = await running({
+      create: async () => {
+        atCreate = await store.getJob(run.jobId);
+        return { taskId: '900' };
+      },
+    });
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(atCreate).toMatchObject({ runToken: 'token-1', callbackSecretHash: expect.any(String), creatingAt: expect.any(String) });
+    expect(await run.job()).toMatchObject({ providerTaskId: '900' });
+    expect((await run.job())?.creatingAt).toBeUndefined();
+  });
+
+  it('uploads the inputs once and reuses their fileNames when the key was busy', async () => {
+    let busy = true;
+    const run = await running({
+      create: async () => {
+        if (!busy) return { taskId: '901' };
+        busy = false;
+        throw new ProviderBusy('RunningHub create: 421 TASK_QUEUE_MAXED');
+      },
+    });
+    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toBeInstanceOf(ProviderBusy);
+    await run.life.startRun(run.jobId, 'token-2');
+    expect(run.seen.staged).toBe(1);
+    expect(run.seen.created.map((r) => r.files)).toEqual([{ image: 'api/image-1.png' }, { image: 'api/image-1.png' }]);
+    expect(await run.job()).toMatchObject({ providerTaskId: '901', providerFiles: { image: 'api/image-1.png' } });
+  });
+
+  it('does not fail the run when the outputs check right after create meets a network blip', async () => {
+    const run = await running({ outputs: () => Promise.reject(new Error('RunningHub outputs: fetch failed')) });
+    await expect(run.life.startRun(run.jobId, 'token-1')).resolves.toBeUndefined();
+    expect(await run.job()).toMatchObject({ status: 'running', providerTaskId: 'task-1' });
+    expect([run.seen.failed, run.seen.resumed]).toEqual([[], []]);
+  });
+
+  it('resumes at once when the task already ended before its id was recorded', async () => {
+    const run = await running({ outputs: async () => ({ status: 'succeeded', outputs: [] }) });
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(run.seen.resumed).toEqual([{ token: 'token-1', output: { taskId: 'task-1' } }]);
+  });
+
+  it('cancels a task created while the job was being cancelled', async () => {
+    const run = await running({
+      create: async () => {
+        await run.life.cancel(run.userId, run.jobId);
+        return { taskId: '902' };
+      },
+    });
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(run.seen.cancelled).toEqual(['902']);
+    expect(run.seen.failed).toEqual(['token-1:JobFinished']);
+    expect((await run.job())?.status).toBe('cancelled');
+  });
+});
