@@ -214,6 +214,19 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
     );
   }
 
+  async noteTaskCancelled(jobId: string, at: string) {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET providerCancelledAt = :at',
+        ConditionExpression: '#status = :running',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':running': 'running', ':at': at },
+      }),
+    );
+  }
+
   async adoptTask(jobId: string, taskId: string) {
     return this.conditional(
       new UpdateCommand({

@@ -208,8 +208,14 @@ export function lifecycle(deps: LifecycleDeps) {
     }
   }
 
+  /**
+   * Cancels the running job's task, noted on the job first: if finalizing then fails and is retried, the
+   * healer reads the task's `failed` outcome as Ghostless's own cancel, not as PROVIDER_ERROR.
+   */
   async function stopProviderTask(job: JobRecord | null) {
-    if (job?.status === 'running' && job.providerTaskId) await cancelProviderTask(job.providerTaskId);
+    if (job?.status !== 'running' || !job.providerTaskId) return;
+    if (!job.providerCancelledAt) await store.noteTaskCancelled(job.jobId, clock.now().toISOString());
+    await cancelProviderTask(job.providerTaskId);
   }
 
   async function cancelProviderTask(taskId: string) {

@@ -54,6 +54,8 @@ export interface QueueStore {
   grant(job: JobRecord, slot: number, startedAt: string, deadline: string): Promise<boolean>;
   /** Records the token a parked execution waits on; false when the job is no longer in `status`. */
   recordToken(jobId: string, status: 'queued' | 'running', token: string, extra?: Record<string, unknown>): Promise<boolean>;
+  /** Notes that Ghostless itself is stopping the running job's task, so its later `failed` outcome is not the provider's. */
+  noteTaskCancelled(jobId: string, at: string): Promise<boolean>;
   /** Records the provider task of a running job that has none yet (a task created but never recorded); false otherwise. */
   adoptTask(jobId: string, taskId: string): Promise<boolean>;
   /** Moves a live job to a terminal state in one transaction: slot, queue entry and lock released, refund paid at most once. */

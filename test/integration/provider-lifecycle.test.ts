@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { S3Files } from '../../lambdas/adapters/s3-files';
 import { ProviderBusy } from '../../lambdas/domain/errors';
+import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
 import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
 import { image } from '../support/media';
@@ -22,7 +23,7 @@ interface Script {
 }
 
 /** A running job and a lifecycle whose provider follows `script` and records what it was asked. */
-async function running(script: Script = {}) {
+async function running(script: Script = {}, jobStore: typeof store = store) {
   const userId = newUser();
   await credits.setBalance(userId, 10);
   const { jobId } = await submit(stack, userId, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image() }]);
@@ -55,7 +56,7 @@ async function running(script: Script = {}) {
   };
   const files = new S3Files(stack.s3, stack.s3, stack.config.bucketName);
   const life = lifecycle({
-    store,
+    store: jobStore,
     files,
     provider,
     workflow,
@@ -66,7 +67,7 @@ async function running(script: Script = {}) {
     countOutcome: () => {},
   });
   const secretOf = (request: ProviderTaskRequest | undefined) => new URL(request?.webhookUrl ?? 'x:').searchParams.get('secret') ?? '';
-  return { userId, jobId, life, seen, secretOf, job: () => store.getJob(jobId) };
+  return { userId, jobId, life, provider, workflow, seen, secretOf, job: () => store.getJob(jobId) };
 }
 
 const lost = () => Promise.reject(new Error('RunningHub create: timed out'));
@@ -167,5 +168,45 @@ describe('startRun', () => {
     expect(run.seen.cancelled).toEqual(['902']);
     expect(run.seen.failed).toEqual(['token-1:JobFinished']);
     expect((await run.job())?.status).toBe('cancelled');
+  });
+});
+
+describe('healing a job whose task Ghostless already cancelled', () => {
+  it('ends HEALED, not PROVIDER_ERROR, when finalizing failed once after the cancel', async () => {
+    // The first finalize fails (a DynamoDB 500): the heal is retried after the task was cancelled.
+    let failures = 1;
+    const flaky = Object.create(store) as typeof store;
+    flaky.finalize = async (job, change) => {
+      if (failures-- > 0) throw new Error('InternalServerError');
+      return store.finalize(job, change);
+    };
+    const cancelled = new Set<string>();
+    const run = await running(
+      {
+        // As RunningHub answers for a cancelled task: failed.
+        outputs: async () => (cancelled.size ? { status: 'failed', reason: 'The task was cancelled' } : { status: 'running' }),
+      },
+      flaky,
+    );
+    await run.life.startRun(run.jobId, 'token-1');
+    const cancel = run.provider.cancel;
+    run.provider.cancel = async (taskId) => {
+      cancelled.add(taskId);
+      await cancel(taskId);
+    };
+    const healer = healing({
+      store: flaky,
+      workflow: run.workflow,
+      provider: run.provider,
+      lifecycle: run.life,
+      queue,
+      clock: { now: () => new Date() },
+      graceMs: 0,
+      log: () => {},
+    });
+    await expect(healer.onExecutionEnded(run.jobId)).rejects.toThrow('InternalServerError');
+    expect([...cancelled]).toEqual(['task-1']);
+    await healer.onExecutionEnded(run.jobId); // Lambda's async retry
+    expect((await run.job())?.error?.code).toBe('HEALED');
   });
 });
