@@ -215,27 +215,23 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 
   async noteTaskCancelled(jobId: string, at: string) {
-    return this.conditional(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: jobKey(jobId),
-        UpdateExpression: 'SET providerCancelledAt = :at',
-        ConditionExpression: '#status = :running',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':running': 'running', ':at': at },
-      }),
-    );
+    return this.updateRunning(jobId, 'SET providerCancelledAt = :value', at);
   }
 
   async adoptTask(jobId: string, taskId: string) {
+    return this.updateRunning(jobId, 'SET providerTaskId = :value REMOVE creatingAt', taskId, 'attribute_not_exists(providerTaskId)');
+  }
+
+  /** One update of a job that must still be running (and meet `also`); false when it is not. */
+  private updateRunning(jobId: string, update: string, value: string, also?: string) {
     return this.conditional(
       new UpdateCommand({
         TableName: this.table,
         Key: jobKey(jobId),
-        UpdateExpression: 'SET providerTaskId = :taskId REMOVE creatingAt',
-        ConditionExpression: '#status = :running AND attribute_not_exists(providerTaskId)',
+        UpdateExpression: update,
+        ConditionExpression: also ? `#status = :running AND ${also}` : '#status = :running',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':running': 'running', ':taskId': taskId },
+        ExpressionAttributeValues: { ':running': 'running', ':value': value },
       }),
     );
   }
