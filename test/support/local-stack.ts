@@ -12,6 +12,14 @@ export async function startTestStack(env: Record<string, string> = {}) {
   const dynamodbEndpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
   if (!dynamodbEndpoint) throw new Error('The emulators are not running: run tests through vitest (test/global-setup.ts)');
   const tableName = `stack-${randomUUID().slice(0, 8)}`;
+  // The bundled provider reads these knobs from the environment when it starts. RunningHub retries an
+  // unanswered webhook minutes apart; tests shrink that schedule unless they ask for another.
+  const knobs = { PROVIDER_WEBHOOK_RETRY_SCALE: '0.005', PROVIDER_FOREIGN_TASKS: undefined, PROVIDER_CREATE_FAIL_RATE: undefined };
+  for (const [name, fallback] of Object.entries(knobs)) {
+    const value = env[name] ?? fallback;
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
   const stack = await startLocalStack({
     port: 0,
     inMemory: true,
