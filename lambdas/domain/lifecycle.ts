@@ -26,6 +26,8 @@ export interface StepFailure {
 }
 
 const MAX_FINALIZE_ATTEMPTS = 5;
+/** Tries to record a created task (each with the SDK's own retries inside). */
+const RECORD_TASK_ATTEMPTS = 4;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 /** Everything after admission: running on the provider, collecting outputs, and finalizing on every path. */
@@ -61,7 +63,7 @@ export function lifecycle(deps: LifecycleDeps) {
     const webhookUrl = `${deps.callbackBaseUrl}/api/provider/callback/${jobId}?secret=${secret}`;
     const { taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl });
     await checkpoint('run:after-create', jobId);
-    if (!(await store.adoptTask(jobId, taskId))) {
+    if (!(await recordTask(jobId, taskId))) {
       const now = await store.getJob(jobId);
       // Its webhook came first and adopted it (and resumed the execution): nothing left to do.
       if (now?.status === 'running' && now.providerTaskId === taskId) return;
@@ -77,6 +79,23 @@ export function lifecycle(deps: LifecycleDeps) {
       return null;
     });
     if (outcome && outcome.status !== 'running') await workflow.resume(token, { taskId });
+  }
+
+  /**
+   * Records a created task on its job. The task exists and is billed from now on: a failed write is tried
+   * again (it is conditional, so a write that did commit answers false and the re-read settles it) rather
+   * than leaving a task nobody recorded.
+   */
+  async function recordTask(jobId: string, taskId: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await store.adoptTask(jobId, taskId);
+      } catch (error) {
+        if (attempt >= RECORD_TASK_ATTEMPTS) throw error;
+        log('recording the provider task failed; trying again', { jobId, taskId, error: (error as Error).message });
+        await new Promise((done) => setTimeout(done, 100 * 2 ** attempt));
+      }
+    }
   }
 
   function presignInputs(job: JobRecord) {

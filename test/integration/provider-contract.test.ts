@@ -574,3 +574,29 @@ describe('provider:inspect', () => {
     await expect(fetchApiFormat(local.url, local.apiKey, '42')).rejects.toThrow('getJsonApiFormat answered 380 WORKFLOW_NOT_EXISTS');
   });
 });
+
+describe('transient create failures', () => {
+  const image = () => solid(4, 4, '#808080').then((body) => request('upscale-image', { image: { body, type: 'image/png' } }));
+  const noWait = { sleep: async () => {}, random: () => 0 };
+
+  it('gives up after three 500s with a plain (transient) error and starts no task', async () => {
+    const flaky = await provider({ createFailRate: 1 });
+    const error = await start(clientFor(flaky, { clock: noWait }), await image()).catch((e: unknown) => e as Error);
+    expect(error).not.toBeInstanceOf(ProviderBusy);
+    expect(error).not.toBeInstanceOf(ProviderFailed);
+    expect(error.message).toBe('RunningHub create: 500 Injected transient failure');
+    expect(flaky.tasks()).toEqual([]);
+  });
+
+  it('retries a create whose answer was lost: the first task exists too, and only its webhook can name it', async () => {
+    const lossy = await provider({ latencyMs: 50 });
+    lossy.loseNextCreateAnswer();
+    const { taskId } = await start(clientFor(lossy, { clock: noWait }), await image());
+    const tasks = lossy.tasks();
+    expect(tasks).toHaveLength(2);
+    const orphan = tasks.find((t) => t.taskId !== taskId);
+    await lossy.ended(orphan?.taskId ?? '');
+    // Both carry the job's webhook (and secret): lifecycle.onProviderCallback cancels the one the job did not record.
+    expect(hooks.forTask(orphan?.taskId ?? '')).toHaveLength(1);
+  });
+});

@@ -128,6 +128,19 @@ describe('startRun', () => {
     expect((await run.job())?.creatingAt).toBeUndefined();
   });
 
+  it('records a created task even when the first writes of its id fail', async () => {
+    let failures = 2;
+    const flaky = Object.create(store) as typeof store;
+    flaky.adoptTask = async (jobId, taskId) => {
+      if (failures-- > 0) throw new Error('ThrottlingException');
+      return store.adoptTask(jobId, taskId);
+    };
+    const run = await running({}, flaky);
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(await run.job()).toMatchObject({ status: 'running', providerTaskId: 'task-1' });
+    expect(run.seen.cancelled).toEqual([]);
+  });
+
   it('uploads the inputs once and reuses their fileNames when the key was busy', async () => {
     let busy = true;
     const run = await running({
