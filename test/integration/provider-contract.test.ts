@@ -581,7 +581,10 @@ describe('transient create failures', () => {
 
   it('gives up after three 500s with a plain (transient) error and starts no task', async () => {
     const flaky = await provider({ createFailRate: 1 });
-    const error = await start(clientFor(flaky, { clock: noWait }), await image()).catch((e: unknown) => e as Error);
+    const error = (await start(clientFor(flaky, { clock: noWait }), await image()).then(
+      () => null,
+      (e: unknown) => e,
+    )) as Error;
     expect(error).not.toBeInstanceOf(ProviderBusy);
     expect(error).not.toBeInstanceOf(ProviderFailed);
     expect(error.message).toBe('RunningHub create: 500 Injected transient failure');
