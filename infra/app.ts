@@ -1,7 +1,10 @@
 import { App } from 'aws-cdk-lib';
 import { GhostlessStack } from './ghostless-stack';
+import { enforceAwsSolutions } from './nag';
 
 const app = new App();
+// cdk-nag AwsSolutions: synthesis (and so deployment) fails on any finding not acknowledged with a reason.
+enforceAwsSolutions(app);
 // Optional overrides: `cdk deploy -c objectRetentionDays=14 -c jobRetentionDays=60`.
 const days = (key: string): number | undefined => {
   const value = app.node.tryGetContext(key);
@@ -10,16 +13,20 @@ const days = (key: string): number | undefined => {
   if (!Number.isInteger(number) || number < 1) throw new Error(`Context ${key} must be a positive whole number`);
   return number;
 };
-/** The operator's map is required to deploy: without it every job would fail on its first provider call. */
-function workflowMap(): string {
-  const value: unknown = app.node.tryGetContext('runningHubWorkflows');
-  if (value === undefined || value === '') {
+/** The provider account is required deploy configuration: without it every function would crash at cold start. */
+function runningHub() {
+  const apiKey = app.node.tryGetContext('runningHubApiKey');
+  const workflows = app.node.tryGetContext('runningHubWorkflows');
+  const missing = [!apiKey && 'runningHubApiKey', !workflows && 'runningHubWorkflows'].filter(Boolean);
+  if (missing.length > 0) {
     throw new Error(
-      'Context runningHubWorkflows is missing: pass -c runningHubWorkflows=\'{"upscale-image":{"workflowId":"…","inputs":{"image":{"nodeId":"…","fieldName":"image"}}},…}\' (SPEC.md "Provider configuration"; `npm run provider:inspect -- <workflowId>` lists the node ids).',
+      `Missing deploy configuration: pass ${missing.map((key) => `-c ${key}=…`).join(' and ')} ` +
+        `(runningHubWorkflows maps each tool to its RunningHub workflow or AI app and node fields, e.g. ` +
+        `'{"upscale-image":{"workflowId":"1950…","inputs":{"image":{"nodeId":"10","fieldName":"image"}}},…}': ` +
+        `SPEC.md "Provider configuration"; \`npm run provider:inspect -- <workflowId>\` lists the node ids).`,
     );
   }
-  // Given in cdk.json's context it arrives as an object; on the command line, as a string.
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return { apiKey: String(apiKey), workflows: typeof workflows === 'string' ? workflows : JSON.stringify(workflows) };
 }
 
 new GhostlessStack(app, 'Ghostless', {
@@ -27,8 +34,12 @@ new GhostlessStack(app, 'Ghostless', {
   objectRetentionDays: days('objectRetentionDays'),
   jobRetentionDays: days('jobRetentionDays'),
   maxRunning: days('maxRunning'),
-  // `-c runningHubApiKey=… -c runningHubWorkflows='{"upscale-image":{"workflowId":"…","inputs":{…}},…}'`
-  runningHub: app.node.tryGetContext('runningHubApiKey') ? { apiKey: app.node.tryGetContext('runningHubApiKey') } : undefined,
-  runningHubWorkflows: workflowMap(),
+  runningHub: runningHub(),
+  // `-c webDomain=app.example.com -c webCertificateArn=arn:aws:acm:us-east-1:…` serves the SPA on that name, TLS 1.2+ only.
+  webDomain: app.node.tryGetContext('webDomain')
+    ? { names: [app.node.tryGetContext('webDomain')], certificateArn: app.node.tryGetContext('webCertificateArn') }
+    : undefined,
+  // `-c cognitoFeaturePlan=essentials` trades threat protection for a lower price.
+  cognitoFeaturePlan: app.node.tryGetContext('cognitoFeaturePlan'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

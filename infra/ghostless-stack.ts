@@ -1,16 +1,17 @@
 import path from 'node:path';
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { parseWorkflowMap } from '../lambdas/adapters/runninghub-workflows';
-import { BUNDLED_WORKFLOW_MAP_JSON } from '../local/provider/workflows';
+import { AccessLogs } from './constructs/access-logs';
 import { Admission } from './constructs/admission';
 import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
 import { REPO_ROOT } from './constructs/ghostless-function';
 import { Healing } from './constructs/healing';
 import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
+import { SpaOriginCors } from './constructs/spa-cors';
 import { Storage } from './constructs/storage';
-import { Web } from './constructs/web';
+import { Web, type WebDomain } from './constructs/web';
 
 export interface GhostlessStackProps extends StackProps {
   /** Days inputs and outputs stay in S3 (default 7). */
@@ -22,18 +23,23 @@ export interface GhostlessStackProps extends StackProps {
   /** Seconds a job may wait in the queue (default 3600) and run on the provider (default 900). */
   queueTimeoutSeconds?: number;
   runTimeoutSeconds?: number;
+  /** Milliseconds a job may look driverless before the sweeper finalizes it (default 120000). */
+  healGraceMs?: number;
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
-  /** RunningHub account. */
-  runningHub?: { baseUrl?: string; apiKey: string };
   /**
-   * RUNNINGHUB_WORKFLOWS (SPEC.md "Provider configuration"), validated here: a malformed map stops synthesis.
-   * Omitted, the bundled provider's own map (tests, the local stack); `infra/app.ts` always passes the operator's.
+   * RunningHub account and the operator's workflow map (RUNNINGHUB_WORKFLOWS, SPEC.md "Provider configuration"),
+   * validated at synth: a missing or malformed map stops synthesis with a sentence naming the tool and field.
    */
-  runningHubWorkflows?: string;
+  runningHub: { baseUrl?: string; apiKey: string; workflows: string };
+  /** A custom domain for the SPA (enforces TLS 1.2+); without it CloudFront's default name and certificate. */
+  webDomain?: WebDomain;
+  /** Cognito feature plan (default `plus`, which brings threat protection). */
+  cognitoFeaturePlan?: 'plus' | 'essentials';
 }
 
 export class GhostlessStack extends Stack {
+  readonly accessLogs: AccessLogs;
   readonly storage: Storage;
   readonly auth: Auth;
   readonly admission: Admission;
@@ -42,22 +48,38 @@ export class GhostlessStack extends Stack {
   readonly healing: Healing;
   readonly web: Web;
 
-  constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
+  constructor(scope: Construct, id: string, props: GhostlessStackProps) {
     super(scope, id, props);
-    this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays });
-    this.auth = new Auth(this, 'Auth');
+    // The same validation the functions run at cold start, now, with a sentence naming the tool.
+    parseWorkflowMap(props.runningHub.workflows, 'Context runningHubWorkflows');
+    this.accessLogs = new AccessLogs(this, 'AccessLogs');
+    this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays, accessLogs: this.accessLogs.bucket });
+    this.auth = new Auth(this, 'Auth', { featurePlan: props.cognitoFeaturePlan });
     const stateMachine = stateMachineArnOf(this);
-    const workflows = props.runningHubWorkflows ?? BUNDLED_WORKFLOW_MAP_JSON;
-    parseWorkflowMap(workflows, 'runningHubWorkflows'); // throws, naming the tool and field, before anything deploys
+    // Tunables are deploy-time parameters (defaults from props): one synthesized assembly serves every
+    // setting, in AWS (`cdk deploy --parameters MaxRunning=5`) and in the local stack alike.
+    const tunable = (id: string, description: string, value: number) =>
+      new CfnParameter(this, id, { type: 'Number', minValue: 1, default: value, description }).valueAsString;
     const environment = {
+      BUCKET_NAME: this.storage.bucket.bucketName,
       JOB_RETENTION_DAYS: String(props.jobRetentionDays ?? 30),
-      MAX_RUNNING: String(props.maxRunning ?? 3),
-      QUEUE_TIMEOUT_SECONDS: String(props.queueTimeoutSeconds ?? 3600),
-      RUN_TIMEOUT_SECONDS: String(props.runTimeoutSeconds ?? 900),
+      MAX_RUNNING: tunable('MaxRunning', 'Jobs running on the provider at once', props.maxRunning ?? 3),
+      QUEUE_TIMEOUT_SECONDS: tunable('QueueTimeoutSeconds', 'Seconds a job may wait in the queue', props.queueTimeoutSeconds ?? 3600),
+      RUN_TIMEOUT_SECONDS: tunable('RunTimeoutSeconds', 'Seconds a job may run on the provider', props.runTimeoutSeconds ?? 900),
+      HEAL_GRACE_MS: tunable(
+        'HealGraceMs',
+        'Milliseconds a job may look driverless before the sweeper heals it',
+        props.healGraceMs ?? 120_000,
+      ),
       STATE_MACHINE_ARN: stateMachine.arn,
-      RUNNINGHUB_BASE_URL: props.runningHub?.baseUrl ?? 'https://www.runninghub.ai',
-      RUNNINGHUB_API_KEY: props.runningHub?.apiKey ?? 'unset',
-      RUNNINGHUB_WORKFLOWS: workflows,
+      RUNNINGHUB_BASE_URL: new CfnParameter(this, 'RunningHubBaseUrl', {
+        type: 'String',
+        default: props.runningHub.baseUrl ?? 'https://www.runninghub.ai',
+        allowedPattern: '^https?://[^\\s]+$',
+        description: 'Base URL of the RunningHub-compatible provider API',
+      }).valueAsString,
+      RUNNINGHUB_API_KEY: props.runningHub.apiKey,
+      RUNNINGHUB_WORKFLOWS: props.runningHub.workflows,
     };
     this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
     this.api = new Api(this, 'Api', {
@@ -73,9 +95,16 @@ export class GhostlessStack extends Stack {
       stateMachineArns: stateMachine,
     });
 
+    // Presigned POSTs and GETs name the bucket by its regional or its global virtual-host name.
+    const mediaHosts = [this.storage.bucket.bucketRegionalDomainName, this.storage.bucket.bucketDomainName].map(
+      (host) => `https://${host}`,
+    );
     this.web = new Web(this, 'Web', {
       distPath: props.webDist ?? path.join(REPO_ROOT, 'web', 'dist'),
       apiUrl: this.api.url,
+      accessLogs: this.accessLogs.bucket,
+      domain: props.webDomain,
+      csp: { media: mediaHosts, connect: [...mediaHosts, `https://cognito-idp.${this.region}.amazonaws.com`] },
       runtimeConfig: {
         apiBase: '/api',
         auth: {
@@ -86,6 +115,7 @@ export class GhostlessStack extends Stack {
         },
       },
     });
+    new SpaOriginCors(this, 'MediaCors', { bucket: this.storage.bucket, origins: this.web.origins });
 
     new CfnOutput(this, 'WebUrl', { value: `https://${this.web.distribution.distributionDomainName}` });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });

@@ -21,7 +21,9 @@ import { logger, metrics } from './logger';
 
 /** Wires the domain to its adapters. Handlers use the singleton in `runtime.ts`; tests build their own. */
 export function buildServices(config: Config, overrides: { workflow?: Workflow } = {}) {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  // Throttling and 5xx are transient: retry them (with the SDK's jittered backoff) well within a function's timeout
+  // rather than fail a job on the third unlucky answer.
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 8 }), {
     marshallOptions: { removeUndefinedValues: true },
   });
   const s3Options = { forcePathStyle: config.s3ForcePathStyle, requestChecksumCalculation: 'WHEN_REQUIRED' } as const;

@@ -5,7 +5,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
-import { ROUTES, type Route, routeKey } from '../lambdas/handlers/routes';
+import { ROUTES } from '../lambdas/handlers/routes';
 import { signLocalToken, Unauthorized, USER_ID_PATTERN, verifyBearer } from './auth';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './lambda-context';
 import type { S3Gateway } from './s3-gateway';
@@ -14,10 +14,22 @@ import type { S3Gateway } from './s3-gateway';
  * The local stand-in for API Gateway (HTTP API, payload format 2.0) plus the SPA and the S3 gateway:
  * `/api/*` → JWT authorizer + the api Lambda handler, `/s3/*` → S3 gateway, anything else → static web.
  */
-export type ApiHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context) => Promise<unknown>;
+export type ApiHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context, route: Route) => Promise<unknown>;
+
+/** One route of the HTTP API (from the template's AWS::ApiGatewayV2::Route); `auth` = it has a JWT authorizer. */
+export interface Route {
+  method: string;
+  path: string;
+  auth: boolean;
+  /** The integration's function (its ARN), for the local stack to invoke. */
+  target?: string;
+}
+const routeKey = (route: Route) => `${route.method} ${route.path}`;
 
 export interface HttpAdapterOptions {
   apiHandler: ApiHandler;
+  /** The API's routes; defaults to the app's own route table. */
+  routes?: readonly Route[];
   s3Gateway: S3Gateway;
   jwtSecret: Uint8Array;
   /** Backs `POST /api/local/credits`. */
@@ -86,10 +98,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 export function matchRoute(
   method: string,
   rawPath: string,
+  routes: readonly Route[] = ROUTES,
 ): { route: Route; pathParameters: Record<string, string> } | 'no-route' | 'wrong-method' {
   const segments = rawPath.split('/');
   const matches: { route: Route; pathParameters: Record<string, string>; params: number }[] = [];
-  for (const route of ROUTES) {
+  for (const route of routes) {
     const template = route.path.split('/');
     if (template.length !== segments.length) continue;
     const pathParameters: Record<string, string> = {};
@@ -300,7 +313,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
       return;
     }
 
-    const match = matchRoute(method, rawPath);
+    const match = matchRoute(method, rawPath, options.routes);
     if (match === 'no-route' || match === 'wrong-method') {
       req.resume();
       // API Gateway answers an unmatched method on a known path with 404 as well.
@@ -335,7 +348,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
     });
     let result: unknown;
     try {
-      result = await Promise.race([options.apiHandler(event, context), timeout]);
+      result = await Promise.race([options.apiHandler(event, context, match.route), timeout]);
     } catch (error) {
       console.error(`[api] ${match.route.method} ${match.route.path} threw`, error);
       sendJson(res, 500, { message: 'Internal Server Error' }, apigwHeaders);

@@ -1,4 +1,10 @@
-import { CreateTableCommand, type DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TABLE_SCHEMA } from '../lambdas/adapters/table-schema';
 
@@ -49,5 +55,22 @@ export async function ensureBucket(s3: S3Client, bucket: string) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (error) {
     if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== 'BucketAlreadyExists') throw error;
+  }
+}
+
+/** Creates a table from the template's own definition (keys, indexes, TTL); no-op if it exists. */
+export async function ensureTableFromTemplate(dynamo: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string) {
+  try {
+    await dynamo.send(new CreateTableCommand(input));
+    if (ttlAttribute) {
+      await dynamo.send(
+        new UpdateTimeToLiveCommand({
+          TableName: input.TableName,
+          TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
+        }),
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
   }
 }

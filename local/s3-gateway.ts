@@ -31,6 +31,10 @@ export interface S3GatewayOptions {
   s3Endpoint: string;
   /** The one key pair the gateway knows; defaults to s3rver's S3RVER/S3RVER. */
   credentials?: Credentials;
+  /** Every key pair that may sign (default: `credentials` alone). */
+  keys?: (accessKeyId: string) => Credentials | undefined;
+  /** IAM: may the signer of a presigned request do this (`s3:GetObject`/`s3:PutObject` on an object ARN)? Default yes. */
+  authorize?: (accessKeyId: string, action: string, resource: string) => Promise<boolean> | boolean;
   region?: string;
   /** Path prefix the gateway is mounted at; defaults to `/s3`. */
   prefix?: string;
@@ -60,6 +64,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'da
 
 export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   const credentials = options.credentials ?? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  const keys = options.keys ?? ((accessKeyId: string) => (accessKeyId === credentials.accessKeyId ? credentials : undefined));
+  /** S3 evaluates a presigned request with the permissions of whoever signed it, at the time of the request. */
+  const authorize = async (accessKeyId: string, action: string, bucket: string, key: string) => {
+    if (options.authorize && !(await options.authorize(accessKeyId, action, `arn:aws:s3:::${bucket}/${key}`))) {
+      throw new S3Error(403, 'AccessDenied', 'Access Denied');
+    }
+  };
   const region = options.region ?? 'us-east-1';
   const prefix = (options.prefix ?? '/s3').replace(/\/$/, '');
   const tmp = options.tmpDir ?? tmpdir();
@@ -83,7 +94,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
       if (method === 'POST' && rawKey === '') {
         await handlePost(req, res, bucket);
       } else if ((method === 'GET' || method === 'HEAD') && rawKey !== '') {
-        checkPresignedUrl(req, rawPath, rawQuery);
+        await authorize(checkPresignedUrl(req, rawPath, rawQuery), 's3:GetObject', bucket, decodeURIComponent(rawKey));
         await forwardGet(req, res, `/${rest}`, rawQuery);
       } else if (method === 'GET' || method === 'HEAD') {
         checkPresignedUrl(req, rawPath, rawQuery); // bucket-level reads need a signature too…
@@ -106,7 +117,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   };
 
   /** Verifies a presigned (query-string SigV4) request the way S3 does. Throws S3Error. */
-  function checkPresignedUrl(req: IncomingMessage, rawPath: string, rawQuery: string): void {
+  function checkPresignedUrl(req: IncomingMessage, rawPath: string, rawQuery: string): string {
     const pairs = parseRawQuery(rawQuery);
     const param = (name: string) => pairs.find(([n]) => n === name)?.[1];
     if (param('X-Amz-Algorithm') === undefined) {
@@ -134,7 +145,8 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
     if (expires > MAX_PRESIGNED_EXPIRES) {
       throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
     }
-    if (credential.accessKeyId !== credentials.accessKeyId) {
+    const signer = keys(credential.accessKeyId);
+    if (!signer) {
       throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
         AWSAccessKeyId: credential.accessKeyId,
       });
@@ -175,7 +187,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
     ].join('\n');
     const scope = `${credential.date}/${credential.region}/${credential.service}/aws4_request`;
     const stringToSign = ['AWS4-HMAC-SHA256', param('X-Amz-Date'), scope, sha256Hex(canonicalRequest)].join('\n');
-    const expected = signHex(signingKey(credentials.secretAccessKey, credential.date, credential.region, credential.service), stringToSign);
+    const expected = signHex(signingKey(signer.secretAccessKey, credential.date, credential.region, credential.service), stringToSign);
     if (!sameSignature(expected, param('X-Amz-Signature') as string)) {
       throw new S3Error(
         403,
@@ -184,6 +196,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
         { AWSAccessKeyId: credential.accessKeyId, StringToSign: stringToSign, CanonicalRequest: canonicalRequest },
       );
     }
+    return credential.accessKeyId;
   }
 
   /**
@@ -244,6 +257,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
         });
       }
       checkContentLength(upload.size, checked.lengthRange);
+      await authorize(checked.accessKeyId, 's3:PutObject', bucket, checked.key);
       await storeObject(req, res, bucket, checked, staged, upload.filename);
     } finally {
       await rm(staged, { force: true });
@@ -251,7 +265,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   }
 
   function formInput(bucket: string, fields: [string, string][], filename: string | undefined) {
-    return { bucket, fields, filename, credentials, region, now: now() };
+    return { bucket, fields, filename, keys, region, now: now() };
   }
 
   interface ReceivedForm {

@@ -14,13 +14,16 @@ export interface PostFormInput {
   fields: [string, string][];
   /** The uploaded file's name, for `${filename}` in the key. */
   filename?: string;
-  credentials: Credentials;
+  /** The secret of an access key S3 knows (undefined: unknown key). */
+  keys: (accessKeyId: string) => Credentials | undefined;
   region: string;
   now?: Date;
 }
 
 export interface CheckedPostForm {
   key: string;
+  /** Who signed the policy: S3 authorizes the upload as that identity. */
+  accessKeyId: string;
   /** Inclusive byte range from `content-length-range`, if the policy has one. */
   lengthRange?: { min: number; max: number };
   /** Fields to store with the object (Content-Type, x-amz-meta-*, success_action_*…), names as sent. */
@@ -165,7 +168,8 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
       ArgumentValue: credentialField,
     });
   }
-  if (credential.accessKeyId !== input.credentials.accessKeyId) {
+  const signer = input.keys(credential.accessKeyId);
+  if (!signer) {
     throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
       AWSAccessKeyId: credential.accessKeyId,
     });
@@ -181,7 +185,7 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
       { Region: input.region },
     );
   }
-  const expected = signHex(signingKey(input.credentials.secretAccessKey, credential.date, credential.region, 's3'), policy);
+  const expected = signHex(signingKey(signer.secretAccessKey, credential.date, credential.region, 's3'), policy);
   if (!sameSignature(expected, signature)) {
     throw new S3Error(
       403,
@@ -228,7 +232,7 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
     const lower = name.toLowerCase();
     return !AUTH_FIELDS.has(lower) && !lower.startsWith('x-ignore-');
   });
-  return { key, lengthRange, objectFields };
+  return { key, lengthRange, objectFields, accessKeyId: credential.accessKeyId };
 }
 
 /** The size check S3 makes once the file has arrived. Throws S3Error. */

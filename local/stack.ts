@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,34 +6,72 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Context, S3Event } from 'aws-lambda';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
+import { DynamoStore } from '../lambdas/adapters/dynamo-store';
 import { loadOrCreateJwtSecret } from './auth';
+import { type CloudAssembly, loadCloudAssembly, synthesizeCloudAssembly } from './cloud/assembly';
+import { LOCAL_ACCOUNT, LOCAL_REGION, Resolver } from './cloud/resolver';
+import {
+  bucketNames,
+  type EventRule,
+  eventRules,
+  functionSpecs,
+  handlerFileOf,
+  httpRoutes,
+  matchesS3EventType,
+  s3Notifications,
+  tableDefinitions,
+} from './cloud/template-reader';
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
-import { type ApiHandler, createHttpAdapter } from './http-adapter';
-import { LOCAL_ACCOUNT_ID, lambdaContext } from './lambda-context';
-import { type LocalProvider, startLocalProvider } from './provider/server';
-import { ensureBucket, ensureTable } from './resources';
+import { compileEventPattern } from './events/pattern';
+import { parseScheduleExpression } from './events/schedule';
+import { createHttpAdapter } from './http-adapter';
+import {
+  type AwsGateway,
+  assumedRolePrincipal,
+  type DecisionRecord,
+  functionRolePolicies,
+  type GatewayIdentity,
+  PolicyEvaluator,
+  startAwsGateway,
+} from './iam';
+import { type FunctionSpec, LambdaService } from './lambda/lambda-service';
+import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
+import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
 import { LocalStepFunctions, toStatusChangeDetail } from './stepfunctions/runtime';
 import { startLocalSfnServer } from './stepfunctions/server';
-import { extractStateMachine, synthesizeTemplate } from './stepfunctions/template';
+import { extractStateMachine } from './stepfunctions/template';
 
 export const TABLE_NAME = 'ghostless-jobs';
-export const BUCKET_NAME = 'ghostless-data';
-const REGION = 'us-east-1';
+const REGION = LOCAL_REGION;
+
+/** Local knobs that are deploy-time parameters of the stack: the same assembly serves every setting. */
+const PARAMETER_KNOBS: Record<string, string> = {
+  MaxRunning: 'MAX_RUNNING',
+  QueueTimeoutSeconds: 'QUEUE_TIMEOUT_SECONDS',
+  RunTimeoutSeconds: 'RUN_TIMEOUT_SECONDS',
+  HealGraceMs: 'HEAL_GRACE_MS',
+};
+
+/** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */
+export const LOCAL_SYNTH_CONTEXT = { runningHubApiKey: BUNDLED_ACCOUNT.apiKey, runningHubWorkflows: BUNDLED_ACCOUNT.workflows };
 
 export interface LocalStackOptions {
   /** HTTP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
-  /** Where DynamoDB, S3 and the JWT key persist; defaults to `.local/`. Ignored when inMemory. */
+  /** Where DynamoDB, S3, logs and the JWT key persist; defaults to `.local/`. Ignored when inMemory. */
   dataDir?: string;
   /** Keep nothing: DynamoDB in memory, S3 and the JWT key in a temp dir removed by stop(). */
   inMemory?: boolean;
-  /** Extra/overriding environment for the handlers (MAX_RUNNING, PROVIDER_LATENCY_MS, …). */
+  /** Knobs (MAX_RUNNING, PROVIDER_LATENCY_MS, SWEEP_INTERVAL_MS…) over process.env. */
   env?: Record<string, string>;
   /** Reuse a running DynamoDB Local with a table of our own (tests start one per run); s3rver is always ours, for its events. */
   emulators?: { dynamodbEndpoint: string; tableName: string };
+  /** An already-synthesized cloud assembly to run as it is (default: env CLOUD_ASSEMBLY, else synthesize the app). */
+  cloudAssembly?: string;
 }
 
 export interface LocalStack {
@@ -43,82 +81,35 @@ export interface LocalStack {
   dataDir: string;
   dynamodbEndpoint: string;
   s3Endpoint: string;
+  /** The local Step Functions API endpoint. */
+  sfnEndpoint: string;
   /** The HS256 key local tokens are signed with (also at `<dataDir>/jwt-secret`). */
   jwtSecret: Uint8Array;
   tableName: string;
   bucketName: string;
+  /** The assembly that runs, and its template. */
+  assembly: CloudAssembly;
+  /** The functions of the assembly, each in its own sandboxes. */
+  lambda: LambdaService;
+  /** A function's name by the handler file it was built from (`s3-event`, `sweeper`…). */
+  functionName(handlerFile: string): string;
   /** The local Step Functions runtime running the synthesized state machine. */
   stepFunctions: LocalStepFunctions;
   /** The RunningHub-compatible provider (fault hooks for tests). */
   provider: LocalProvider;
-  /** Runs one sweep now, as the schedule does. */
+  /** Every AWS call a function made, with IAM's decision (what `npm test` reports per function). */
+  iamUsage(): DecisionRecord[];
+  /** Runs the scheduled rules' targets now (the sweeper), as the schedule does. */
   sweep(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
-/** The deployed handler modules, by file name under lambdas/handlers/ (import paths kept literal for bundlers). */
-const HANDLERS: Record<string, () => Promise<{ handler: Handler }>> = {
-  'wait-for-slot': () => import('../lambdas/handlers/wait-for-slot') as Promise<{ handler: Handler }>,
-  'run-on-provider': () => import('../lambdas/handlers/run-on-provider') as Promise<{ handler: Handler }>,
-  'collect-outputs': () => import('../lambdas/handlers/collect-outputs') as Promise<{ handler: Handler }>,
-  finalize: () => import('../lambdas/handlers/finalize') as Promise<{ handler: Handler }>,
-  sweeper: () => import('../lambdas/handlers/sweeper') as Promise<{ handler: Handler }>,
-  'execution-ended': () => import('../lambdas/handlers/execution-ended') as Promise<{ handler: Handler }>,
-};
-
-/** Runs a handler as a synchronous Lambda invocation would. */
-async function invokeHandler(file: string, payload: unknown) {
-  const load = HANDLERS[file];
-  if (!load) throw new Error(`No local handler for ${file}`);
-  const { handler } = await load();
-  return handler(payload, lambdaContext(`ghostless-${file}`, randomUUID(), 900_000, REGION));
-}
-
-/** A handler for the async invoker, loaded lazily (after the environment is set). */
-const handlerOf =
-  (file: string): Handler =>
-  (event) =>
-    invokeHandler(file, event);
-
-/** Invokes a handler the way Lambda does for async (event) sources: two retries on error, then log and drop. */
-function asyncInvoker(isStopping: () => boolean) {
-  const pending = new Set<Promise<void>>();
-  const delays = [200, 1000];
-  const invoke = <E>(functionName: string, handler: (event: E, context: Context) => Promise<unknown>, event: E) => {
-    const run = (async () => {
-      for (let attempt = 0; attempt <= delays.length; attempt++) {
-        try {
-          await handler(event, lambdaContext(functionName, randomUUID(), 900_000, REGION));
-          return;
-        } catch (error) {
-          const last = attempt === delays.length || isStopping();
-          console.error(`[${functionName}] attempt ${attempt + 1} failed${last ? '; giving up' : '; retrying'}:`, error);
-          if (last) return;
-          await new Promise((r) => setTimeout(r, delays[attempt]));
-        }
-      }
-    })();
-    pending.add(run);
-    void run.finally(() => pending.delete(run));
-  };
-  return { invoke, settle: () => Promise.allSettled([...pending]) };
-}
-
-/**
- * The handler modules read their config and build SDK clients once, at import (as in a Lambda cold start),
- * so a process can only ever serve one set of endpoints. A stack restarted in the same process therefore
- * gets the previous ports back (same URL, same emulator endpoints) unless told otherwise.
- */
-let running = false;
-let previousPorts: { http: number; dynamodb: number; s3: number } | undefined;
-
-/** Starts the whole system on 127.0.0.1: DynamoDB Local, s3rver, the S3 gateway, the API handlers and the SPA. */
+/** Starts the whole system on 127.0.0.1 from the cloud assembly: its tables, buckets, functions, state machine and wiring. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  if (running) throw new Error('A local stack is already running in this process; stop it first.');
-  running = true;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const knob = (name: string): string | undefined => options.env?.[name] ?? process.env[name];
+  const number = (name: string, fallback: number) => Number(knob(name) ?? fallback);
+  const optionalNumber = (name: string) => (knob(name) === undefined ? undefined : Number(knob(name)));
 
   const inMemory = options.inMemory ?? false;
   const dataDir = inMemory ? mkdtempSync(join(tmpdir(), 'ghostless-local-')) : resolve(options.dataDir ?? '.local');
@@ -128,9 +119,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let s3: S3Local | undefined;
   let provider: LocalProvider | undefined;
   let stepFunctions: LocalStepFunctions | undefined;
+  let lambda: LambdaService | undefined;
   let sfnServer: { endpoint: string; stop(): Promise<void> } | undefined;
-  let sweepTimer: NodeJS.Timeout | undefined;
-  let sweep: () => Promise<unknown> = async () => undefined;
+  let gateway: AwsGateway | undefined;
+  const timers: NodeJS.Timeout[] = [];
   const server = createServer();
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
@@ -138,7 +130,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     socket.once('close', () => sockets.delete(socket));
   });
   let stopping = false;
-  const invoker = asyncInvoker(() => stopping);
 
   const teardown = async () => {
     stopping = true;
@@ -150,26 +141,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         for (const socket of sockets) socket.destroy();
       }, 1000).unref();
     });
-    if (sweepTimer) clearInterval(sweepTimer);
+    for (const timer of timers) clearInterval(timer);
     stepFunctions?.close();
-    await invoker.settle();
-    await Promise.allSettled([sfnServer?.stop(), provider?.stop()]);
+    await lambda?.settle();
+    await lambda?.close();
+    await Promise.allSettled([sfnServer?.stop(), provider?.stop(), gateway?.stop()]);
     await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
     if (inMemory) rmSync(dataDir, { recursive: true, force: true });
-    running = false;
   };
 
   try {
-    // Listen first: the handlers need the public URL (presigned URLs, webhooks) in their env at import.
+    // Listen first: the functions need the public URL (presigned URLs, webhooks).
     let listener: RequestListener = (_req: IncomingMessage, res: ServerResponse) => {
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
       res.end(JSON.stringify({ error: 'STARTING', message: 'The local stack is starting.' }));
     };
     server.on('request', (req, res) => listener(req, res));
-    const wantedPort = options.port || previousPorts?.http || 0;
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
-      server.listen(wantedPort, '127.0.0.1', () => {
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
         server.off('error', fail);
         done();
       });
@@ -177,116 +167,227 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${port}`;
 
+    const assemblyDir = options.cloudAssembly ?? process.env.CLOUD_ASSEMBLY;
     const reuse = options.emulators;
-    const tableName = reuse?.tableName ?? TABLE_NAME;
-    [dynamodb, s3] = await Promise.all([
-      reuse ? undefined : startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb'), port: previousPorts?.dynamodb }),
-      startS3Local({ dataDir: join(dataDir, 's3'), port: previousPorts?.s3, region: REGION }),
+    let assembly: CloudAssembly;
+    [assembly, dynamodb, s3, provider] = await Promise.all([
+      assemblyDir ? loadCloudAssembly(assemblyDir) : synthesizeCloudAssembly(LOCAL_SYNTH_CONTEXT),
+      reuse ? undefined : startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb') }),
+      startS3Local({ dataDir: join(dataDir, 's3'), region: REGION }),
+      startLocalProvider({
+        latencyMs: number('PROVIDER_LATENCY_MS', 1500),
+        failRate: number('PROVIDER_FAIL_RATE', 0),
+        createFailRate: optionalNumber('PROVIDER_CREATE_FAIL_RATE'),
+        foreignTasks: optionalNumber('PROVIDER_FOREIGN_TASKS'),
+        webhookRetryScale: optionalNumber('PROVIDER_WEBHOOK_RETRY_SCALE'),
+        dataDir: inMemory ? undefined : join(dataDir, 'provider'),
+      }),
     ]);
     const dynamodbEndpoint = reuse?.dynamodbEndpoint ?? (dynamodb as DynamoDbLocal).endpoint;
-    previousPorts = { http: port, dynamodb: dynamodb?.port ?? 0, s3: s3.port };
+    const tableName = reuse?.tableName ?? TABLE_NAME;
+
+    // Physical names a deployment would choose; here fixed so a DATA_DIR survives a restart.
+    const { template, stackName } = assembly;
+    const physicalIds: Record<string, string> = {};
+    for (const [id, resource] of Object.entries(template.Resources ?? {})) {
+      if (resource.Type === 'AWS::DynamoDB::Table') physicalIds[id] = tableName;
+      if (resource.Type === 'AWS::S3::Bucket') physicalIds[id] = `${stackName}-${id}`.toLowerCase().slice(0, 63);
+      if (resource.Type === 'AWS::Lambda::Function' || resource.Type === 'AWS::IAM::Role')
+        physicalIds[id] = `${stackName}-${id}`.slice(0, 64);
+    }
+    const parameters: Record<string, string> = { RunningHubBaseUrl: knob('RUNNINGHUB_BASE_URL') ?? provider.url };
+    for (const [parameter, name] of Object.entries(PARAMETER_KNOBS)) {
+      const value = knob(name);
+      if (value !== undefined) parameters[parameter] = value;
+    }
+    const resolver = new Resolver(template, {
+      stackName,
+      physicalIds,
+      parameters: Object.fromEntries(Object.entries(parameters).filter(([name]) => name in (template.Parameters ?? {}))),
+      attributes: {},
+    });
+
+    // "Deploy": the template's tables and buckets.
     const dynamoClient = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: S3RVER_CREDENTIALS });
     const s3Client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
     const [jwtSecret] = await Promise.all([
       loadOrCreateJwtSecret(dataDir),
-      ensureTable(dynamoClient, tableName),
-      ensureBucket(s3Client, BUCKET_NAME),
-    ]).finally(() => {
-      dynamoClient.destroy();
-      s3Client.destroy();
-    });
+      ...tableDefinitions(resolver).map((table) => ensureTableFromTemplate(dynamoClient, table.input, table.ttlAttribute)),
+      ...bucketNames(resolver).map((bucket) => ensureBucket(s3Client, bucket)),
+    ]).finally(() => s3Client.destroy());
+    const notifications = s3Notifications(resolver);
+    const bucketName = notifications[0]?.bucket ?? bucketNames(resolver)[0] ?? '';
 
-    // The provider and the state machine, as they run in AWS: the same ASL, from the synthesized template.
-    const knob = (name: string, fallback: number) => Number(options.env?.[name] ?? process.env[name] ?? fallback);
-    provider = await startLocalProvider({
-      latencyMs: knob('PROVIDER_LATENCY_MS', 1500),
-      failRate: knob('PROVIDER_FAIL_RATE', 0),
-      dataDir: inMemory ? undefined : join(dataDir, 'provider'),
-    });
-    const machine = extractStateMachine(await synthesizeTemplate());
+    // The state machine, with its Lambda tasks invoking the assembly's functions.
+    const machine = extractStateMachine(template, undefined, resolver);
+    const invokeFunction = (arn: string, payload: unknown) => (lambda as LambdaService).invoke(arn, payload);
     stepFunctions = new LocalStepFunctions({
-      ...machine,
-      invoke: (file, payload) => invokeHandler(file, payload),
-      retryScale: options.env?.SFN_RETRY_SCALE ? Number(options.env.SFN_RETRY_SCALE) : undefined,
+      definition: machine.definition,
+      stateMachineArn: machine.stateMachineArn,
+      handlers: Object.fromEntries(Object.keys(machine.handlers).map((arn) => [arn, arn])),
+      invoke: invokeFunction,
+      retryScale: knob('SFN_RETRY_SCALE') ? Number(knob('SFN_RETRY_SCALE')) : undefined,
     });
     sfnServer = await startLocalSfnServer(stepFunctions);
 
-    const defaults: Record<string, string> = {
-      PUBLIC_API_URL: url,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    };
-    for (const [name, value] of Object.entries(defaults)) process.env[name] ??= value;
-    Object.assign(process.env, {
-      TABLE_NAME: tableName,
-      BUCKET_NAME,
+    // Local "DNS": the HTTP API's public endpoint (in the webhook URL a function is given) is this server.
+    const apiOrigins = Object.entries(template.Resources ?? {})
+      .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Api')
+      .map(([id]) => `https://${resolver.ref(id)}.execute-api.${REGION}.amazonaws.com`);
+    const localize = (value: string) => apiOrigins.reduce((text, origin) => text.replaceAll(origin, url), value);
+    const functions = functionSpecs(assembly.assets, resolver).map((spec) => ({
+      ...spec,
+      environment: Object.fromEntries(Object.entries(spec.environment).map(([name, value]) => [name, localize(value)])),
+    }));
+    // IAM: each function calls AWS with its own key, as its own role; the gateway evaluates every call
+    // against that role's policies from the template and answers AccessDenied as AWS would.
+    const identities = new Map<string, GatewayIdentity & { accessKeyId: string }>();
+    const keyOf = new Map<string, GatewayIdentity & { accessKeyId: string }>();
+    for (const spec of functions) {
+      const role = functionRolePolicies(template, spec.logicalId, (value) => resolver.resolve(value));
+      const identity = {
+        accessKeyId: `ASIA${createHash('sha256').update(spec.name).digest('hex').slice(0, 16).toUpperCase()}`,
+        secretAccessKey: randomBytes(30).toString('base64url'),
+        principalArn: assumedRolePrincipal(role.roleName, spec.name),
+        functionName: spec.name,
+        policies: role.policies,
+      };
+      identities.set(identity.accessKeyId, identity);
+      keyOf.set(spec.name, identity);
+    }
+    // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.
+    const functionsDynamoDb = options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint;
+    gateway = await startAwsGateway({
+      upstreams: { dynamodb: functionsDynamoDb, s3: s3.endpoint, sfn: sfnServer.endpoint },
+      upstreamCredentials: { s3: S3RVER_CREDENTIALS },
+      identities: (accessKeyId) => identities.get(accessKeyId),
+      taskTokenOwner: () => machine.stateMachineArn,
+    });
+    const endpoints = gateway.endpoints;
+    const runtimeEnvironment = (spec: FunctionSpec): Record<string, string> => ({
+      // What Lambda sets in every sandbox…
       AWS_REGION: REGION,
       AWS_DEFAULT_REGION: REGION,
-      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ENDPOINT_URL_SFN: sfnServer.endpoint,
+      AWS_LAMBDA_FUNCTION_NAME: spec.name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memorySize),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.name}`,
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      LAMBDA_TASK_ROOT: spec.codeDir,
+      _HANDLER: spec.handler,
+      AWS_ACCESS_KEY_ID: keyOf.get(spec.name)?.accessKeyId ?? '',
+      AWS_SECRET_ACCESS_KEY: keyOf.get(spec.name)?.secretAccessKey ?? '',
+      // …and where "AWS" is on this machine (DNS, in the cloud). Presigned URLs go to the policy-checking S3 door.
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb ?? '',
+      AWS_ENDPOINT_URL_S3: endpoints.s3 ?? '',
+      AWS_ENDPOINT_URL_SFN: endpoints.sfn ?? '',
       S3_FORCE_PATH_STYLE: 'true',
       S3_PUBLIC_ENDPOINT: `${url}/s3`,
-      STATE_MACHINE_ARN: machine.stateMachineArn,
-      RUNNINGHUB_BASE_URL: provider.url,
-      RUNNINGHUB_API_KEY: provider.apiKey,
-      RUNNINGHUB_WORKFLOWS: JSON.stringify(provider.workflows),
-      ...options.env,
+      // The sandbox runs on this machine's Node (20); Lambda's is 22.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
+    lambda = new LambdaService({
+      functions,
+      runtimeEnvironment,
+      logDir: join(dataDir, 'logs'),
+      defaultConcurrency: knob('LAMBDA_CONCURRENCY') ? Number(knob('LAMBDA_CONCURRENCY')) : undefined,
+      asyncRetryDelaysMs: (knob('LAMBDA_ASYNC_RETRY_DELAYS_MS') ?? '200,1000').split(',').map(Number),
+    });
+    const service = lambda;
 
-    const api = (await import('../lambdas/handlers/api')) as { handler: ApiHandler };
-    const s3Event = (await import('../lambdas/handlers/s3-event')) as {
-      handler: (event: S3Event, context: Context) => Promise<unknown>;
-    };
-    const { services } = await import('../lambdas/runtime');
-
+    // S3 → Lambda notifications, with the template's event types and key filters.
     s3.onObjectCreated((event) => {
       const record = event.Records[0];
-      if (!record || record.s3.bucket.name !== BUCKET_NAME) return;
-      // The bucket notification filters on the prefix `inputs/` (keys in events are URL-encoded, '/' kept).
-      if (!record.s3.object.key.startsWith('inputs/')) return;
-      invoker.invoke('ghostless-s3-event', s3Event.handler, event);
+      if (!record) return;
+      const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+      for (const n of notifications) {
+        if (n.bucket !== record.s3.bucket.name || !n.events.some((type) => matchesS3EventType(type, record.eventName))) continue;
+        if (!key.startsWith(n.prefix) || !key.endsWith(n.suffix)) continue;
+        service.invokeAsync(n.functionArn, event);
+      }
     });
 
-    // EventBridge: executions that fail, time out or are aborted go to the cleanup handler.
-    stepFunctions.onStatusChange((execution) => {
-      if (!['FAILED', 'TIMED_OUT', 'ABORTED'].includes(execution.status)) return;
-      invoker.invoke('ghostless-execution-ended', handlerOf('execution-ended'), {
-        version: '0',
-        id: randomUUID(),
-        'detail-type': 'Step Functions Execution Status Change',
-        source: 'aws.states',
-        account: LOCAL_ACCOUNT_ID,
-        time: new Date().toISOString(),
-        region: REGION,
-        resources: [execution.executionArn],
-        detail: toStatusChangeDetail(execution),
-      });
-    });
-
-    // EventBridge schedule: the sweeper, one run at a time.
-    const sweepEveryMs = knob('SWEEP_INTERVAL_MS', 60_000);
-    let sweeping: Promise<unknown> | undefined;
-    sweep = () => {
-      sweeping ??= invokeHandler('sweeper', {}).finally(() => {
-        sweeping = undefined;
-      });
-      return sweeping;
+    // EventBridge: pattern rules receive the Step Functions status changes; schedules fire on a timer.
+    const rules = eventRules(resolver).filter((rule) => rule.enabled);
+    const patternRules = rules.flatMap((rule) => (rule.pattern ? [{ rule, matches: compileEventPattern(rule.pattern) }] : []));
+    const deliver = (rule: EventRule, event: unknown) => {
+      for (const target of rule.targets) service.invokeAsync(target.arn, target.input === undefined ? event : JSON.parse(target.input));
     };
-    sweepTimer = setInterval(() => void sweep().catch((error) => console.error('[sweeper]', error)), sweepEveryMs);
-    sweepTimer.unref();
+    /** An EventBridge event envelope, as the service delivers it to a target. */
+    const busEvent = (detailType: string, source: string, resource: string, detail: unknown) => ({
+      version: '0',
+      id: randomUUID(),
+      'detail-type': detailType,
+      source,
+      account: LOCAL_ACCOUNT,
+      time: new Date().toISOString(),
+      region: REGION,
+      resources: [resource],
+      detail,
+    });
+    stepFunctions.onStatusChange((execution) => {
+      const event = busEvent(
+        'Step Functions Execution Status Change',
+        'aws.states',
+        execution.executionArn,
+        toStatusChangeDetail(execution),
+      );
+      for (const { rule, matches } of patternRules) if (matches(event)) deliver(rule, event);
+    });
+    const scheduled = rules.filter((rule) => rule.schedule);
+    const scheduledEvent = (rule: EventRule) => busEvent('Scheduled Event', 'aws.events', rule.arn, {});
+    // One run at a time per rule, as the sweeper expects; SWEEP_INTERVAL_MS rescales the schedule's rate locally.
+    const running = new Map<string, Promise<unknown>>();
+    const fire = (rule: EventRule) => {
+      let run = running.get(rule.name);
+      if (!run) {
+        run = Promise.all(rule.targets.map((target) => service.invoke(target.arn, scheduledEvent(rule)))).finally(() =>
+          running.delete(rule.name),
+        );
+        running.set(rule.name, run);
+      }
+      return run;
+    };
+    for (const rule of scheduled) {
+      const every = knob('SWEEP_INTERVAL_MS') ? Number(knob('SWEEP_INTERVAL_MS')) : parseScheduleExpression(rule.schedule as string);
+      const timer = setInterval(() => {
+        if (!stopping) fire(rule).catch((error) => console.error(`[${rule.name}]`, (error as Error).message));
+      }, every);
+      timer.unref();
+      timers.push(timer);
+    }
 
+    // Operator tooling (local credits endpoint) writes the table directly, as `npm run credits` does in AWS.
+    const admin = new DynamoStore(DynamoDBDocumentClient.from(dynamoClient), tableName, 30);
+    const routes = httpRoutes(resolver);
+    const browserEvaluator = new PolicyEvaluator({ account: LOCAL_ACCOUNT });
     listener = createHttpAdapter({
-      apiHandler: api.handler,
-      s3Gateway: createS3Gateway({ s3Endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS, region: REGION, tmpDir: tmpdir() }),
+      routes,
+      apiHandler: (event: APIGatewayProxyEventV2WithJWTAuthorizer, _context, route) => service.invoke(route.target as string, event),
+      s3Gateway: createS3Gateway({
+        s3Endpoint: s3.endpoint,
+        credentials: S3RVER_CREDENTIALS,
+        keys: (accessKeyId) => identities.get(accessKeyId),
+        // The browser's presigned POST/GET carry the signing function's authority, checked at request time.
+        authorize: async (accessKeyId, action, resource) => {
+          const signer = identities.get(accessKeyId);
+          return !!signer && (await browserEvaluator.evaluate(signer, { action, resource })) === 'Allowed';
+        },
+        region: REGION,
+        tmpDir: tmpdir(),
+      }),
       jwtSecret,
-      setBalance: (userId, balance) => services.credits.setBalance(userId, balance),
+      setBalance: (userId, balance) => admin.setBalance(userId, balance),
     });
 
+    const byHandler = new Map(
+      functions.flatMap((spec) => {
+        const file = handlerFileOf(resolver, spec.logicalId);
+        return file ? [[file, spec.name] as const] : [];
+      }),
+    );
+    // The app's functions start their first sandbox before the stack says it is ready (as provisioned concurrency would).
+    await lambda.warm([...byHandler.values()]);
     let stopped: Promise<void> | undefined;
     return {
       url,
@@ -294,14 +395,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dataDir,
       dynamodbEndpoint,
       s3Endpoint: s3.endpoint,
+      sfnEndpoint: sfnServer.endpoint,
       jwtSecret,
       tableName,
-      bucketName: BUCKET_NAME,
+      bucketName,
+      assembly,
+      lambda,
+      functionName(handlerFile) {
+        const name = byHandler.get(handlerFile);
+        if (!name) throw new Error(`No function built from ${handlerFile}`);
+        return name;
+      },
       stepFunctions,
       provider,
-      sweep: () => sweep(),
+      iamUsage: () => (gateway as AwsGateway).usage(),
+      sweep: () => Promise.all(scheduled.map(fire)),
       stop: () => {
-        stopped ??= teardown();
+        stopped ??= teardown().finally(() => dynamoClient.destroy());
         return stopped;
       },
     };

@@ -1,7 +1,11 @@
+import { writeFileSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { synthesizeCloudAssembly } from '../local/cloud/assembly';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from '../local/emulators/s3';
 import { ensureDeps } from '../local/ensure-deps.mjs';
+import { LOCAL_SYNTH_CONTEXT } from '../local/stack';
+import { clearUsage, usageReport } from './support/iam-usage';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,8 +29,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   let dynamodb: DynamoDbLocal | undefined;
   let s3: S3Local | undefined;
+  let assemblyDir: string;
   try {
-    [dynamodb, s3] = await Promise.all([startDynamoDbLocal(), startS3Local()]);
+    // One synthesized cloud assembly for the whole run: every local stack runs it as it is (CLOUD_ASSEMBLY).
+    let assembly: { dir: string };
+    [dynamodb, s3, assembly] = await Promise.all([
+      startDynamoDbLocal(),
+      startS3Local(),
+      process.env.CLOUD_ASSEMBLY ? { dir: process.env.CLOUD_ASSEMBLY } : synthesizeCloudAssembly(LOCAL_SYNTH_CONTEXT),
+    ]);
+    assemblyDir = assembly.dir;
   } catch (error) {
     await Promise.allSettled([dynamodb?.stop(), s3?.stop()]);
     throw error;
@@ -39,14 +51,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     S3_FORCE_PATH_STYLE: 'true',
+    CLOUD_ASSEMBLY: assemblyDir,
   });
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
   project.provide('dynamodbEndpoint', dynamodb.endpoint);
   project.provide('s3Endpoint', s3.endpoint);
 
+  clearUsage();
   const started = { dynamodb, s3 };
   return async () => {
     await Promise.allSettled([started.dynamodb.stop(), started.s3.stop()]);
+    const report = usageReport();
+    if (!report) return;
+    writeFileSync('test-output/iam-actions.md', `${report.table}\n`);
+    console.log(`\nAWS calls per function, as the local IAM gateway evaluated them (test-output/iam-actions.md):\n${report.table}`);
+    console.log(
+      report.unexpectedDenials.length === 0
+        ? 'IAM: nothing was denied outside the tests that remove a permission on purpose.'
+        : `IAM: ${report.unexpectedDenials.length} unexpected denial(s):\n${report.unexpectedDenials.join('\n')}`,
+    );
   };
 }

@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { acknowledgeWildcard } from '../nag';
+import { TABLE_ACCESS } from './table-access';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 export const HANDLER_METADATA = 'ghostless:handler';
@@ -25,9 +27,20 @@ export interface GhostlessFunctionProps extends Omit<NodejsFunctionProps, 'entry
 
 /** A Lambda with the project's defaults; `bind*` set the env var and the matching IAM grant together. */
 export class GhostlessFunction extends NodejsFunction {
+  readonly handlerFile: string;
+
   constructor(scope: Construct, id: string, { handlerFile, logRetention, ...props }: GhostlessFunctionProps) {
+    // A log group of our own so retention and deletion follow the stack.
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Our own role instead of AWSLambdaBasicExecutionRole: it may write to this function's log group only.
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
     super(scope, id, {
-      runtime: Runtime.NODEJS_22_X,
+      // Latest Node.js runtime; the bundle targets node22 so the local stack (Node 20+) runs the same code.
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.seconds(10),
@@ -36,11 +49,8 @@ export class GhostlessFunction extends NodejsFunction {
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      // A log group of our own so retention and deletion follow the stack.
-      logGroup: new LogGroup(scope, `${id}Logs`, {
-        retention: logRetention ?? RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup,
+      role,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       bundling: {
         format: OutputFormat.ESM,
@@ -60,12 +70,25 @@ export class GhostlessFunction extends NodejsFunction {
     });
     // Lets the local stack map this function (as the state machine references it) to the same handler file.
     (this.node.defaultChild as CfnResource).addMetadata(HANDLER_METADATA, handlerFile);
+    this.handlerFile = handlerFile;
   }
 
-  bindTable(table: ITable, mode: 'read' | 'readWrite'): this {
+  /** The table, with exactly the item actions and indexes this handler's code uses (see table-access.ts). */
+  bindTable(table: ITable): this {
+    const access = TABLE_ACCESS[this.handlerFile];
+    if (!access) throw new Error(`No table access is declared for handler ${this.handlerFile} in table-access.ts`);
     this.addEnvironment('TABLE_NAME', table.tableName);
-    if (mode === 'read') table.grantReadData(this);
-    else table.grantReadWriteData(this);
+    this.addToRolePolicy(
+      new PolicyStatement({ actions: access.actions.map((action) => `dynamodb:${action}`), resources: [table.tableArn] }),
+    );
+    if (access.indexes.length > 0) {
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: access.indexes.map((index) => `${table.tableArn}/index/${index}`),
+        }),
+      );
+    }
     return this;
   }
 
@@ -82,6 +105,24 @@ export class GhostlessFunction extends NodejsFunction {
     if (write.length > 0) {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: objects(write) }));
     }
+    for (const prefix of new Set([...read, ...write])) {
+      acknowledgeWildcard(
+        this.role ?? this,
+        bucket.arnForObjects(`${prefix}*`),
+        `Object keys under ${prefix} embed per-job ids unknown at deploy time; the grant stops at that prefix and at Get/PutObject.`,
+      );
+    }
+    return this;
+  }
+
+  /** `states:*` actions on the executions of the jobs state machine: their names are job ids. */
+  allowOnExecutions(actions: string[], executionsArn: string): this {
+    this.addToRolePolicy(new PolicyStatement({ actions, resources: [executionsArn] }));
+    acknowledgeWildcard(
+      this.role ?? this,
+      executionsArn,
+      'Executions are named after job ids unknown at deploy time; the grant covers executions of the jobs state machine only.',
+    );
     return this;
   }
 

@@ -2,11 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { GhostlessFunction } from './ghostless-function';
-import { INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
+import { OUTPUTS_PREFIX, type Storage } from './storage';
 
 export interface HealingProps {
   storage: Storage;
@@ -26,15 +25,14 @@ export class Healing extends Construct {
     super(scope, id);
     const { storage, environment, stateMachine, stateMachineArns } = props;
     const healer = (fnId: string, handlerFile: string) => {
-      const fn = new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(55) })
-        .bindTable(storage.table, 'readWrite')
-        // Healing may collect a finished task's outputs and presign its inputs.
-        .bindBucket(storage.bucket, { read: [INPUTS_PREFIX], write: [OUTPUTS_PREFIX] })
-        .allowTaskResponses(stateMachineArns.arn);
-      fn.addToRolePolicy(
-        new PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [stateMachineArns.executions] }),
+      return (
+        new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(55) })
+          .bindTable(storage.table)
+          // Healing may collect a finished task's outputs.
+          .bindBucket(storage.bucket, { write: [OUTPUTS_PREFIX] })
+          .allowTaskResponses(stateMachineArns.arn)
+          .allowOnExecutions(['states:DescribeExecution', 'states:StopExecution'], stateMachineArns.executions)
       );
-      return fn;
     };
     this.sweeper = healer('SweeperFunction', 'sweeper');
     this.cleanup = healer('ExecutionEndedFunction', 'execution-ended');

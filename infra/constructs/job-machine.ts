@@ -1,9 +1,11 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   DefinitionBody,
   Fail,
   IntegrationPattern,
   JsonPath,
+  LogLevel,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -12,8 +14,9 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { acknowledge, acknowledgeWildcard } from '../nag';
 import { GhostlessFunction } from './ghostless-function';
-import { INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
+import { ADMITTED_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
 
 export interface JobMachineProps {
   storage: Storage;
@@ -52,12 +55,13 @@ export class JobMachine extends Construct {
     const { name, arn } = stateMachineArnOf(this);
     const step = (fnId: string, handlerFile: string, timeout = 30) =>
       new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(timeout) })
-        .bindTable(storage.table, 'readWrite')
+        .bindTable(storage.table)
         .allowTaskResponses(arn);
 
     const waitFn = step('WaitForSlotFunction', 'wait-for-slot');
     const runFn = step('RunOnProviderFunction', 'run-on-provider', 120)
-      .bindBucket(storage.bucket, { read: [INPUTS_PREFIX] })
+      // Presigns the admitted copies of the inputs, never the keys the browser can still upload to.
+      .bindBucket(storage.bucket, { read: [ADMITTED_PREFIX] })
       .addEnvironment('PUBLIC_API_URL', publicApiUrl);
     const collectFn = step('CollectOutputsFunction', 'collect-outputs', 300).bindBucket(storage.bucket, { write: [OUTPUTS_PREFIX] });
     const finalizeFn = step('FinalizeFunction', 'finalize');
@@ -118,6 +122,26 @@ export class JobMachine extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(waitForSlot.next(runOnProvider).next(collectOutputs).next(finalize).next(done)),
       timeout: Duration.hours(6),
+      // Every state transition is logged, without the payloads: they carry task tokens.
+      logs: {
+        destination: new LogGroup(this, 'StateMachineLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        level: LogLevel.ALL,
+        includeExecutionData: false,
+      },
+      tracingEnabled: true,
     });
+    const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy') ?? this.stateMachine.role;
+    for (const fn of this.functions) {
+      acknowledgeWildcard(
+        policy,
+        `${fn.functionArn}:*`,
+        'LambdaInvoke grants the step function and its versions/aliases (`:*`); only these four functions are invocable.',
+      );
+    }
+    acknowledge(
+      policy,
+      'IAM5[Resource::*]',
+      'CloudWatch Logs vended delivery (logs:*LogDelivery*) and X-Ray PutTraceSegments support no resource-level permissions.',
+    );
   }
 }

@@ -1,17 +1,19 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
+import { ADMITTED_PREFIX } from '../../lambdas/domain/jobs';
 
 export const INPUTS_PREFIX = 'inputs/';
 export const OUTPUTS_PREFIX = 'outputs/';
+export { ADMITTED_PREFIX };
 
 export interface StorageProps {
   /** Days before inputs and outputs are deleted, finished or orphaned alike. */
   objectRetentionDays?: number;
-  /** Origins allowed to POST uploads straight to the bucket. */
-  corsOrigins?: string[];
+  /** Where the bucket's server access logs go. */
+  accessLogs: IBucket;
 }
 
 /** The jobs table and the media bucket. */
@@ -19,7 +21,7 @@ export class Storage extends Construct {
   readonly table: Table;
   readonly bucket: Bucket;
 
-  constructor(scope: Construct, id: string, { objectRetentionDays = 7, corsOrigins = ['*'] }: StorageProps = {}) {
+  constructor(scope: Construct, id: string, { objectRetentionDays = 7, accessLogs }: StorageProps) {
     super(scope, id);
 
     const key = (name: string) => ({ name, type: AttributeType.STRING });
@@ -49,20 +51,15 @@ export class Storage extends Construct {
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
-      // Browsers upload with presigned POSTs and fetch results with presigned GETs.
-      cors: [
-        {
-          allowedMethods: [HttpMethods.POST, HttpMethods.GET, HttpMethods.HEAD],
-          allowedOrigins: corsOrigins,
-          allowedHeaders: ['*'],
-          maxAge: 3600,
-        },
-      ],
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 's3/media/',
+      // CORS (the SPA's origin only) is set by SpaOriginCors once the CloudFront domain exists.
       lifecycleRules: [
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         // Also removes the orphans of uploads that never became a job.
         { id: 'expire-inputs', prefix: INPUTS_PREFIX, expiration: expiry },
         { id: 'expire-outputs', prefix: OUTPUTS_PREFIX, expiration: expiry },
+        { id: 'expire-admitted', prefix: ADMITTED_PREFIX, expiration: expiry },
       ],
     });
   }

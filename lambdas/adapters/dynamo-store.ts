@@ -12,7 +12,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvalidRequest } from '../domain/errors';
 import type { LiveStore } from '../domain/healing';
-import type { JobRecord, StoredInput, UploadIntent } from '../domain/jobs';
+import { isJobId, type JobRecord, type StoredInput, type UploadIntent } from '../domain/jobs';
 import type { AdmitResult, CreditLedger, FinalChange, JobStore, QueueStore } from '../domain/ports';
 
 /**
@@ -114,6 +114,8 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 
   async getJob(jobId: string) {
+    // Ids arrive from paths and webhooks: a malformed one is the caller's mistake, not a key DynamoDB should see.
+    if (!isJobId(jobId)) throw new InvalidRequest('The job id is not one this API issued.');
     const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: jobKey(jobId), ConsistentRead: true }));
     return Item ? (strip(Item) as unknown as JobRecord) : null;
   }
@@ -439,12 +441,32 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 }
 
+const CURSOR_KEYS = ['gsi1pk', 'gsi1sk', 'pk', 'sk'];
+const MAX_CURSOR_LENGTH = 1024;
+
+/**
+ * A list cursor is the byUser index's LastEvaluatedKey, base64url JSON. Anything that is not exactly such a
+ * key of this user's partition (an extra or missing attribute, another user, a non-string) is refused here:
+ * DynamoDB would answer a ValidationException, i.e. a 500.
+ */
 function decodeCursor(cursor: string, partition: string) {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    const valid = ['pk', 'sk', 'gsi1pk', 'gsi1sk'].every((k) => typeof key?.[k] === 'string') && key.gsi1pk === partition;
-    if (valid) return key as Record<string, string>;
-  } catch {}
+  if (cursor.length <= MAX_CURSOR_LENGTH && /^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      const names = key && typeof key === 'object' && !Array.isArray(key) ? Object.keys(key).sort() : [];
+      const jobId = typeof key?.pk === 'string' ? key.pk.slice('JOB#'.length) : '';
+      const valid =
+        names.join() === CURSOR_KEYS.join() &&
+        key.gsi1pk === partition &&
+        key.sk === 'JOB' &&
+        key.pk === `JOB#${jobId}` &&
+        isJobId(jobId) &&
+        typeof key.gsi1sk === 'string' &&
+        key.gsi1sk.endsWith(`#${jobId}`) &&
+        !Number.isNaN(Date.parse(key.gsi1sk.slice(0, -jobId.length - 1)));
+      if (valid) return key as Record<string, string>;
+    } catch {}
+  }
   throw new InvalidRequest('cursor is not one this API returned.');
 }
 

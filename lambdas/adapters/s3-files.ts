@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FileStore } from '../domain/ports';
@@ -34,6 +34,21 @@ export class S3Files implements FileStore {
       return { bytes: totalSize(object.ContentRange, object.ContentLength), head: head ?? new Uint8Array() };
     } catch (error) {
       if ((error as Error).name === 'NoSuchKey') return null;
+      throw error;
+    }
+  }
+
+  async readRange(key: string, start: number, end: number) {
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}` }));
+    return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  }
+
+  async copy(from: string, to: string) {
+    try {
+      await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: `${this.bucket}/${from}` }));
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return false;
       throw error;
     }
   }

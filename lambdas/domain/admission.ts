@@ -1,8 +1,8 @@
-import type { Limits } from './catalog';
+import { type Limits, TOOLS } from './catalog';
 import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
 import { checkpoint } from './faults';
 import { inspectInput, SNIFF_BYTES } from './inspection';
-import { inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
+import { admittedKey, inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
 import type { Clock, CreditLedger, FileStore, JobStore, Workflow } from './ports';
 import { parseUploadRequest } from './upload-request';
 import type { JobViews } from './views';
@@ -75,12 +75,18 @@ export function admission(deps: AdmissionDeps) {
       return 'duplicate';
     }
 
-    const object = await files.inspect(key, SNIFF_BYTES);
+    // The upload form stays valid after admission: whatever is in `key` now may change later. So this
+    // event's bytes are copied to a key of their own that no form points at, and that copy is what gets
+    // inspected, charged for and sent to the provider. A later upload to `key` cannot reach the job.
+    const admitted = admittedKey(intent.jobId, parsed.slot, deps.newId());
+    if (!(await files.copy(key, admitted))) return 'ignored';
+    const object = await files.inspect(admitted, SNIFF_BYTES);
     if (!object) return 'ignored';
-    const problem = await inspectInput(declared, object);
+    const read = (start: number, end: number) => files.readRange(admitted, start, end);
+    const problem = await inspectInput(declared, { ...object, read }, TOOLS[intent.tool].limits);
     if (problem) return reject(intent, [], 'INVALID_INPUT', problem);
 
-    const input: StoredInput = { slot: parsed.slot, key, contentType: declared.contentType, bytes: object.bytes };
+    const input: StoredInput = { slot: parsed.slot, key: admitted, contentType: declared.contentType, bytes: object.bytes };
     const stored = await store.markInputStored(intent.jobId, input);
     if (Object.keys(intent.files).some((slot) => !stored.some((s) => s.slot === slot))) return 'waiting';
 

@@ -69,6 +69,9 @@ interface Armed extends FaultSpec {
 interface Registry {
   armed: Map<string, Armed[]>;
   fired: FaultFiring[];
+  /** Set in a local Lambda sandbox: armed points live in the local stack's process, which decides. */
+  bridge?: (point: string, subject: string | undefined) => Promise<void> | undefined;
+  listeners?: Set<(points: string[]) => void>;
 }
 
 // On globalThis so that every copy of this module in a process (test runner and handlers) shares one registry.
@@ -81,13 +84,17 @@ const registry: Registry = ((globalThis as Record<symbol, unknown>)[KEY] as Regi
  * then a promise that rejects (`crash`) or resolves after a pause (`delay`).
  */
 export function checkpoint(point: FaultPoint, subject?: string): Promise<void> | undefined {
+  if (registry.bridge) return registry.bridge(point, subject);
   if (registry.armed.size === 0) return undefined;
   const specs = registry.armed.get(point);
   const spec = specs?.find((s) => matches(s, subject));
   if (!spec || !specs) return undefined;
   if (--spec.remaining <= 0) {
     specs.splice(specs.indexOf(spec), 1);
-    if (specs.length === 0) registry.armed.delete(point);
+    if (specs.length === 0) {
+      registry.armed.delete(point);
+      notifyArmed();
+    }
   }
   registry.fired.push({ point, subject, action: spec.action, at: Date.now() });
   if (spec.action === 'delay') return new Promise((resolve) => setTimeout(resolve, spec.delayMs ?? 1000));
@@ -100,17 +107,32 @@ function matches(spec: FaultSpec, subject: string | undefined) {
   return typeof spec.subject === 'function' ? spec.subject(subject) : spec.subject === subject;
 }
 
+registry.listeners ??= new Set();
+const armListeners = registry.listeners;
+const notifyArmed = () => {
+  for (const listener of armListeners) listener([...registry.armed.keys()]);
+};
+
+/** Tells `listener` the armed point names now and on every change (the local stack forwards them to its sandboxes). */
+export function onArmedChange(listener: (points: string[]) => void): () => void {
+  armListeners.add(listener);
+  listener([...registry.armed.keys()]);
+  return () => armListeners.delete(listener);
+}
+
 /** Arms `point`; several specs may be armed on one point (the first matching one fires). Returns a disarm function. */
 export function arm(point: FaultPoint, spec: FaultSpec): () => void {
   const armed: Armed = { ...spec, remaining: spec.times ?? 1 };
   const specs = registry.armed.get(point) ?? [];
   specs.push(armed);
   registry.armed.set(point, specs);
+  notifyArmed();
   return () => {
     const current = registry.armed.get(point);
     if (!current?.includes(armed)) return;
     current.splice(current.indexOf(armed), 1);
     if (current.length === 0) registry.armed.delete(point);
+    notifyArmed();
   };
 }
 
@@ -118,6 +140,7 @@ export function arm(point: FaultPoint, spec: FaultSpec): () => void {
 export function disarm(point?: FaultPoint) {
   if (point) registry.armed.delete(point);
   else registry.armed.clear();
+  notifyArmed();
 }
 
 /** Every firing so far (optionally of one point), oldest first. */

@@ -5,6 +5,10 @@ import type { Clock, ExecutionStatus, JobStore, Provider, QueueStore, Workflow }
 import type { JobQueue } from './queue';
 
 /** What the sweeper reads beyond the job store: only live things, through the sparse `live` index. */
+
+/** Stragglers diagnosed and healed at once by one sweep. */
+const HEAL_CONCURRENCY = 8;
+
 export interface LiveStore {
   liveJobs(): Promise<JobRecord[]>;
   heldLocks(): Promise<{ userId: string; jobId: string }[]>;
@@ -115,15 +119,21 @@ export function healing(deps: HealingDeps) {
     };
 
     const live = await store.liveJobs();
-    for (const job of live) {
-      const repair = await diagnose(job);
-      if (!repair) continue;
-      log('healing job', { jobId: job.jobId, status: job.status, repair });
-      // A used token is tolerated as "gone", so waking twice is harmless.
-      if (repair === 'lost_wakeup') await workflow.resume(job.waitToken as string, { slot: job.slot });
-      else await heal(job);
-      count(repair);
-    }
+    // A few jobs at a time: every repair is a conditional write, so heals racing each other (or a live driver)
+    // settle in DynamoDB, and a restart's worth of stragglers is healed within one interval, not one by one.
+    const pending = [...live];
+    const worker = async () => {
+      for (let job = pending.shift(); job; job = pending.shift()) {
+        const repair = await diagnose(job);
+        if (!repair) continue;
+        log('healing job', { jobId: job.jobId, status: job.status, repair });
+        // A used token is tolerated as "gone", so waking twice is harmless.
+        if (repair === 'lost_wakeup') await workflow.resume(job.waitToken as string, { slot: job.slot });
+        else await heal(job);
+        count(repair);
+      }
+    };
+    await Promise.all(Array.from({ length: HEAL_CONCURRENCY }, worker));
     for (const { slot, jobId } of await store.heldSlots()) {
       const job = await store.getJob(jobId);
       if (job?.status === 'running' && job.slot === slot) continue;

@@ -81,7 +81,17 @@ export interface UploadIntent {
   expiresAt: string;
 }
 
+/** Job ids are the UUIDs admission issues; anything else in a path or cursor is a malformed request. */
+export const isJobId = (value: unknown): value is string =>
+  typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value);
+
 export const inputKey = (jobId: string, slot: string) => `inputs/${jobId}/${slot}`;
+/**
+ * Where admission copies an input before inspecting it: no upload form points here, so it cannot change
+ * afterwards. One key per copy, so two events for the same slot never inspect each other's bytes.
+ */
+export const ADMITTED_PREFIX = 'admitted/';
+export const admittedKey = (jobId: string, slot: string, copyId: string) => `${ADMITTED_PREFIX}${jobId}/${slot}/${copyId}`;
 export const outputKey = (jobId: string, index: number) => `outputs/${jobId}/${index}`;
 
 /** `inputs/<jobId>/<slot>` → its parts, or null for any other key. */

@@ -37,6 +37,10 @@ export interface FileStore {
   ): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and leading bytes of a stored object, or null if it is gone. */
   inspect(key: string, headBytes: number): Promise<{ bytes: number; head: Uint8Array } | null>;
+  /** Bytes `start..end` (inclusive) of a stored object. */
+  readRange(key: string, start: number, end: number): Promise<Uint8Array>;
+  /** Server-side copy; false if `from` is gone. */
+  copy(from: string, to: string): Promise<boolean>;
   presignDownload(key: string): Promise<string>;
 }
 

@@ -25,7 +25,8 @@ export function queries(store: JobStore, ledger: CreditLedger, views: JobViews) 
       return job && !isTerminal(job.status) ? views.toJob(job) : null;
     },
     async listJobs(userId: string, query: { limit?: string; cursor?: string }) {
-      const limit = query.limit === undefined ? 20 : Number(query.limit);
+      // Digits only: Number() would also take ' 5', '1e1', '0x10' and '5.0'.
+      const limit = query.limit === undefined ? 20 : /^\d{1,3}$/.test(query.limit) ? Number(query.limit) : Number.NaN;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
         throw new InvalidRequest(`limit must be a whole number from 1 to ${MAX_PAGE}.`);
       }

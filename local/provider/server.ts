@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { CODES, UPLOAD_LIMIT_BYTES } from '../../lambdas/adapters/runninghub';
 import { type LocalTaskSnapshot, type TaskInput, TaskRunner } from './runner';
 import { findFfmpeg } from './transform';
-import { applyNodeInfoList, BUNDLED_WORKFLOW_MAP, BUNDLED_WORKFLOWS, type ProviderWorkflow, readValues } from './workflows';
+import { applyNodeInfoList, BUNDLED_WORKFLOW_MAP, BUNDLED_WORKFLOW_MAP_JSON, BUNDLED_WORKFLOWS, type ProviderWorkflow, readValues } from './workflows';
 
 /**
  * A RunningHub-compatible provider for the local stack and the tests, written from RunningHub's public API
@@ -18,6 +18,9 @@ import { applyNodeInfoList, BUNDLED_WORKFLOW_MAP, BUNDLED_WORKFLOWS, type Provid
  */
 
 export const LOCAL_API_KEY = 'local-runninghub-key';
+
+/** The stack's `runningHub` prop for the bundled provider: its key and the operator map of its workflows. */
+export const BUNDLED_ACCOUNT = { apiKey: LOCAL_API_KEY, workflows: BUNDLED_WORKFLOW_MAP_JSON };
 
 /** RunningHub retries an unanswered TASK_END minutes apart; `webhookRetryScale` shrinks the schedule for tests. */
 export const WEBHOOK_RETRY_SCHEDULE_MS = [60_000, 120_000, 300_000, 600_000];
@@ -31,12 +34,12 @@ export interface LocalProviderOptions {
   queueMs?: number;
   /** Share of tasks that end failed with code 805 (0..1, default 0). */
   failRate?: number;
-  /** Share of creates answered with code 500 before any task starts (0..1; env PROVIDER_CREATE_FAIL_RATE; default 0). */
+  /** Share of creates answered with code 500 before any task starts (0..1, default 0; the local stack's PROVIDER_CREATE_FAIL_RATE). */
   createFailRate?: number;
   apiKey?: string;
   /** Tasks the key may run at once, counting every client of the key (default 3, the shared-API limit). */
   maxConcurrent?: number;
-  /** Tasks the key runs for clients other than Ghostless, holding slots (env PROVIDER_FOREIGN_TASKS; default 0). */
+  /** Tasks the key runs for clients other than Ghostless, holding slots (default 0; the local stack's PROVIDER_FOREIGN_TASKS). */
   foreignTasks?: number;
   /** Where uploads and outputs are kept; omitted, a temporary directory removed by stop(). */
   dataDir?: string;
@@ -44,7 +47,7 @@ export interface LocalProviderOptions {
   ffmpeg?: string | false;
   /** Pauses before the webhook's retries; default WEBHOOK_RETRY_SCHEDULE_MS times webhookRetryScale. */
   webhookRetryDelaysMs?: number[];
-  /** Multiplies the default webhook retry schedule (env PROVIDER_WEBHOOK_RETRY_SCALE; default 1). */
+  /** Multiplies the default webhook retry schedule (default 1; the local stack's PROVIDER_WEBHOOK_RETRY_SCALE). */
   webhookRetryScale?: number;
   /** Uploads above this get 809 APIKEY_FILE_SIZE_EXCEEDED (default 30 MB decimal, RunningHub's limit). */
   uploadLimitBytes?: number;
@@ -89,15 +92,13 @@ const FILE_NODES = /^(LoadImage|LoadVideo|VHS_LoadVideo)/;
 const DROP = Symbol('drop');
 type Reply = { code: number; msg: string; data: unknown } | typeof DROP;
 
-const envNumber = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
-
 export async function startLocalProvider(options: LocalProviderOptions = {}): Promise<LocalProvider> {
   const latencyMs = options.latencyMs ?? 1500;
   const failRate = options.failRate ?? 0;
-  const createFailRate = options.createFailRate ?? envNumber('PROVIDER_CREATE_FAIL_RATE') ?? 0;
+  const createFailRate = options.createFailRate ?? 0;
   const maxConcurrent = options.maxConcurrent ?? 3;
-  let foreignTasks = options.foreignTasks ?? envNumber('PROVIDER_FOREIGN_TASKS') ?? 0;
-  const retryScale = options.webhookRetryScale ?? envNumber('PROVIDER_WEBHOOK_RETRY_SCALE') ?? 1;
+  let foreignTasks = options.foreignTasks ?? 0;
+  const retryScale = options.webhookRetryScale ?? 1;
   if (!(latencyMs >= 0)) throw new Error('latencyMs must be 0 or more');
   if (!(failRate >= 0 && failRate <= 1)) throw new Error('failRate must be between 0 and 1');
   if (!(createFailRate >= 0 && createFailRate <= 1)) throw new Error('createFailRate must be between 0 and 1');

@@ -5,6 +5,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signLocalToken } from '../../local/auth';
 import { N as CLIENT_N } from '../../web/src/srp';
+import { expectAccessible } from '../support/a11y';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
 import { type StartedTestStack, startTestStack } from '../support/local-stack';
 
@@ -239,10 +240,12 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     await page.goto('/');
     await page.getByRole('heading', { name: 'Entrar' }).waitFor();
     await screenshot(page, '19-cognito-sign-in');
+    await expectAccessible(page, 'Cognito sign-in (pt-BR)');
 
     // Sign up: the pool's password policy first, then the code.
     await page.getByRole('button', { name: 'Criar conta' }).click();
     await page.getByRole('heading', { name: 'Criar sua conta' }).waitFor();
+    await expectAccessible(page, 'Cognito sign-up (pt-BR)');
     await page.getByLabel('E-mail').fill('Maria@Example.com');
     await page.getByLabel('Senha').fill('fraca');
     await page.getByRole('button', { name: 'Criar conta' }).click();
@@ -255,6 +258,7 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     await page.getByRole('button', { name: 'Confirmar' }).click();
     await expect.poll(text).toBe('Código incorreto. Confira e tente de novo.');
     await screenshot(page, '20-cognito-confirm');
+    await expectAccessible(page, 'Cognito confirm code (pt-BR)');
     await page.getByLabel('Código').fill(CODE);
     await page.getByRole('button', { name: 'Confirmar' }).click();
 
@@ -280,6 +284,15 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     // Sign out revokes the refresh token; a wrong password is refused in plain words; the right one works.
     await page.getByRole('button', { name: 'Sair' }).click();
     await page.getByRole('heading', { name: 'Entrar' }).waitFor();
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expectAccessible(page, 'Cognito sign-in (en)');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Create your account' }).waitFor();
+    await expectAccessible(page, 'Cognito sign-up (en)');
+    await page.getByRole('button', { name: 'I have an account' }).click();
+    await page.getByRole('button', { name: 'Mudar para português' }).click();
+    await page.getByRole('heading', { name: 'Entrar' }).waitFor();
     expect(cognito.calls).toContain('RevokeToken');
     expect(cognito.refreshTokens.size).toBe(0);
     await page.getByLabel('E-mail').fill('maria@example.com');
@@ -291,5 +304,5 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     await page.getByTestId('balance').filter({ hasText: '2 créditos' }).waitFor();
     expect(errors).toEqual([]);
     await context.close();
-  }, 60_000);
+  }, 120_000);
 });

@@ -131,15 +131,22 @@ describe('npm run audit', () => {
       expect(before.tools['upscale-image']?.oldestQueuedSeconds).toBeGreaterThanOrEqual(1);
 
       // The CLI, as `npm run audit -- --json` would run it against this stack (Step Functions through the local endpoint).
+      const auditEnv = {
+        ...process.env,
+        HEAL_GRACE_MS: String(lab.graceMs),
+        TABLE_NAME: table,
+        AWS_ENDPOINT_URL_SFN: lab.stack.sfnEndpoint,
+        STATE_MACHINE_ARN: lab.stack.stepFunctions.stateMachineArn,
+      };
       const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', '--json'], {
-        env: { ...process.env, HEAL_GRACE_MS: String(lab.graceMs), TABLE_NAME: table },
+        env: auditEnv,
         timeout: 30_000,
       }).catch((error: { stdout?: string; code?: number }) => ({ stdout: error.stdout ?? '', code: error.code }));
       const fromCli = JSON.parse(cli.stdout) as AuditReport;
       expect(kinds(fromCli)).toEqual(kinds(before));
       expect(fromCli.executions).toBe('checked');
       const text = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit.ts'], {
-        env: { ...process.env, HEAL_GRACE_MS: String(lab.graceMs), TABLE_NAME: table },
+        env: auditEnv,
         timeout: 30_000,
       }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
       expect(text.stdout).toContain('lost_wakeup');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../lambdas/domain/errors';
 import { assertInvariants, snapshot } from '../support/invariants';
-import { image, mp4Header, textFile } from '../support/media';
+import { image, textFile, video } from '../support/media';
 import { newUser, submit, testStack, upload } from '../support/stack';
 
 const stack = await testStack();
@@ -276,7 +276,7 @@ describe('creating the job from S3 events', () => {
 
   it('accepts a video by its bytes', async () => {
     const userId = await userWith(5);
-    const { outcomes } = await submit(stack, userId, 'upscale-video', [{ slot: 'video', contentType: 'video/mp4', body: mp4Header() }]);
+    const { outcomes } = await submit(stack, userId, 'upscale-video', [{ slot: 'video', contentType: 'video/mp4', body: await video() }]);
     expect(outcomes).toEqual(['admitted']);
     expect(await credits.balance(userId)).toBe(0);
   });

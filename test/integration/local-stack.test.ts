@@ -88,7 +88,7 @@ describe('the local stack', () => {
       uploads: { url: string; fields: Record<string, string> }[];
     };
     const upload = uploads[0] as { url: string; fields: Record<string, string> };
-    expect(upload.url).toBe(`${stack.url}/s3/ghostless-data`);
+    expect(upload.url).toBe(`${stack.url}/s3/${stack.bucketName}`);
 
     const form = new FormData();
     for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);

@@ -8,7 +8,6 @@ import { TOOLS, type ToolId } from '../../lambdas/domain/catalog';
 import { clearFirings, disarm, type FaultFiring, firings } from '../../lambdas/domain/faults';
 import { isTerminal, type JobRecord } from '../../lambdas/domain/jobs';
 import { S3RVER_CREDENTIALS } from '../../local/emulators/s3';
-import { lambdaContext } from '../../local/lambda-context';
 import { type DynamoFaultProxy, startDynamoFaultProxy } from './faults-dynamo-proxy';
 import { snapshot } from './invariants';
 import { type StartedTestStack, startTestStack } from './local-stack';
@@ -33,9 +32,10 @@ export const FAULT_ENV = {
 
 /**
  * Processing time allowed on top of SWEEP_INTERVAL_MS + HEAL_GRACE_MS: one sweep's own work (a DescribeExecution
- * and a finalize per straggler) and the 100 ms sampling of "terminal".
+ * and a finalize per straggler, each call crossing the function's sandbox and the IAM gateway) and the 100 ms
+ * sampling of "terminal".
  */
-export const HEAL_SLACK_MS = 400;
+export const HEAL_SLACK_MS = 800;
 
 export interface Lab {
   stack: StartedTestStack;
@@ -184,11 +184,8 @@ export async function submit(lab: Lab, user: TestUser, options: { tool?: ToolId;
   return presigned.jobId;
 }
 
-/** Delivers one S3 ObjectCreated event to the real s3-event handler, as a duplicate or reordered delivery would. */
+/** Delivers one S3 ObjectCreated event to the deployed s3-event function, as a duplicate or reordered delivery would. */
 export async function deliverS3Event(lab: Lab, key: string) {
-  const { handler } = (await import('../../lambdas/handlers/s3-event')) as {
-    handler: (event: S3Event, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
-  };
   const event = {
     Records: [
       {
@@ -199,7 +196,7 @@ export async function deliverS3Event(lab: Lab, key: string) {
       },
     ],
   } as unknown as S3Event;
-  await handler(event, lambdaContext('ghostless-s3-event', randomUUID(), 900_000));
+  await lab.stack.lambda.invoke(lab.stack.functionName('s3-event'), event);
 }
 
 export async function readJob(lab: Lab, jobId: string) {

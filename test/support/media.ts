@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 
 /** Real image bytes, made on the fly, so the magic-byte checks see genuine files. */
@@ -19,3 +24,26 @@ export function mp4Header() {
 }
 
 export const textFile = (text = 'hello, I am not a picture') => new TextEncoder().encode(text);
+
+/**
+ * A real H.264 MP4 (or QuickTime) made by ffmpeg: `faststart` puts the moov box first, otherwise it
+ * follows the media data, as most encoders write it.
+ */
+export async function video(
+  options: { width?: number; height?: number; seconds?: number; faststart?: boolean; format?: 'mp4' | 'mov' } = {},
+) {
+  const { width = 160, height = 120, seconds = 1, faststart = false, format = 'mp4' } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'ghostless-video-'));
+  const path = join(dir, `clip.${format}`);
+  try {
+    await promisify(execFile)('ffmpeg', [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=5`],
+      ...['-t', String(seconds), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast'],
+      ...(faststart ? ['-movflags', '+faststart'] : []),
+      path,
+    ]);
+    return new Uint8Array(await readFile(path)) as Uint8Array<ArrayBuffer>;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

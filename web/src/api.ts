@@ -37,6 +37,7 @@ export interface Api {
   cancel(jobId: string): Promise<Job>;
   releaseQueue(): Promise<{ cancelled: string[] }>;
   credits(): Promise<number>;
+  queue(): Promise<{ capacity: number; running: number; queued: number }>;
 }
 
 export interface ApiOptions {
@@ -103,5 +104,6 @@ export function createApi(options: ApiOptions): Api {
     cancel: (jobId) => call('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`),
     releaseQueue: () => call('POST', '/queue/release'),
     credits: async () => (await call<{ balance: number }>('GET', '/credits')).balance,
+    queue: () => call('GET', '/queue'),
   };
 }

@@ -5,7 +5,7 @@ import { srpClient } from './srp';
 /** Who is signed in. The API's user is the token's `sub`. */
 export interface Session {
   userId: string;
-  /** What the header shows (the local name, or the Cognito e-mail). */
+  /** What the app calls the user: the name as typed (local), or the Cognito `name` or e-mail. */
   label: string;
 }
 
@@ -84,6 +84,13 @@ const RECENT = 'ghostless.recentUsers';
 interface LocalSession {
   userId: string;
   token: string;
+  /** The name as typed ("Maria da Conceição"), not its id ("maria-da-conceicao"). */
+  name?: string;
+}
+
+export interface RecentUser {
+  userId: string;
+  name: string;
 }
 
 export class LocalAuth implements Auth {
@@ -93,7 +100,7 @@ export class LocalAuth implements Auth {
   session(): Session | null {
     const stored = storage.get<LocalSession>(LOCAL_SESSION);
     if (!stored || expiresAt(stored.token) < Date.now()) return null;
-    return { userId: stored.userId, label: stored.userId };
+    return { userId: stored.userId, label: stored.name || stored.userId };
   }
 
   async token() {
@@ -101,20 +108,24 @@ export class LocalAuth implements Auth {
     return stored && expiresAt(stored.token) > Date.now() ? stored.token : null;
   }
 
-  async signIn(userId: string): Promise<Session> {
+  async signIn(userId: string, name = userId): Promise<Session> {
     const { token } = await request<{ token: string }>(`${this.apiBase}/local/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ userId }),
     });
-    storage.set(LOCAL_SESSION, { userId, token } satisfies LocalSession);
-    storage.set(RECENT, [userId, ...this.recent().filter((u) => u !== userId)].slice(0, 6));
-    return { userId, label: userId };
+    storage.set(LOCAL_SESSION, { userId, token, name } satisfies LocalSession);
+    storage.set(RECENT, [{ userId, name }, ...this.recent().filter((u) => u.userId !== userId)].slice(0, 6));
+    return { userId, label: name };
   }
 
-  recent(): string[] {
+  recent(): RecentUser[] {
     const list = storage.get<unknown>(RECENT);
-    return Array.isArray(list) ? list.filter((u): u is string => typeof u === 'string' && USER_ID_PATTERN.test(u)) : [];
+    if (!Array.isArray(list)) return [];
+    // Older versions stored bare ids.
+    return list
+      .map((u) => (typeof u === 'string' ? { userId: u, name: u } : (u as RecentUser)))
+      .filter((u) => typeof u?.userId === 'string' && USER_ID_PATTERN.test(u.userId) && typeof u.name === 'string');
   }
 
   /** Local only: sets the balance (the dev "add credits" button). */
@@ -190,7 +201,8 @@ export class CognitoAuth implements Auth {
     if (!tokens) return null;
     const claims = jwtClaims(tokens.idToken);
     if (typeof claims.sub !== 'string') return null;
-    return { userId: claims.sub, label: typeof claims.email === 'string' ? claims.email : claims.sub };
+    const label = [claims.name, claims.email].find((v): v is string => typeof v === 'string' && v.length > 0);
+    return { userId: claims.sub, label: label ?? claims.sub };
   }
 
   async token(): Promise<string | null> {

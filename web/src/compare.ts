@@ -3,8 +3,8 @@ import { t } from './i18n';
 
 /**
  * Before/after slider: the result underneath, the original on top clipped at the handle. A real range
- * input drives it, so it works with touch, mouse, keyboard and screen readers. When the two pictures do
- * not have the same proportions (a slider would be meaningless), they are shown one above the other.
+ * input drives it, so it works with touch, mouse, keyboard and screen readers. Both pictures are fitted
+ * (letterboxed) into the result's proportions, so inputs of another shape (a pose, a garment) still line up.
  */
 export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement {
   const text = t();
@@ -20,7 +20,7 @@ export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement 
   });
   const box = h(
     'div',
-    { class: 'compare', style: '--pos: 50%' },
+    { class: 'compare' },
     after,
     h('div', { class: 'compare-clip' }, before),
     h('div', { class: 'compare-handle', 'aria-hidden': 'true' }),
@@ -28,6 +28,8 @@ export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement 
     h('span', { class: 'compare-tag compare-tag-after', 'aria-hidden': 'true' }, text.after),
     range,
   );
+  // Through the CSSOM, not a style attribute: the CSP (style-src 'self') refuses inline style attributes.
+  box.style.setProperty('--pos', '50%');
   range.addEventListener('input', () => box.style.setProperty('--pos', `${range.value}%`));
 
   const loaded = (img: HTMLImageElement) =>
@@ -37,18 +39,6 @@ export function compareSlider(beforeUrl: string, afterUrl: string): HTMLElement 
   void loaded(after).then(() => {
     // The box takes the result's proportions so neither image is distorted.
     box.style.aspectRatio = `${after.naturalWidth} / ${after.naturalHeight}`;
-  });
-  void Promise.all([loaded(before), loaded(after)]).then(() => {
-    const ratio = (img: HTMLImageElement) => img.naturalWidth / img.naturalHeight;
-    if (Math.abs(ratio(before) / ratio(after) - 1) < 0.03) return;
-    box.replaceWith(
-      h(
-        'div',
-        { class: 'compare-stacked' },
-        h('figure', null, after, h('figcaption', null, text.after)),
-        h('figure', { class: 'compare-stacked-before' }, before, h('figcaption', null, text.before)),
-      ),
-    );
   });
   return box;
 }

@@ -40,3 +40,27 @@ export function mount(parent: Element, ...children: Child[]) {
 
 let ids = 0;
 export const uid = (prefix: string) => `${prefix}-${++ids}`;
+
+/** Replaces a region's content, giving focus back to the element with the same `data-focus` key. */
+export function rebuild(region: HTMLElement, ...children: Child[]) {
+  const active = document.activeElement;
+  const focusKey = active instanceof HTMLElement && region.contains(active) ? active.dataset.focus : undefined;
+  mount(region, ...children);
+  if (focusKey) region.querySelector<HTMLElement>(`[data-focus="${CSS.escape(focusKey)}"]`)?.focus();
+}
+
+/** A form the app handles itself (no page load, no browser bubbles: messages are the app's own). */
+export function appForm(props: Props, onSubmit: () => void, ...children: Child[]) {
+  return h(
+    'form',
+    {
+      ...props,
+      novalidate: true,
+      onSubmit: (event: SubmitEvent) => {
+        event.preventDefault();
+        onSubmit();
+      },
+    },
+    ...children,
+  );
+}

@@ -1,6 +1,7 @@
-import { type CognitoAuth, CognitoError } from './auth';
-import { h, uid } from './dom';
-import { t } from './i18n';
+import { type CognitoAuth, CognitoError } from '../auth';
+import { appForm, h, uid } from '../dom';
+import { t } from '../i18n';
+import { signInHead } from './signin';
 
 /**
  * E-mail + password sign-in against the Cognito user pool, with sign-up and the e-mailed confirmation code.
@@ -114,29 +115,23 @@ export function cognitoSignIn(auth: CognitoAuth, notice: string | null, done: ()
     );
     submit.textContent = signup ? text.createAccount : text.signInSubmit;
     card.replaceChildren(
-      h('h1', { id: 'signin-heading' }, signup ? text.createAccountTitle : text.signInTitle),
-      h('p', { class: 'muted' }, text.appTagline),
-      h(
-        'form',
-        {
-          class: 'stack',
-          novalidate: true,
-          onSubmit: (event: SubmitEvent) => {
-            event.preventDefault();
-            email = emailField.input.value.trim().toLowerCase();
-            password = passwordField.input.value;
-            void busy(async () => {
-              if (signup) {
-                await auth.signUp(email, password);
-                mode = 'confirm';
-                render();
-                return;
-              }
-              await auth.signIn(email, password);
-              password = '';
-              await done();
-            });
-          },
+      ...signInHead(signup ? text.createAccountTitle : text.signInTitle),
+      appForm(
+        { class: 'stack' },
+        () => {
+          email = emailField.input.value.trim().toLowerCase();
+          password = passwordField.input.value;
+          void busy(async () => {
+            if (signup) {
+              await auth.signUp(email, password);
+              mode = 'confirm';
+              render();
+              return;
+            }
+            await auth.signIn(email, password);
+            password = '';
+            await done();
+          });
         },
         emailField.nodes,
         passwordField.nodes,

@@ -1,0 +1,48 @@
+import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
+
+/**
+ * The DynamoDB actions each function's code calls, derived by following every handler in
+ * lambdas/handlers/* through lambdas/services.ts to the DynamoStore methods it reaches
+ * (lambdas/adapters/dynamo-store.ts). Transactions need no action of their own: IAM checks each
+ * Put/Update/Delete inside a TransactWriteItems as PutItem/UpdateItem/DeleteItem.
+ *
+ * | handler          | reaches (DynamoStore methods)                                         | actions                                  | indexes |
+ * |------------------|-----------------------------------------------------------------------|------------------------------------------|---------|
+ * | api              | user, getJob, putIntent, queuePosition, listJobs, counts; cancel →    | GetItem PutItem UpdateItem DeleteItem    | byUser  |
+ * |                  | finalize + grantNext (freeSlots, queueHeads, grant), recordToken (no)  | Query                                    |         |
+ * | s3-event         | getIntent, getJob, markInputStored, admit (tx Put/Update/Put),        | GetItem PutItem UpdateItem               | —       |
+ * |                  | putRejected                                                           |                                          |         |
+ * | wait-for-slot    | recordToken, getJob, grantNext (freeSlots, queueHeads, grant tx)      | GetItem PutItem UpdateItem DeleteItem    | —       |
+ * |                  |                                                                       | Query                                    |         |
+ * | run-on-provider  | getJob, recordToken                                                   | GetItem UpdateItem                       | —       |
+ * | collect-outputs  | getJob                                                                | GetItem                                  | —       |
+ * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext                 | GetItem PutItem UpdateItem DeleteItem    | —       |
+ * |                  |                                                                       | Query                                    |         |
+ * | sweeper          | liveJobs, heldLocks (live index), heldSlots, releaseSlot, releaseLock, | GetItem PutItem UpdateItem DeleteItem    | live    |
+ * |                  | getJob, finalize, grantNext                                           | Query                                    |         |
+ * | execution-ended  | getJob, finalize (heal → fail/succeed), grantNext                     | GetItem PutItem UpdateItem DeleteItem    | —       |
+ * |                  |                                                                       | Query                                    |         |
+ *
+ * No function scans, batch-writes, reads streams or describes the table.
+ */
+export type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+export type IndexName = typeof TABLE_SCHEMA.byUserIndex.name | typeof TABLE_SCHEMA.liveIndex.name;
+
+export interface TableAccess {
+  actions: readonly DynamoAction[];
+  /** Indexes the function queries; Query on the table itself is in `actions`. */
+  indexes: readonly IndexName[];
+}
+
+const queueWriter: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'];
+
+export const TABLE_ACCESS: Record<string, TableAccess> = {
+  api: { actions: queueWriter, indexes: [TABLE_SCHEMA.byUserIndex.name] },
+  's3-event': { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: [] },
+  'wait-for-slot': { actions: queueWriter, indexes: [] },
+  'run-on-provider': { actions: ['GetItem', 'UpdateItem'], indexes: [] },
+  'collect-outputs': { actions: ['GetItem'], indexes: [] },
+  finalize: { actions: queueWriter, indexes: [] },
+  sweeper: { actions: queueWriter, indexes: [TABLE_SCHEMA.liveIndex.name] },
+  'execution-ended': { actions: queueWriter, indexes: [] },
+};

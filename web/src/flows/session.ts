@@ -1,0 +1,86 @@
+import type { Api } from '../api';
+import type { CognitoAuth, LocalAuth } from '../auth';
+import { t } from '../i18n';
+import { type AppStore, emptyHistory } from '../state';
+import type { JobFlow } from './job';
+
+const HISTORY_PAGE = 10;
+
+/** Signing in and out, and what the signed-in screen loads: balance, history, the job to come back to. */
+export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | CognitoAuth, jobs: () => JobFlow) {
+  async function refreshBalance() {
+    try {
+      store.set({ balance: await api.credits() });
+    } catch {
+      /* shown as unknown */
+    }
+  }
+
+  let historyAgain = false;
+  async function refreshHistory(more = false): Promise<void> {
+    const history = store.get().history;
+    if (history.loading) {
+      // A refresh asked for during a load (a job just ended) runs after it, so the list is never stale.
+      if (!more) historyAgain = true;
+      return;
+    }
+    const setHistory = (patch: Partial<typeof history>) => store.set((s) => ({ history: { ...s.history, ...patch } }));
+    setHistory({ loading: true });
+    try {
+      const page = await api.jobs(HISTORY_PAGE, more ? history.nextCursor : null);
+      setHistory({ jobs: more ? [...store.get().history.jobs, ...page.jobs] : page.jobs, nextCursor: page.nextCursor, loaded: true });
+    } catch {
+      /* keep what we had */
+    } finally {
+      setHistory({ loading: false });
+    }
+    if (historyAgain) {
+      historyAgain = false;
+      return refreshHistory();
+    }
+  }
+
+  async function enter() {
+    store.set({ session: auth.session(), signInNotice: null });
+    await Promise.all([refreshBalance(), refreshHistory(), jobs().restore()]);
+  }
+
+  function leave(notice: string | null) {
+    jobs().stop();
+    const phase = store.get().phase;
+    if (phase.kind === 'uploading') phase.abort();
+    store.set({
+      session: auth.session(),
+      signInNotice: notice,
+      phase: { kind: 'idle' },
+      balance: null,
+      history: emptyHistory(),
+      formError: null,
+      submitting: false,
+    });
+  }
+
+  return {
+    enter,
+    refreshBalance,
+    refreshHistory,
+    signOut() {
+      auth.signOut();
+      leave(null);
+    },
+    /** A 401: the token expired or was revoked. */
+    sessionOver() {
+      auth.clear();
+      leave(t().sessionExpired);
+    },
+    /** Local stack only: the test "+20 credits" button. */
+    async addCredits() {
+      if (auth.kind !== 'local') return;
+      const balance = await (auth as LocalAuth).setBalance((await api.credits()) + 20);
+      store.set({ balance });
+      return balance;
+    },
+  };
+}
+
+export type SessionFlow = ReturnType<typeof sessionFlow>;
