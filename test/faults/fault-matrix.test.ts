@@ -226,8 +226,11 @@ describe('crashes between two writes', () => {
           }),
         ),
       );
+      // The crash fails RunOnProvider at once: its Catch finalizes the job (INTERNAL, refunded) within the heal
+      // bound. The task it created, whose id was lost, calls back with the job's secret, finds the job ended
+      // and is cancelled (RunningHub gives no other way to learn a task id than its create answer or webhook).
       await waitJob(lab, x);
-      mustHaveFired('run:after-create', x);
+      s.victims.push({ jobId: x, t0: mustHaveFired('run:after-create', x), why: 'crash after createTask' });
       s.expect[x] = 'failed:INTERNAL';
     });
   }, 60_000);
