@@ -82,8 +82,6 @@ export class JobMachine extends Construct {
       taskTimeout: Timeout.at('$.runTimeoutSeconds'),
       resultPath: '$.run',
     });
-    // The provider's own concurrency limit: wait and try again rather than fail the job.
-    runOnProvider.addRetry({ errors: ['ProviderBusy'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 6 });
     const collectOutputs = new LambdaInvoke(this, 'CollectOutputs', {
       lambdaFunction: collectFn,
       payload: TaskInput.fromObject({ jobId }),
@@ -110,6 +108,8 @@ export class JobMachine extends Construct {
       // Cancelled or healed while this state ran: the job is already final.
       task.addCatch(done, { errors: ['JobFinished'] });
     }
+    // The provider key is full (421/415): RunOnProvider put the job back at the head of the queue; wait there again.
+    runOnProvider.addCatch(waitForSlot, { errors: ['ProviderBusy'], resultPath: '$.busy' });
     for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize]) {
       task.addCatch(finalizeFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
     }

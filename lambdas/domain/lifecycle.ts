@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type JobErrorCode, JobFinished, NotFound, ProviderFailed } from './errors';
+import { type JobErrorCode, JobFinished, NotFound, ProviderBusy, ProviderFailed } from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
@@ -61,7 +61,17 @@ export function lifecycle(deps: LifecycleDeps) {
       return;
     }
     const webhookUrl = `${deps.callbackBaseUrl}/api/provider/callback/${jobId}?secret=${secret}`;
-    const { taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl });
+    let taskId: string;
+    try {
+      ({ taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl }));
+    } catch (error) {
+      if (!(error instanceof ProviderBusy)) throw error;
+      // The key is full (its other clients count): back to the head of the queue, and the state machine's Catch
+      // parks the execution in WaitForSlot again. The job does not fail for it; only the queue timeout can end it.
+      if (await queue.yieldSlot({ ...job, providerFiles: staged })) throw error;
+      await workflow.fail(token, 'JobFinished', 'Job ended while the provider was busy.');
+      return;
+    }
     await checkpoint('run:after-create', jobId);
     if (!(await recordTask(jobId, taskId))) {
       const now = await store.getJob(jobId);

@@ -65,6 +65,14 @@ export interface QueueStore {
   /** Moves a live job to a terminal state in one transaction: slot, queue entry and lock released, refund paid at most once. */
   finalize(job: JobRecord, change: FinalChange): Promise<boolean>;
   counts(): Promise<{ running: number; queued: number }>;
+  /**
+   * A running job whose task the provider refused for capacity (421/415) goes back to the queue under its admission
+   * key (the head: every older job was granted before it), its slot released, its staged inputs kept. False if it changed.
+   */
+  requeue(job: JobRecord): Promise<boolean>;
+  /** What the provider key can run for Ghostless, learnt from its last 421/415, and until when that holds. */
+  providerCapacity(): Promise<{ limit: number; until: string } | null>;
+  noteProviderCapacity(limit: number, until: string): Promise<void>;
 }
 
 export interface FinalChange {

@@ -7,7 +7,14 @@ import { join, resolve } from 'node:path';
 import { CODES, UPLOAD_LIMIT_BYTES } from '../../lambdas/adapters/runninghub';
 import { type LocalTaskSnapshot, type TaskInput, TaskRunner } from './runner';
 import { findFfmpeg } from './transform';
-import { applyNodeInfoList, BUNDLED_WORKFLOW_MAP, BUNDLED_WORKFLOW_MAP_JSON, BUNDLED_WORKFLOWS, type ProviderWorkflow, readValues } from './workflows';
+import {
+  applyNodeInfoList,
+  BUNDLED_WORKFLOW_MAP,
+  BUNDLED_WORKFLOW_MAP_JSON,
+  BUNDLED_WORKFLOWS,
+  type ProviderWorkflow,
+  readValues,
+} from './workflows';
 
 /**
  * A RunningHub-compatible provider for the local stack and the tests, written from RunningHub's public API

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { HANDLER_METADATA, REPO_ROOT } from '../../infra/constructs/ghostless-function';
 import { GhostlessStack, type GhostlessStackProps } from '../../infra/ghostless-stack';
-import { BUNDLED_ACCOUNT } from '../provider/server';
 import { type CfnResource, type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, Resolver, TemplateResolutionError } from '../cloud/resolver';
+import { BUNDLED_ACCOUNT } from '../provider/server';
 
 export { type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, TemplateResolutionError };
 
@@ -35,7 +35,11 @@ export async function synthesizeTemplate(props: Partial<Omit<GhostlessStackProps
       context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
       builtinCloudFormationValidation: false,
     });
-    const stack = new GhostlessStack(app, LOCAL_STACK_ID, { runningHub: BUNDLED_ACCOUNT, ...props, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
+    const stack = new GhostlessStack(app, LOCAL_STACK_ID, {
+      runningHub: BUNDLED_ACCOUNT,
+      ...props,
+      env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
+    });
     // `.template` reads the file from outdir: read it before the directory goes.
     return structuredClone(app.synth().getStackArtifact(stack.artifactId).template) as CfnTemplate;
   } finally {

@@ -28,7 +28,10 @@ describe('synthesizing the app for a deployment', () => {
   });
 
   it('refuses a workflow map that leaves a tool out or is not JSON, naming the tool', () => {
-    const partial = synthesizeApp({ runningHubApiKey: 'k', runningHubWorkflows: JSON.stringify({ 'upscale-image': BUNDLED_WORKFLOW_MAP['upscale-image'] }) });
+    const partial = synthesizeApp({
+      runningHubApiKey: 'k',
+      runningHubWorkflows: JSON.stringify({ 'upscale-image': BUNDLED_WORKFLOW_MAP['upscale-image'] }),
+    });
     expect(partial.status).not.toBe(0);
     expect(partial.stderr).toContain('Context runningHubWorkflows: "upscale-video" is missing');
     expect(partial.stderr).toContain('"try-on" is missing');

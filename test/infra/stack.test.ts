@@ -649,15 +649,13 @@ describe('job state machine', () => {
     }
   });
 
-  it('retries ProviderBusy on RunOnProvider with exponential backoff', () => {
-    const retriers = state('RunOnProvider').Retry ?? [];
-    const index = retriers.findIndex((r) => r.ErrorEquals.includes('ProviderBusy'));
-    // The first retrier naming it is the one that applies (States.ALL can only come last).
-    expect(index).toBeGreaterThanOrEqual(0);
-    const busy = retriers[index] as Retrier;
-    expect(busy.IntervalSeconds).toBeGreaterThanOrEqual(1);
-    expect(busy.BackoffRate).toBeGreaterThan(1);
-    expect(busy.MaxAttempts).toBeGreaterThanOrEqual(2);
+  it('sends a RunOnProvider refused for capacity (ProviderBusy) back to WaitForSlot, before any other catcher', () => {
+    const catchers = state('RunOnProvider').Catch ?? [];
+    const busy = catchers.findIndex((c) => c.ErrorEquals.includes('ProviderBusy'));
+    expect(catchers[busy]).toMatchObject({ Next: 'WaitForSlot', ResultPath: '$.busy' });
+    expect(busy).toBeLessThan(catchers.findIndex((c) => c.ErrorEquals.includes('States.ALL')));
+    // No retry in place: a retry would create again while the job still holds a slot the key cannot use.
+    expect((state('RunOnProvider').Retry ?? []).some((r) => r.ErrorEquals.includes('ProviderBusy'))).toBe(false);
   });
 
   it('catches every error of every task into FinalizeFailure, and a failing FinalizeFailure into a Fail state', () => {

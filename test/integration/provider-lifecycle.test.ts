@@ -4,6 +4,7 @@ import { ProviderBusy } from '../../lambdas/domain/errors';
 import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
 import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
+import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
 import { image } from '../support/media';
 import { newUser, submit, testStack } from '../support/stack';
 
@@ -141,7 +142,7 @@ describe('startRun', () => {
     expect(run.seen.cancelled).toEqual([]);
   });
 
-  it('uploads the inputs once and reuses their fileNames when the key was busy', async () => {
+  it('puts the job back at the head of the queue when the key is full, and reuses its uploads once granted again', async () => {
     let busy = true;
     const run = await running({
       create: async () => {
@@ -150,7 +151,26 @@ describe('startRun', () => {
         throw new ProviderBusy('RunningHub create: 421 TASK_QUEUE_MAXED');
       },
     });
+    const { slot } = (await run.job()) ?? {};
     await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toBeInstanceOf(ProviderBusy);
+    const requeued = await run.job();
+    expect(requeued).toMatchObject({ status: 'queued', charged: true, refunded: false, providerFiles: { image: 'api/image-1.png' } });
+    expect([requeued?.slot, requeued?.runToken, requeued?.creatingAt, requeued?.callbackSecretHash]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(await store.queueHeads(1)).toEqual([run.jobId]);
+    expect(await store.freeSlots(50)).toContain(slot);
+    // The key said it is full: its freed slot is not handed straight back, only once the key's answer has aged.
+    expect(await queue.grantNext()).toBe(0);
+    const deadline = Date.now() + BUSY_HOLD_MS + 3000;
+    while ((await run.job())?.status === 'queued' && Date.now() < deadline) {
+      await queue.grantNext();
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect((await run.job())?.status).toBe('running');
     await run.life.startRun(run.jobId, 'token-2');
     expect(run.seen.staged).toBe(1);
     expect(run.seen.created.map((r) => r.files)).toEqual([{ image: 'api/image-1.png' }, { image: 'api/image-1.png' }]);

@@ -24,7 +24,12 @@ export function newApp() {
 
 /** Builds stack `Test` without synthesizing it; without another account, the bundled provider's. */
 export function buildStack(props: Partial<GhostlessStackProps> = {}, app = newApp()) {
-  return new GhostlessStack(app, 'Test', { env: { account: ACCOUNT, region: REGION }, webDist: WEB_DIST, runningHub: BUNDLED_ACCOUNT, ...props });
+  return new GhostlessStack(app, 'Test', {
+    env: { account: ACCOUNT, region: REGION },
+    webDist: WEB_DIST,
+    runningHub: BUNDLED_ACCOUNT,
+    ...props,
+  });
 }
 
 /** Synthesizes stack `Test` (cdk-nag runs: a finding without a reason throws here). */
