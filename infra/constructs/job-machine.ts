@@ -108,8 +108,8 @@ export class JobMachine extends Construct {
       // Cancelled or healed while this state ran: the job is already final.
       task.addCatch(done, { errors: ['JobFinished'] });
     }
-    // The provider key is full (421/415): RunOnProvider put the job back at the head of the queue; wait there again.
-    runOnProvider.addCatch(waitForSlot, { errors: ['ProviderBusy'], resultPath: '$.busy' });
+    // The provider key is full (421/415) or refused for now: RunOnProvider put the job back at the head of the queue.
+    runOnProvider.addCatch(waitForSlot, { errors: ['ProviderBusy', 'ProviderUnavailable'], resultPath: '$.busy' });
     for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize]) {
       task.addCatch(finalizeFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
     }

@@ -24,13 +24,18 @@ export const realClock: RetryClock = {
 /** Errors worth another try; they stay plain `Error`s, so Step Functions still sees `Error` once retries run out. */
 const transient = new WeakSet<object>();
 
-export function transientError(message: string): Error {
+/** Transient errors the provider answered itself (500, 808): the request was refused, nothing was created. */
+const refused = new WeakSet<object>();
+
+export function transientError(message: string, options: { answered?: boolean } = {}): Error {
   const error = new Error(message);
   transient.add(error);
+  if (options.answered) refused.add(error);
   return error;
 }
 
 export const isTransient = (error: unknown) => typeof error === 'object' && error !== null && transient.has(error);
+export const isRefusal = (error: unknown) => typeof error === 'object' && error !== null && refused.has(error);
 
 /** Pause before try `attempt + 1`: uniform in [0, min(cap, base·2^(attempt−1))). */
 export const backoffMs = (policy: RetryPolicy, attempt: number, random: number) =>

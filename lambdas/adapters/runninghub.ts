@@ -1,6 +1,6 @@
-import { ProviderBusy, ProviderFailed } from '../domain/errors';
+import { ProviderBusy, ProviderFailed, ProviderUnavailable } from '../domain/errors';
 import type { Provider, ProviderInput, ProviderOutcome, ProviderTaskRequest } from '../domain/ports';
-import { type RetryClock, type RetryPolicy, realClock, transientError, withRetries } from './retry';
+import { isRefusal, isTransient, type RetryClock, type RetryPolicy, realClock, transientError, withRetries } from './retry';
 import { buildNodeInfoList, parseWorkflowMap, type WorkflowMap } from './runninghub-workflows';
 
 /**
@@ -101,7 +101,7 @@ interface Envelope {
 export function businessError(operation: string, code: number, msg: string): Error {
   const text = `RunningHub ${operation}: ${code} ${msg}`.trim();
   if (BUSY_CODES.has(code)) return new ProviderBusy(text);
-  if (TRANSIENT_CODES.has(code)) return transientError(text);
+  if (TRANSIENT_CODES.has(code)) return transientError(text, { answered: true });
   return new ProviderFailed(text);
 }
 
@@ -161,7 +161,17 @@ export class RunningHubProvider implements Provider {
     const target = workflow.kind === 'workflow' ? { workflowId: workflow.id } : { webappId: workflow.id };
     const body = { ...target, nodeInfoList, webhookUrl: request.webhookUrl };
     const path = workflow.kind === 'workflow' ? 'create' : 'ai-app/run';
-    const reply = await withRetries(this.#retry.create, this.#clock, () => this.#call(path, body, this.#createTimeoutMs));
+    // A try that timed out or lost its connection may have created a task: then the job must keep its secret and
+    // wait for that task's webhook. Only when every try was refused by the provider itself is nothing running.
+    let uncertain = false;
+    const reply = await withRetries(this.#retry.create, this.#clock, () =>
+      this.#call(path, body, this.#createTimeoutMs).catch((error: unknown) => {
+        if (!isRefusal(error)) uncertain = true;
+        throw error;
+      }),
+    ).catch((error: unknown) => {
+      throw isTransient(error) && !uncertain ? new ProviderUnavailable((error as Error).message) : error;
+    });
     const taskId = readTaskId(reply);
     if (!taskId) throw new Error('RunningHub create: the answer carries no taskId');
     return { taskId };

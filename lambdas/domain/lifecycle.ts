@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type JobErrorCode, JobFinished, NotFound, ProviderBusy, ProviderFailed } from './errors';
+import { type JobErrorCode, JobFinished, NotFound, ProviderBusy, ProviderFailed, ProviderUnavailable } from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
@@ -65,10 +65,11 @@ export function lifecycle(deps: LifecycleDeps) {
     try {
       ({ taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl }));
     } catch (error) {
-      if (!(error instanceof ProviderBusy)) throw error;
-      // The key is full (its other clients count): back to the head of the queue, and the state machine's Catch
-      // parks the execution in WaitForSlot again. The job does not fail for it; only the queue timeout can end it.
-      if (await queue.yieldSlot({ ...job, providerFiles: staged })) throw error;
+      if (!(error instanceof ProviderBusy || error instanceof ProviderUnavailable)) throw error;
+      // The key is full (its other clients count), or the provider refused for now: no task exists. Back to the
+      // head of the queue, and the state machine's Catch parks the execution in WaitForSlot again. The job does
+      // not fail for it; only the queue timeout can end it.
+      if (await queue.yieldSlot({ ...job, providerFiles: staged }, { keyFull: error instanceof ProviderBusy })) throw error;
       await workflow.fail(token, 'JobFinished', 'Job ended while the provider was busy.');
       return;
     }

@@ -75,12 +75,13 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
   }
 
   /**
-   * The provider refused a granted job's task for capacity (421/415): the job goes back to the head of the queue
-   * (not failed, its uploads kept) and the slot count drops to what the key was running for Ghostless, so the
-   * freed slot is not handed straight back to a key that is full. False when the job changed meanwhile.
+   * The provider refused a granted job's task (421/415: the key is full; or 500/808 on every try): the job goes back
+   * to the head of the queue (not failed, its uploads kept). When the key is full, the slot count drops to what the
+   * key was running for Ghostless, so the freed slot is not handed straight back. False when the job changed meanwhile.
    */
-  async function yieldSlot(job: JobRecord) {
+  async function yieldSlot(job: JobRecord, { keyFull }: { keyFull: boolean }) {
     if (!(await store.requeue(job))) return false;
+    if (!keyFull) return true;
     const held = capacity - (await store.freeSlots(capacity)).length;
     await store.noteProviderCapacity(held, new Date(clock.now().getTime() + BUSY_HOLD_MS).toISOString());
     log('provider key full: job back at the head of the queue', { jobId: job.jobId, slots: held });

@@ -649,10 +649,14 @@ describe('job state machine', () => {
     }
   });
 
-  it('sends a RunOnProvider refused for capacity (ProviderBusy) back to WaitForSlot, before any other catcher', () => {
+  it('sends a RunOnProvider refused by the provider (ProviderBusy, ProviderUnavailable) back to WaitForSlot, before any other catcher', () => {
     const catchers = state('RunOnProvider').Catch ?? [];
     const busy = catchers.findIndex((c) => c.ErrorEquals.includes('ProviderBusy'));
-    expect(catchers[busy]).toMatchObject({ Next: 'WaitForSlot', ResultPath: '$.busy' });
+    expect(catchers[busy]).toMatchObject({
+      ErrorEquals: ['ProviderBusy', 'ProviderUnavailable'],
+      Next: 'WaitForSlot',
+      ResultPath: '$.busy',
+    });
     expect(busy).toBeLessThan(catchers.findIndex((c) => c.ErrorEquals.includes('States.ALL')));
     // No retry in place: a retry would create again while the job still holds a slot the key cannot use.
     expect((state('RunOnProvider').Retry ?? []).some((r) => r.ErrorEquals.includes('ProviderBusy'))).toBe(false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { S3Files } from '../../lambdas/adapters/s3-files';
-import { ProviderBusy } from '../../lambdas/domain/errors';
+import { ProviderBusy, ProviderUnavailable } from '../../lambdas/domain/errors';
 import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
 import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
@@ -140,6 +140,16 @@ describe('startRun', () => {
     await run.life.startRun(run.jobId, 'token-1');
     expect(await run.job()).toMatchObject({ status: 'running', providerTaskId: 'task-1' });
     expect(run.seen.cancelled).toEqual([]);
+  });
+
+  it('puts the job back at the head of the queue when the provider refused for now (500 on every try), keeping the slot count', async () => {
+    const run = await running({ create: () => Promise.reject(new ProviderUnavailable('RunningHub create: 500 Injected')) });
+    const before = await store.providerCapacity();
+    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toBeInstanceOf(ProviderUnavailable);
+    expect(await run.job()).toMatchObject({ status: 'queued', refunded: false, providerFiles: { image: 'api/image-1.png' } });
+    expect(await store.providerCapacity()).toEqual(before);
+    expect(await queue.grantNext()).toBe(1);
+    expect((await run.job())?.status).toBe('running');
   });
 
   it('puts the job back at the head of the queue when the key is full, and reuses its uploads once granted again', async () => {

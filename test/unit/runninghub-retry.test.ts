@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffMs, transientError, withRetries } from '../../lambdas/adapters/retry';
 import { RunningHubProvider } from '../../lambdas/adapters/runninghub';
 import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
-import { ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
+import { ProviderBusy, ProviderFailed, ProviderUnavailable } from '../../lambdas/domain/errors';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import * as docs from '../fixtures/runninghub/docs';
 
@@ -47,16 +47,27 @@ describe('create', () => {
     expect(paths).toEqual(['/task/openapi/create', '/task/openapi/create']);
   });
 
-  it('gives up after three tries, with growing jittered pauses, as a plain Error', async () => {
+  it('gives up after three refusals (500), with growing jittered pauses, as ProviderUnavailable: no task exists', async () => {
     const fail = () => json({ code: 500, msg: 'UNKNOWN_ERROR', data: null });
     const { provider, pauses, paths } = scripted([fail(), fail(), fail(), json(docs.CREATE_ANSWER)]);
     const error = await provider.createTask(request).catch((e: unknown) => e as Error);
-    expect(error).toBeInstanceOf(Error);
-    expect(error).not.toBeInstanceOf(ProviderBusy);
-    expect(error).not.toBeInstanceOf(ProviderFailed);
+    expect(error).toBeInstanceOf(ProviderUnavailable);
+    expect((error as Error).message).toBe('RunningHub create: 500 UNKNOWN_ERROR');
     expect(paths).toHaveLength(3);
     // random() = 0.999 of min(cap 4000, 500·2^n): the longest pause each step may take.
     expect(pauses).toEqual([499, 999]);
+  });
+
+  it.each([
+    ['a timeout', new DOMException('The operation was aborted due to timeout', 'TimeoutError')],
+    ['a network error', new TypeError('fetch failed')],
+    ['HTTP 502', new Response('bad gateway', { status: 502 })],
+  ])('gives up as a plain Error when one try ended in %s: a task may exist', async (_name, unknown) => {
+    const fail = () => json({ code: 500, msg: 'UNKNOWN_ERROR', data: null });
+    const { provider } = scripted([fail(), unknown, fail()]);
+    const error = await provider.createTask(request).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect([ProviderUnavailable, ProviderBusy, ProviderFailed].some((kind) => error instanceof kind)).toBe(false);
   });
 
   it.each([
