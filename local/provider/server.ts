@@ -80,6 +80,8 @@ export interface LocalProvider {
   loseNextCreateAnswer(): void;
   /** Tasks of other clients of the same key. */
   setForeignTasks(count: number): void;
+  /** How many creates were answered with each non-zero code (421 when the key was full, 500 injected…). */
+  refusals(): Record<number, number>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +137,11 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
   const uploads = new Map<string, { path: string; contentType: string }>();
   let rejection: { code: number; msg: string } | null = null;
   let loseNextAnswer = false;
+  const refused: Record<number, number> = {};
+  const refuse = (code: number, msg?: string) => {
+    refused[code] = (refused[code] ?? 0) + 1;
+    return fail(code, msg);
+  };
 
   async function upload(req: IncomingMessage): Promise<Reply> {
     const body = await readBody(req, uploadLimit + 64 * 1024);
@@ -169,14 +176,14 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     if (rejection) {
       const { code, msg } = rejection;
       rejection = null;
-      return fail(code, msg);
+      return refuse(code, msg);
     }
-    if (Math.random() < createFailRate) return fail(CODES.UNKNOWN_ERROR, 'Injected transient failure');
+    if (Math.random() < createFailRate) return refuse(CODES.UNKNOWN_ERROR, 'Injected transient failure');
     const id = String(body[kind === 'workflow' ? 'workflowId' : 'webappId'] ?? '');
     const workflow = workflows[id];
-    if (!workflow || workflow.kind !== kind) return fail(CODES.WORKFLOW_NOT_EXISTS);
+    if (!workflow || workflow.kind !== kind) return refuse(CODES.WORKFLOW_NOT_EXISTS);
     const prompt = applyNodeInfoList(workflow, body.nodeInfoList);
-    if (typeof prompt === 'string') return fail(CODES.APIKEY_INVALID_NODE_INFO, prompt);
+    if (typeof prompt === 'string') return refuse(CODES.APIKEY_INVALID_NODE_INFO, prompt);
     const values = readValues(workflow, prompt);
     const inputs: Record<string, TaskInput> = {};
     const params: Record<string, string | number> = {};
@@ -189,9 +196,9 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
       const stored = uploads.get(value);
       if (stored) inputs[name] = stored;
       else if (/^https?:\/\//.test(value)) inputs[name] = { url: value };
-      else return fail(CODES.VALIDATE_PROMPT_FAILED, `node ${nodeId}: no uploaded file is named ${value}`);
+      else return refuse(CODES.VALIDATE_PROMPT_FAILED, `node ${nodeId}: no uploaded file is named ${value}`);
     }
-    if (runner.activeCount() + foreignTasks >= maxConcurrent) return fail(CODES.TASK_QUEUE_MAXED);
+    if (runner.activeCount() + foreignTasks >= maxConcurrent) return refuse(CODES.TASK_QUEUE_MAXED);
     const webhookUrl = typeof body.webhookUrl === 'string' && body.webhookUrl ? body.webhookUrl : undefined;
     const taskId = runner.start(workflow.runs, params, inputs, webhookUrl);
     if (loseNextAnswer) {
@@ -300,6 +307,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     setForeignTasks(count) {
       foreignTasks = count;
     },
+    refusals: () => ({ ...refused }),
     async stop() {
       runner.stop();
       server.closeAllConnections();
