@@ -25,8 +25,11 @@ export const FAULT_ENV = {
   SWEEP_INTERVAL_MS: '500',
   HEAL_GRACE_MS: '1500',
   PROVIDER_LATENCY_MS: '300',
-  RUN_TIMEOUT_SECONDS: '3',
-  QUEUE_TIMEOUT_SECONDS: '6',
+  // A run is the RunOnProvider state from entry: Lambda start, staging the inputs, create, the ~300 ms task and
+  // its webhook. On a loaded 2-core machine that path alone was measured at 2.6–3.9 s, so 3 s timed out healthy
+  // jobs; hung blockers still end well within each row's wait.
+  RUN_TIMEOUT_SECONDS: '8',
+  QUEUE_TIMEOUT_SECONDS: '16',
   SFN_RETRY_SCALE: '0.01',
 };
 
