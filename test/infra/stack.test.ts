@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_ACCESS } from '../../infra/constructs/table-access';
 import type { GhostlessStack } from '../../infra/ghostless-stack';
 import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
+import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
 import { ROUTES, routeKey } from '../../lambdas/handlers/routes';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import { ACCOUNT, REGION, synth } from '../support/synth';
@@ -649,14 +650,16 @@ describe('job state machine', () => {
     }
   });
 
-  it('sends a RunOnProvider refused by the provider (ProviderBusy, ProviderUnavailable) back to WaitForSlot, before any other catcher', () => {
+  it('sends a RunOnProvider refused by the provider (ProviderBusy, ProviderUnavailable) back to WaitForSlot after a pause, before any other catcher', () => {
     const catchers = state('RunOnProvider').Catch ?? [];
     const busy = catchers.findIndex((c) => c.ErrorEquals.includes('ProviderBusy'));
     expect(catchers[busy]).toMatchObject({
       ErrorEquals: ['ProviderBusy', 'ProviderUnavailable'],
-      Next: 'WaitForSlot',
+      Next: 'ProviderBusyBackoff',
       ResultPath: '$.busy',
     });
+    // It parks again once the key's answer has aged, even when no release comes to wake the queue.
+    expect(state('ProviderBusyBackoff')).toMatchObject({ Type: 'Wait', Seconds: BUSY_HOLD_MS / 1000, Next: 'WaitForSlot' });
     expect(busy).toBeLessThan(catchers.findIndex((c) => c.ErrorEquals.includes('States.ALL')));
     // No retry in place: a retry would create again while the job still holds a slot the key cannot use.
     expect((state('RunOnProvider').Retry ?? []).some((r) => r.ErrorEquals.includes('ProviderBusy'))).toBe(false);
