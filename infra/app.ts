@@ -21,7 +21,9 @@ function runningHub() {
   if (missing.length > 0) {
     throw new Error(
       `Missing deploy configuration: pass ${missing.map((key) => `-c ${key}=…`).join(' and ')} ` +
-        `(runningHubWorkflows maps each tool to its RunningHub workflow id, e.g. '{"upscale-image":"1950…",…}'; see README "Deploy").`,
+        `(runningHubWorkflows maps each tool to its RunningHub workflow or AI app and node fields, e.g. ` +
+        `'{"upscale-image":{"workflowId":"1950…","inputs":{"image":{"nodeId":"10","fieldName":"image"}}},…}': ` +
+        `SPEC.md "Provider configuration"; \`npm run provider:inspect -- <workflowId>\` lists the node ids).`,
     );
   }
   return { apiKey: String(apiKey), workflows: typeof workflows === 'string' ? workflows : JSON.stringify(workflows) };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { parseWorkflows } from '../lambdas/adapters/runninghub';
+import { parseWorkflowMap } from '../lambdas/adapters/runninghub-workflows';
 import { AccessLogs } from './constructs/access-logs';
 import { Admission } from './constructs/admission';
 import { Alerts } from './constructs/alerts';
@@ -30,8 +30,11 @@ export interface GhostlessStackProps extends StackProps {
   healGraceMs?: number;
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
-  /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
-  runningHub?: { baseUrl?: string; apiKey: string; workflows: string };
+  /**
+   * RunningHub account and the operator's workflow map (RUNNINGHUB_WORKFLOWS, SPEC.md "Provider configuration"),
+   * validated at synth: a missing or malformed map stops synthesis with a sentence naming the tool and field.
+   */
+  runningHub: { baseUrl?: string; apiKey: string; workflows: string };
   /** A custom domain for the SPA (enforces TLS 1.2+); without it CloudFront's default name and certificate. */
   webDomain?: WebDomain;
   /** Cognito feature plan (default `plus`, which brings threat protection). */
@@ -51,10 +54,10 @@ export class GhostlessStack extends Stack {
   readonly alerts: Alerts;
   readonly web: Web;
 
-  constructor(scope: Construct, id: string, props: GhostlessStackProps = {}) {
+  constructor(scope: Construct, id: string, props: GhostlessStackProps) {
     super(scope, id, props);
     // The same validation the functions run at cold start, now, with a sentence naming the tool.
-    if (props.runningHub) parseWorkflows(props.runningHub.workflows, 'Context runningHubWorkflows');
+    parseWorkflowMap(props.runningHub.workflows, 'Context runningHubWorkflows');
     this.accessLogs = new AccessLogs(this, 'AccessLogs');
     this.storage = new Storage(this, 'Storage', { objectRetentionDays: props.objectRetentionDays, accessLogs: this.accessLogs.bucket });
     this.auth = new Auth(this, 'Auth', { featurePlan: props.cognitoFeaturePlan });
@@ -77,12 +80,12 @@ export class GhostlessStack extends Stack {
       STATE_MACHINE_ARN: stateMachine.arn,
       RUNNINGHUB_BASE_URL: new CfnParameter(this, 'RunningHubBaseUrl', {
         type: 'String',
-        default: props.runningHub?.baseUrl ?? 'https://www.runninghub.ai',
+        default: props.runningHub.baseUrl ?? 'https://www.runninghub.ai',
         allowedPattern: '^https?://[^\\s]+$',
         description: 'Base URL of the RunningHub-compatible provider API',
       }).valueAsString,
-      RUNNINGHUB_API_KEY: props.runningHub?.apiKey ?? 'unset',
-      RUNNINGHUB_WORKFLOWS: props.runningHub?.workflows ?? '{}',
+      RUNNINGHUB_API_KEY: props.runningHub.apiKey,
+      RUNNINGHUB_WORKFLOWS: props.runningHub.workflows,
       // Where output files may be fetched from besides the API host (RunningHub's documented outputs live on
       // rh-images.xiaoyaoyou.com); `-c runningHubFileHosts=cdn.example.com,*.example.net` replaces the list.
       RUNNINGHUB_FILE_HOSTS: String(this.node.tryGetContext('runningHubFileHosts') ?? DEFAULT_FILE_HOSTS),

@@ -6,7 +6,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from './adapters/dynamo-store';
 import { providerFileHosts } from './adapters/provider-output';
-import { parseWorkflows, RunningHubProvider } from './adapters/runninghub';
+import { RunningHubProvider } from './adapters/runninghub';
+import { parseWorkflowMap } from './adapters/runninghub-workflows';
 import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
@@ -45,7 +46,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   const provider = new RunningHubProvider({
     baseUrl: config.runningHub.baseUrl,
     apiKey: config.runningHub.apiKey,
-    workflows: parseWorkflows(config.runningHub.workflows),
+    workflows: parseWorkflowMap(config.runningHub.workflows),
   });
   const views = jobViews(store, files);
   const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });

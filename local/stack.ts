@@ -40,7 +40,7 @@ import {
   startAwsGateway,
 } from './iam';
 import { type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
-import { LOCAL_API_KEY, LOCAL_WORKFLOWS, type LocalProvider, startLocalProvider } from './provider/server';
+import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
 import { LocalStepFunctions, toStatusChangeDetail } from './stepfunctions/runtime';
@@ -58,8 +58,8 @@ const PARAMETER_KNOBS: Record<string, string> = {
   HealGraceMs: 'HEAL_GRACE_MS',
 };
 
-/** What the local stack synthesizes with: the bundled provider's account and workflows. */
-export const LOCAL_SYNTH_CONTEXT = { runningHubApiKey: LOCAL_API_KEY, runningHubWorkflows: JSON.stringify(LOCAL_WORKFLOWS) };
+/** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */
+export const LOCAL_SYNTH_CONTEXT = { runningHubApiKey: BUNDLED_ACCOUNT.apiKey, runningHubWorkflows: BUNDLED_ACCOUNT.workflows };
 
 export interface LocalStackOptions {
   /** HTTP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -111,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const knob = (name: string): string | undefined => options.env?.[name] ?? process.env[name];
   const number = (name: string, fallback: number) => Number(knob(name) ?? fallback);
+  const optionalNumber = (name: string) => (knob(name) === undefined ? undefined : Number(knob(name)));
 
   const inMemory = options.inMemory ?? false;
   const dataDir = inMemory ? mkdtempSync(join(tmpdir(), 'ghostless-local-')) : resolve(options.dataDir ?? '.local');
@@ -179,6 +180,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startLocalProvider({
         latencyMs: number('PROVIDER_LATENCY_MS', 1500),
         failRate: number('PROVIDER_FAIL_RATE', 0),
+        createFailRate: optionalNumber('PROVIDER_CREATE_FAIL_RATE'),
+        foreignTasks: optionalNumber('PROVIDER_FOREIGN_TASKS'),
+        webhookRetryScale: optionalNumber('PROVIDER_WEBHOOK_RETRY_SCALE'),
         dataDir: inMemory ? undefined : join(dataDir, 'provider'),
       }),
     ]);
@@ -265,7 +269,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     secretsManager = await startSecretsManagerLocal(
       templateSecrets(resolver).map((secret) => ({
         ...secret,
-        value: providerKeySecrets.has(secret.arn) ? (knob('RUNNINGHUB_API_KEY') ?? LOCAL_API_KEY) : randomBytes(24).toString('base64url'),
+        value: providerKeySecrets.has(secret.arn) ? (knob('RUNNINGHUB_API_KEY') ?? BUNDLED_ACCOUNT.apiKey) : randomBytes(24).toString('base64url'),
       })),
     );
     // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.

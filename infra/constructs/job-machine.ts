@@ -12,9 +12,12 @@ import {
   Succeed,
   TaskInput,
   Timeout,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
 import { acknowledge, acknowledgeWildcard } from '../nag';
 import { GhostlessFunction } from './ghostless-function';
 import { ADMITTED_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
@@ -88,8 +91,6 @@ export class JobMachine extends Construct {
       taskTimeout: Timeout.at('$.runTimeoutSeconds'),
       resultPath: '$.run',
     });
-    // The provider's own concurrency limit: wait and try again rather than fail the job.
-    runOnProvider.addRetry({ errors: ['ProviderBusy'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 6 });
     const collectOutputs = new LambdaInvoke(this, 'CollectOutputs', {
       lambdaFunction: collectFn,
       payload: TaskInput.fromObject({ jobId }),
@@ -129,6 +130,12 @@ export class JobMachine extends Construct {
       // Cancelled or healed while this state ran: the job is already final.
       task.addCatch(done, { errors: ['JobFinished'] });
     }
+    // The provider key is full (421/415) or refused for now: RunOnProvider put the job back at the head of the queue.
+    // It parks again once the key's answer has aged: when nothing of Ghostless runs on the key, no release would
+    // wake the queue, and a refused create is not tried again at once. A slot freed meanwhile still goes to it.
+    const busyBackoff = new Wait(this, 'ProviderBusyBackoff', { time: WaitTime.duration(Duration.millis(BUSY_HOLD_MS)) });
+    busyBackoff.next(waitForSlot);
+    runOnProvider.addCatch(busyBackoff, { errors: ['ProviderBusy', 'ProviderUnavailable'], resultPath: '$.busy' });
     for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize]) {
       task.addCatch(finalizeFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
     }

@@ -14,7 +14,8 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * |                  | putRejected                                                           |                                          |         |
  * | wait-for-slot    | recordToken, getJob, grantNext (freeSlots, queueHeads, grant tx)      | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
- * | run-on-provider  | getJob, recordToken                                                   | GetItem UpdateItem                       | —       |
+ * | run-on-provider  | getJob, recordToken, adoptTask; on 421/415 requeue (tx Update/Delete/  | GetItem PutItem UpdateItem DeleteItem    | —       |
+ * |                  | Put), freeSlots, noteProviderCapacity                                  | Query                                    |         |
  * | collect-outputs  | getJob                                                                | GetItem                                  | —       |
  * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext                 | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
@@ -40,7 +41,7 @@ export const TABLE_ACCESS: Record<string, TableAccess> = {
   api: { actions: queueWriter, indexes: [TABLE_SCHEMA.byUserIndex.name] },
   's3-event': { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: [] },
   'wait-for-slot': { actions: queueWriter, indexes: [] },
-  'run-on-provider': { actions: ['GetItem', 'UpdateItem'], indexes: [] },
+  'run-on-provider': { actions: queueWriter, indexes: [] },
   'collect-outputs': { actions: ['GetItem'], indexes: [] },
   finalize: { actions: queueWriter, indexes: [] },
   sweeper: { actions: queueWriter, indexes: [TABLE_SCHEMA.liveIndex.name] },

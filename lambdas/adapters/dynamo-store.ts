@@ -22,6 +22,7 @@ import type { AdmitResult, CreditLedger, FinalChange, JobStore, QueueStore } fro
  *   JOB#<id>   / JOB         the job; gsi1 = (USER#<id>, createdAt#jobId) lists a user's jobs
  *   QUEUE      / <queueKey>  one entry per waiting job, sorted FIFO
  *   SLOT       / <nnn>       one item per held slot: { jobId }
+ *   PROVIDER   / CAPACITY    what the provider key can run for Ghostless after a 421/415: { limit, until }
  */
 const userKey = (userId: string) => ({ pk: `USER#${userId}`, sk: 'PROFILE' });
 const intentKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'INTENT' });
@@ -31,6 +32,7 @@ const SLOT = 'SLOT';
 /** Partitions of the sparse `live` index: non-terminal jobs, and users holding the lock. */
 const LIVE_JOB = 'JOB';
 const LIVE_LOCK = 'LOCK';
+const CAPACITY_KEY = { pk: 'PROVIDER', sk: 'CAPACITY' };
 const slotKey = (slot: number) => ({ pk: SLOT, sk: String(slot).padStart(3, '0') });
 /** Admission order: time first, job id breaks ties, so the order is total. */
 export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
@@ -201,6 +203,42 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
     ]);
   }
 
+  async requeue(job: JobRecord) {
+    const { jobId } = job;
+    if (job.status !== 'running' || job.slot === undefined) return false;
+    return this.transact([
+      {
+        // Back in the queue under its admission key, so it is the head again; the staged inputs stay.
+        Update: {
+          TableName: this.table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #status = :queued REMOVE startedAt, slot, deadline, waitToken, runToken, creatingAt, callbackSecretHash',
+          ConditionExpression: '#status = :running AND slot = :slot AND attribute_not_exists(providerTaskId)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ':slot': job.slot },
+        },
+      },
+      {
+        Delete: {
+          TableName: this.table,
+          Key: slotKey(job.slot),
+          ConditionExpression: 'jobId = :job',
+          ExpressionAttributeValues: { ':job': jobId },
+        },
+      },
+      { Put: { TableName: this.table, Item: { pk: QUEUE, sk: queueKeyOf(job), jobId } } },
+    ]);
+  }
+
+  async providerCapacity() {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: CAPACITY_KEY, ConsistentRead: true }));
+    return Item ? { limit: Item.limit as number, until: Item.until as string } : null;
+  }
+
+  async noteProviderCapacity(limit: number, until: string) {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...CAPACITY_KEY, limit, until } }));
+  }
+
   async recordToken(jobId: string, status: 'queued' | 'running', token: string, extra: Record<string, unknown> = {}) {
     const fields = { [status === 'queued' ? 'waitToken' : 'runToken']: token, ...extra };
     const names = Object.keys(fields);
@@ -212,6 +250,28 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
         ConditionExpression: '#status = :status',
         ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])) },
         ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(names.map((n, i) => [`:f${i}`, fields[n]])) },
+      }),
+    );
+  }
+
+  async noteTaskCancelled(jobId: string, at: string) {
+    return this.updateRunning(jobId, 'SET providerCancelledAt = :value', at);
+  }
+
+  async adoptTask(jobId: string, taskId: string) {
+    return this.updateRunning(jobId, 'SET providerTaskId = :value REMOVE creatingAt', taskId, 'attribute_not_exists(providerTaskId)');
+  }
+
+  /** One update of a job that must still be running (and meet `also`); false when it is not. */
+  private updateRunning(jobId: string, update: string, value: string, also?: string) {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: update,
+        ConditionExpression: also ? `#status = :running AND ${also}` : '#status = :running',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':running': 'running', ':value': value },
       }),
     );
   }

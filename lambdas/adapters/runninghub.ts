@@ -1,14 +1,13 @@
-import { type Params, TOOLS, type ToolId } from '../domain/catalog';
-import { ProviderBusy, ProviderFailed } from '../domain/errors';
-import type { Provider, ProviderOutcome, ProviderTaskRequest } from '../domain/ports';
+import { ProviderBusy, ProviderFailed, ProviderUnavailable } from '../domain/errors';
+import type { Provider, ProviderInput, ProviderOutcome, ProviderTaskRequest } from '../domain/ports';
+import { isRefusal, isTransient, type RetryClock, type RetryPolicy, realClock, transientError, withRetries } from './retry';
+import { buildNodeInfoList, parseWorkflowMap, type WorkflowMap } from './runninghub-workflows';
 
 /**
  * RunningHub's ComfyUI workflow API (`/task/openapi/*`). Every answer is HTTP 200 with a business
  * `code`; this adapter turns it into the Provider port: ProviderBusy (retry later), ProviderFailed
  * (give up), or a plain Error for anything transient (network, timeouts, HTTP 5xx).
  */
-
-export const TOOL_IDS = Object.keys(TOOLS) as ToolId[];
 
 /** RunningHub business codes this adapter (and the local provider) speak. */
 export const CODES = {
@@ -20,7 +19,9 @@ export const CODES = {
   TASK_CREATE_FAILED_BY_NOT_ENOUGH_WALLET: 416,
   TASK_QUEUE_MAXED: 421,
   TASK_NOT_FOUNED: 423,
+  VALIDATE_PROMPT_FAILED: 433,
   UNKNOWN_ERROR: 500,
+  APIKEY_UNSUPPORTED_FREE_USER: 801,
   APIKEY_UNAUTHORIZED: 802,
   APIKEY_INVALID_NODE_INFO: 803,
   APIKEY_TASK_IS_RUNNING: 804,
@@ -42,117 +43,42 @@ const ALREADY_ENDED_CODES: ReadonlySet<number> = new Set([
   CODES.APIKEY_TASK_STATUS_ERROR,
 ]);
 
-/** RunningHub's upload endpoint refuses files over 30 MB; its docs say to pass larger inputs by URL. */
-export const UPLOAD_LIMIT_BYTES = 30 * 1024 * 1024;
-
-export interface NodeField {
-  nodeId: string;
-  fieldName: string;
-}
-
-export interface NodeInfo extends NodeField {
-  fieldValue: string | number;
-}
-
-/**
- * Node ids of the ComfyUI workflows published on RunningHub. They are facts of each workflow (see its
- * "Get Workflow JSON" export), not of Ghostless: an operator who publishes or edits a workflow sets
- * them here. The local provider reads the same table, so both sides agree by construction.
- */
-const UPSCALE_IMAGE_LOAD = '10'; // LoadImage
-const UPSCALE_IMAGE_FACTOR = '12'; // ImageScaleBy
-const UPSCALE_VIDEO_LOAD = '20'; // VHS_LoadVideo
-const UPSCALE_VIDEO_FACTOR = '22'; // ImageScaleBy
-const POSE_PERSON_LOAD = '30'; // LoadImage
-const POSE_REFERENCE_LOAD = '31'; // LoadImage
-const TRYON_PERSON_LOAD = '40'; // LoadImage
-const TRYON_GARMENT_LOAD = '41'; // LoadImage
-const TRYON_CATEGORY = '45'; // try-on node's garment category
-
-export const WORKFLOW_NODES: Record<ToolId, { slots: Record<string, NodeField>; params: Record<string, NodeField> }> = {
-  'upscale-image': {
-    slots: { image: { nodeId: UPSCALE_IMAGE_LOAD, fieldName: 'image' } },
-    params: { scale: { nodeId: UPSCALE_IMAGE_FACTOR, fieldName: 'scale_by' } },
-  },
-  'upscale-video': {
-    slots: { video: { nodeId: UPSCALE_VIDEO_LOAD, fieldName: 'video' } },
-    params: { scale: { nodeId: UPSCALE_VIDEO_FACTOR, fieldName: 'scale_by' } },
-  },
-  'pose-changer': {
-    slots: {
-      person: { nodeId: POSE_PERSON_LOAD, fieldName: 'image' },
-      pose: { nodeId: POSE_REFERENCE_LOAD, fieldName: 'image' },
-    },
-    params: {},
-  },
-  'try-on': {
-    slots: {
-      person: { nodeId: TRYON_PERSON_LOAD, fieldName: 'image' },
-      garment: { nodeId: TRYON_GARMENT_LOAD, fieldName: 'image' },
-    },
-    params: { category: { nodeId: TRYON_CATEGORY, fieldName: 'category' } },
-  },
-};
-
-/** The nodeInfoList for one task: each slot's uploaded fileName (or URL) and each param the workflow takes. */
-export function buildNodeInfoList(tool: ToolId, params: Params, files: Record<string, string>): NodeInfo[] {
-  const nodes = WORKFLOW_NODES[tool];
-  const list: NodeInfo[] = [];
-  for (const [slot, field] of Object.entries(nodes.slots)) {
-    const fieldValue = files[slot];
-    if (fieldValue === undefined) throw new ProviderFailed(`No input was given for slot "${slot}" of ${tool}`);
-    list.push({ ...field, fieldValue });
-  }
-  for (const [name, field] of Object.entries(nodes.params)) {
-    const fieldValue = params[name] ?? TOOLS[tool].params[name]?.default;
-    if (fieldValue !== undefined) list.push({ ...field, fieldValue });
-  }
-  return list;
-}
-
-/**
- * Validates the workflow-id map from the environment (RUNNINGHUB_WORKFLOWS), e.g.
- * `{"upscale-image":"1904136902449209346", ...}`. Ids must be strings: as JSON numbers they lose digits.
- */
-export function parseWorkflows(json: string, name = 'RUNNINGHUB_WORKFLOWS'): Record<ToolId, string> {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    throw new Error(`${name} is not valid JSON; expected {"upscale-image":"<workflowId>", ...}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`${name} must be a JSON object mapping each tool to its RunningHub workflow id`);
-  }
-  const entries = value as Record<string, unknown>;
-  const problems: string[] = [];
-  const missing = TOOL_IDS.filter((tool) => !(tool in entries));
-  if (missing.length) problems.push(`missing ${missing.join(', ')}`);
-  const unknown = Object.keys(entries).filter((key) => !TOOL_IDS.includes(key as ToolId));
-  if (unknown.length) problems.push(`unknown tool ${unknown.join(', ')}`);
-  for (const tool of TOOL_IDS) {
-    const id = entries[tool];
-    if (id === undefined) continue;
-    if (typeof id !== 'string') problems.push(`${tool} must be a string (quote the id)`);
-    else if (!id.trim()) problems.push(`${tool} is empty`);
-  }
-  if (problems.length) throw new Error(`${name}: ${problems.join('; ')}`);
-  return Object.fromEntries(TOOL_IDS.map((tool) => [tool, (entries[tool] as string).trim()])) as Record<ToolId, string>;
-}
+/** RunningHub's upload endpoint refuses files over 30 MB (decimal: 809 above 30,000,000 bytes); larger inputs go by URL. */
+export const UPLOAD_LIMIT_BYTES = 30_000_000;
 
 export interface RunningHubOptions {
   /** e.g. https://www.runninghub.ai (international) or https://www.runninghub.cn. */
   baseUrl: string;
   apiKey: string;
-  workflows: Record<ToolId, string>;
+  workflows: WorkflowMap;
   fetch?: typeof fetch;
-  /** Per API call. */
+  /** Per API call other than create. */
   requestTimeoutMs?: number;
+  /** Per create: RunningHub's own ComfyUI plugin (ComfyUI_RH_APICall) waits 30 s for it. */
+  createTimeoutMs?: number;
+  /** Retries of transient failures, per operation. */
+  retry?: Partial<Record<Operation, RetryPolicy>>;
+  /** Sleep and randomness of the backoff (tests pass their own). */
+  clock?: RetryClock;
   /** Per input: download from S3 plus upload to RunningHub. */
   transferTimeoutMs?: number;
   /** Inputs larger than this are passed to the workflow by URL instead of uploaded. */
   uploadLimitBytes?: number;
 }
+
+type Operation = 'create' | 'outputs' | 'cancel' | 'upload';
+
+/**
+ * Bounded so a run-on-provider invocation (120 s) ends inside its timeout: create tries 3 × 30 s at most.
+ * A create that timed out may have started a task anyway; its webhook carries the job's secret, so the job
+ * adopts it or cancels it (lifecycle.onProviderCallback).
+ */
+const RETRY: Record<Operation, RetryPolicy> = {
+  create: { attempts: 3, baseMs: 500, capMs: 4_000 },
+  upload: { attempts: 3, baseMs: 500, capMs: 4_000 },
+  outputs: { attempts: 4, baseMs: 250, capMs: 2_000 },
+  cancel: { attempts: 4, baseMs: 250, capMs: 2_000 },
+};
 
 /** Reads RUNNINGHUB_BASE_URL, RUNNINGHUB_API_KEY and RUNNINGHUB_WORKFLOWS; a missing one fails with its name. */
 export function runningHubOptionsFromEnv(env: Record<string, string | undefined> = process.env): RunningHubOptions {
@@ -160,7 +86,7 @@ export function runningHubOptionsFromEnv(env: Record<string, string | undefined>
   const workflows = env.RUNNINGHUB_WORKFLOWS;
   if (!apiKey) throw new Error('Missing environment variable RUNNINGHUB_API_KEY');
   if (!workflows) throw new Error('Missing environment variable RUNNINGHUB_WORKFLOWS');
-  return { baseUrl: env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai', apiKey, workflows: parseWorkflows(workflows) };
+  return { baseUrl: env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai', apiKey, workflows: parseWorkflowMap(workflows) };
 }
 
 interface Envelope {
@@ -175,7 +101,7 @@ interface Envelope {
 export function businessError(operation: string, code: number, msg: string): Error {
   const text = `RunningHub ${operation}: ${code} ${msg}`.trim();
   if (BUSY_CODES.has(code)) return new ProviderBusy(text);
-  if (TRANSIENT_CODES.has(code)) return new Error(text);
+  if (TRANSIENT_CODES.has(code)) return transientError(text, { answered: true });
   return new ProviderFailed(text);
 }
 
@@ -198,11 +124,14 @@ export function describeFailure(failedReason: unknown, fallback: string): string
 export class RunningHubProvider implements Provider {
   readonly #apiKey: string;
   readonly #baseUrl: string;
-  readonly #workflows: Record<ToolId, string>;
+  readonly #workflows: WorkflowMap;
   readonly #fetch: typeof fetch;
   readonly #requestTimeoutMs: number;
+  readonly #createTimeoutMs: number;
   readonly #transferTimeoutMs: number;
   readonly #uploadLimitBytes: number;
+  readonly #retry: Record<Operation, RetryPolicy>;
+  readonly #clock: RetryClock;
 
   constructor(options: RunningHubOptions) {
     this.#apiKey = options.apiKey;
@@ -210,24 +139,49 @@ export class RunningHubProvider implements Provider {
     this.#workflows = options.workflows;
     // Called unbound: some fetch implementations refuse a foreign `this`.
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    // Defaults keep one createTask (parallel transfers, then create) well inside a 120 s Lambda.
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.#createTimeoutMs = options.createTimeoutMs ?? 30_000;
+    this.#retry = { ...RETRY, ...options.retry };
+    this.#clock = options.clock ?? realClock;
     this.#transferTimeoutMs = options.transferTimeoutMs ?? 60_000;
     this.#uploadLimitBytes = options.uploadLimitBytes ?? UPLOAD_LIMIT_BYTES;
   }
 
+  async stageInputs(inputs: ProviderInput[]): Promise<Record<string, string>> {
+    const staged = await Promise.all(
+      inputs.map(async (input) => [input.slot, await withRetries(this.#retry.upload, this.#clock, () => this.#stage(input))] as const),
+    );
+    return Object.fromEntries(staged);
+  }
+
   async createTask(request: ProviderTaskRequest): Promise<{ taskId: string }> {
-    const workflowId = this.#workflows[request.tool];
-    if (!workflowId) throw new ProviderFailed(`No RunningHub workflow is configured for ${request.tool}`);
-    const staged = await Promise.all(request.inputs.map(async (input) => [input.slot, await this.#stage(input)] as const));
-    const nodeInfoList = buildNodeInfoList(request.tool, request.params, Object.fromEntries(staged));
-    const reply = await this.#call('create', { workflowId, nodeInfoList, webhookUrl: request.webhookUrl });
+    const workflow = this.#workflows[request.tool];
+    if (!workflow) throw new ProviderFailed(`No RunningHub workflow is configured for ${request.tool}`);
+    const nodeInfoList = buildNodeInfoList(request.tool, workflow, request.params, request.files);
+    const target = workflow.kind === 'workflow' ? { workflowId: workflow.id } : { webappId: workflow.id };
+    const body = { ...target, nodeInfoList, webhookUrl: request.webhookUrl };
+    const path = workflow.kind === 'workflow' ? 'create' : 'ai-app/run';
+    // A try that timed out or lost its connection may have created a task: then the job must keep its secret and
+    // wait for that task's webhook. Only when every try was refused by the provider itself is nothing running.
+    let uncertain = false;
+    const reply = await withRetries(this.#retry.create, this.#clock, () =>
+      this.#call(path, body, this.#createTimeoutMs).catch((error: unknown) => {
+        if (!isRefusal(error)) uncertain = true;
+        throw error;
+      }),
+    ).catch((error: unknown) => {
+      throw isTransient(error) && !uncertain ? new ProviderUnavailable((error as Error).message) : error;
+    });
     const taskId = readTaskId(reply);
     if (!taskId) throw new Error('RunningHub create: the answer carries no taskId');
     return { taskId };
   }
 
   async outputs(taskId: string): Promise<ProviderOutcome> {
+    return withRetries(this.#retry.outputs, this.#clock, () => this.#outputs(taskId));
+  }
+
+  async #outputs(taskId: string): Promise<ProviderOutcome> {
     const { code, msg, data } = await this.#send('outputs', { taskId });
     if (code === CODES.APIKEY_TASK_IS_RUNNING || code === CODES.APIKEY_TASK_IS_QUEUED) return { status: 'running' };
     if (code === CODES.APIKEY_TASK_STATUS_ERROR) {
@@ -246,22 +200,24 @@ export class RunningHubProvider implements Provider {
   }
 
   async cancel(taskId: string): Promise<void> {
-    const { code, msg } = await this.#send('cancel', { taskId });
-    if (code === CODES.OK || ALREADY_ENDED_CODES.has(code)) return;
-    throw this.#error('cancel', code, msg);
+    await withRetries(this.#retry.cancel, this.#clock, async () => {
+      const { code, msg } = await this.#send('cancel', { taskId });
+      if (code === CODES.OK || ALREADY_ENDED_CODES.has(code)) return;
+      throw this.#error('cancel', code, msg);
+    });
   }
 
   /** Gets one input into RunningHub: its fileName after an upload, or its URL when it is too large to upload. */
-  async #stage(input: ProviderTaskRequest['inputs'][number]): Promise<string> {
+  async #stage(input: ProviderInput): Promise<string> {
     const signal = AbortSignal.timeout(this.#transferTimeoutMs);
     let response: Response;
     try {
       response = await this.#fetch(input.url, { signal });
     } catch (error) {
       // The presigned URL carries a signature: name the slot, never the URL.
-      throw new Error(`Downloading input "${input.slot}" failed: ${errorText(error)}`);
+      throw transientError(`Downloading input "${input.slot}" failed: ${errorText(error)}`);
     }
-    if (response.status >= 500) throw new Error(`Downloading input "${input.slot}" failed with HTTP ${response.status}`);
+    if (response.status >= 500) throw transientError(`Downloading input "${input.slot}" failed with HTTP ${response.status}`);
     if (!response.ok) throw new ProviderFailed(`Input "${input.slot}" could not be read (HTTP ${response.status})`);
     const declared = Number(response.headers.get('content-length'));
     if (declared > this.#uploadLimitBytes) {
@@ -269,7 +225,7 @@ export class RunningHubProvider implements Provider {
       return input.url;
     }
     const bytes = await response.arrayBuffer().catch((error: unknown) => {
-      throw new Error(`Downloading input "${input.slot}" failed: ${errorText(error)}`);
+      throw transientError(`Downloading input "${input.slot}" failed: ${errorText(error)}`);
     });
     if (bytes.byteLength > this.#uploadLimitBytes) return input.url;
 
@@ -284,10 +240,14 @@ export class RunningHubProvider implements Provider {
   }
 
   /** A JSON call whose non-zero codes all become errors. */
-  #call(operation: string, body: Record<string, unknown>) {
+  #call(operation: string, body: Record<string, unknown>, timeoutMs: number) {
     return this.#request(
       operation,
-      { body: JSON.stringify({ apiKey: this.#apiKey, ...body }), headers: { 'content-type': 'application/json' } },
+      {
+        body: JSON.stringify({ apiKey: this.#apiKey, ...body }),
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      },
       (code, msg) => this.#error(operation, code, msg),
     );
   }
@@ -317,16 +277,16 @@ export class RunningHubProvider implements Provider {
       });
       raw = await response.text();
     } catch (error) {
-      throw new Error(this.#redact(`RunningHub ${operation}: ${errorText(error)}`));
+      throw transientError(this.#redact(`RunningHub ${operation}: ${errorText(error)}`));
     }
-    if (response.status >= 500) throw new Error(`RunningHub ${operation}: HTTP ${response.status}`);
+    if (response.status >= 500) throw transientError(`RunningHub ${operation}: HTTP ${response.status}`);
     if (response.status === 429) throw new ProviderBusy(`RunningHub ${operation}: HTTP 429`);
     if (!response.ok) throw new ProviderFailed(`RunningHub ${operation}: HTTP ${response.status}`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch {
-      throw new Error(`RunningHub ${operation}: the answer is not JSON`);
+      throw transientError(`RunningHub ${operation}: the answer is not JSON`);
     }
     const { code, msg, data } = (parsed ?? {}) as { code?: unknown; msg?: unknown; data?: unknown };
     if (typeof code !== 'number') throw new Error(`RunningHub ${operation}: the answer has no business code`);

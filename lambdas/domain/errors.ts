@@ -85,6 +85,14 @@ export class ProviderBusy extends Error {
   override name = 'ProviderBusy';
 }
 
+/**
+ * The provider answered create with a transient error (500, 808) on every try: no task exists, so the job can wait
+ * at the head of the queue and try again rather than fail.
+ */
+export class ProviderUnavailable extends Error {
+  override name = 'ProviderUnavailable';
+}
+
 /** The provider refused or failed the task: the job fails with PROVIDER_ERROR. */
 export class ProviderFailed extends Error {
   override name = 'ProviderFailed';

@@ -78,10 +78,13 @@ export function healing(deps: HealingDeps) {
 
   /**
    * Finalizes a driverless job. A provider task known to have finished keeps its real outcome;
-   * anything else ends `failed` with HEALED and a refund.
+   * anything else ends `failed` with HEALED and a refund. A task Ghostless cancelled itself (an earlier
+   * heal that stopped it and then failed to finalize) reads `failed` at the provider: that is not a
+   * provider error.
    */
   async function heal(job: JobRecord) {
-    const outcome = job.providerTaskId ? await provider.outputs(job.providerTaskId).catch(() => null) : null;
+    const ask = job.providerTaskId && !job.providerCancelledAt;
+    const outcome = ask ? await provider.outputs(job.providerTaskId as string).catch(() => null) : null;
     if (outcome?.status === 'succeeded') {
       try {
         await lifecycle.succeed(job.jobId, await lifecycle.collectOutputs(job.jobId));
@@ -90,8 +93,10 @@ export function healing(deps: HealingDeps) {
         log('healing could not collect outputs', { jobId: job.jobId, error: (error as Error).message });
       }
     }
+    // A concurrent healer (sweeper and execution-ended) may have cancelled the task since this one looked.
+    const providerFailed = outcome?.status === 'failed' && !(await store.getJob(job.jobId))?.providerCancelledAt;
     const failure =
-      outcome?.status === 'failed'
+      providerFailed && outcome?.status === 'failed'
         ? { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: outcome.reason }) }
         : { Error: 'Healed' };
     await lifecycle.fail(job.jobId, failure);

@@ -44,8 +44,14 @@ export interface JobRecord {
   waitToken?: string;
   runToken?: string;
   providerTaskId?: string;
-  /** SHA-256 of the per-task secret the provider's webhook must present. */
+  /** SHA-256 of the per-task secret the provider's webhook must present; recorded before the task is created. */
   callbackSecretHash?: string;
+  /** When Ghostless cancelled the provider task: a failed outcome after that is ours, not the provider's. */
+  providerCancelledAt?: string;
+  /** When a create was sent without its task id recorded yet: a task may exist that only its webhook can name. */
+  creatingAt?: string;
+  /** What each input slot's node takes at the provider (uploaded fileName or URL): inputs are staged once per job. */
+  providerFiles?: Record<string, string>;
 }
 
 /** A job as the API shows it (SPEC `Job`). */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { outputRule } from './catalog';
-import { type JobErrorCode, JobFinished, NotFound, ProviderFailed } from './errors';
+import { type JobErrorCode, JobFinished, NotFound, ProviderBusy, ProviderFailed, ProviderUnavailable } from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
@@ -27,6 +27,8 @@ export interface StepFailure {
 }
 
 const MAX_FINALIZE_ATTEMPTS = 5;
+/** Tries to record a created task (each with the SDK's own retries inside). */
+const RECORD_TASK_ATTEMPTS = 4;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 /** Everything after admission: running on the provider, collecting outputs, and finalizing on every path. */
@@ -39,7 +41,11 @@ export function lifecycle(deps: LifecycleDeps) {
     return job;
   }
 
-  /** RunOnProvider: start the provider task; the webhook resumes the execution through `token`. */
+  /**
+   * RunOnProvider: start the provider task; the webhook resumes the execution through `token`.
+   * The secret, the token and a "creating" marker are recorded before create: a task whose answer is lost (or
+   * whose Lambda dies right after creating it) still calls back with the secret, and the callback adopts it.
+   */
   async function startRun(jobId: string, token: string) {
     const job = await liveJob(jobId);
     if (job.status !== 'running') {
@@ -47,35 +53,96 @@ export function lifecycle(deps: LifecycleDeps) {
       return;
     }
     if (!deps.callbackBaseUrl) throw new Error('PUBLIC_API_URL is not set: the provider could not call back');
+    // Staged once per job: a retry after 421 (or any failure) reuses the provider's fileNames.
+    const staged = job.providerFiles ?? (await provider.stageInputs(await presignInputs(job)));
     const secret = randomBytes(24).toString('base64url');
-    const inputs = await Promise.all(
-      job.inputs.map(async (input) => ({ slot: input.slot, contentType: input.contentType, url: await files.presignDownload(input.key) })),
-    );
+    const marker = { callbackSecretHash: sha256(secret), creatingAt: clock.now().toISOString(), providerFiles: staged };
+    if (!(await store.recordToken(jobId, 'running', token, marker))) {
+      await workflow.fail(token, 'JobFinished', 'Job ended before its task was created.');
+      return;
+    }
     const webhookUrl = `${deps.callbackBaseUrl}/api/provider/callback/${jobId}?secret=${secret}`;
-    const { taskId } = await provider.createTask({ tool: job.tool, params: job.params, inputs, webhookUrl });
+    let taskId: string;
+    try {
+      ({ taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl }));
+    } catch (error) {
+      if (!(error instanceof ProviderBusy || error instanceof ProviderUnavailable)) throw error;
+      // The key is full (its other clients count), or the provider refused for now: no task exists. Back to the
+      // head of the queue, and the state machine's Catch parks the execution in WaitForSlot again. The job does
+      // not fail for it; only the queue timeout can end it.
+      if (await queue.yieldSlot({ ...job, providerFiles: staged }, { keyFull: error instanceof ProviderBusy })) throw error;
+      await workflow.fail(token, 'JobFinished', 'Job ended while the provider was busy.');
+      return;
+    }
     await checkpoint('run:after-create', jobId);
-    const recorded = await store.recordToken(jobId, 'running', token, { providerTaskId: taskId, callbackSecretHash: sha256(secret) });
-    if (!recorded) {
+    if (!(await recordTask(jobId, taskId))) {
+      const now = await store.getJob(jobId);
+      // Its webhook came first and adopted it (and resumed the execution): nothing left to do.
+      if (now?.status === 'running' && now.providerTaskId === taskId) return;
       // Cancelled while the task was being created: stop it so it is not billed.
-      await provider.cancel(taskId);
+      await cancelProviderTask(taskId);
       await workflow.fail(token, 'JobFinished', 'Job ended while its task was starting.');
       return;
     }
-    // A fast task may have called back before its token was recorded (and been turned away): look once.
-    if ((await provider.outputs(taskId)).status !== 'running') await workflow.resume(token, { taskId });
+    // A fast task may have called back before its id was recorded (and been turned away): look once. A blip
+    // here is not the job's failure: the webhook, retried by the provider, still comes.
+    const outcome = await provider.outputs(taskId).catch((error: unknown) => {
+      log('outputs check after create failed', { jobId, taskId, error: (error as Error).message });
+      return null;
+    });
+    if (outcome && outcome.status !== 'running') await workflow.resume(token, { taskId });
   }
 
-  /** The provider's webhook. Only the per-task secret is accepted; late, repeated or foreign calls change nothing. */
+  /**
+   * Records a created task on its job. The task exists and is billed from now on: a failed write is tried
+   * again (it is conditional, so a write that did commit answers false and the re-read settles it) rather
+   * than leaving a task nobody recorded.
+   */
+  async function recordTask(jobId: string, taskId: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await store.adoptTask(jobId, taskId);
+      } catch (error) {
+        if (attempt >= RECORD_TASK_ATTEMPTS) throw error;
+        log('recording the provider task failed; trying again', { jobId, taskId, error: (error as Error).message });
+        await new Promise((done) => setTimeout(done, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  function presignInputs(job: JobRecord) {
+    return Promise.all(
+      job.inputs.map(async (input) => ({ slot: input.slot, contentType: input.contentType, url: await files.presignDownload(input.key) })),
+    );
+  }
+
+  /**
+   * The provider's webhook. Only the per-job secret is accepted. A task the job did not record yet (its create
+   * answer was lost, or its Lambda died) is adopted while the job runs; any other task bearing the secret is
+   * stopped. Late, repeated or foreign calls change nothing else.
+   */
   async function onProviderCallback(jobId: string, secret: string | undefined, body: unknown) {
     const job = await store.getJob(jobId);
     const expected = job?.callbackSecretHash;
     if (!job || !expected || !secret || !timingSafeEqual(Buffer.from(sha256(secret)), Buffer.from(expected))) {
       throw new NotFound('No task waits for this callback.');
     }
-    const taskId = (body as { taskId?: unknown } | null)?.taskId;
-    if (job.status !== 'running' || !job.runToken || String(taskId) !== job.providerTaskId) return { accepted: false };
-    await workflow.resume(job.runToken, { taskId: job.providerTaskId });
-    return { accepted: true };
+    const raw = (body as { taskId?: unknown } | null)?.taskId;
+    const taskId = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
+    if (!taskId || taskId === job.providerTaskId) {
+      if (job.status !== 'running' || !job.runToken || !taskId) return { accepted: false };
+      await workflow.resume(job.runToken, { taskId });
+      return { accepted: true };
+    }
+    if (job.status === 'running' && job.runToken && !job.providerTaskId && (await store.adoptTask(jobId, taskId))) {
+      log('provider task adopted by its webhook', { jobId, taskId });
+      await workflow.resume(job.runToken, { taskId });
+      return { accepted: true };
+    }
+    // A second task of this job (a create retried after a lost answer), or one of a job that has ended.
+    log('provider task not accounted for: cancelling it', { jobId, taskId, status: job.status });
+    await cancelProviderTask(taskId);
+    return { accepted: false };
   }
 
   /** CollectOutputs: copy the provider's files into our bucket; a failed task becomes PROVIDER_ERROR. */
@@ -173,8 +240,14 @@ export function lifecycle(deps: LifecycleDeps) {
     }
   }
 
+  /**
+   * Cancels the running job's task, noted on the job first: if finalizing then fails and is retried, the
+   * healer reads the task's `failed` outcome as Ghostless's own cancel, not as PROVIDER_ERROR.
+   */
   async function stopProviderTask(job: JobRecord | null) {
-    if (job?.status === 'running' && job.providerTaskId) await cancelProviderTask(job.providerTaskId);
+    if (job?.status !== 'running' || !job.providerTaskId) return;
+    if (!job.providerCancelledAt) await store.noteTaskCancelled(job.jobId, clock.now().toISOString());
+    await cancelProviderTask(job.providerTaskId);
   }
 
   async function cancelProviderTask(taskId: string) {

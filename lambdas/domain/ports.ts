@@ -59,9 +59,21 @@ export interface QueueStore {
   grant(job: JobRecord, slot: number, startedAt: string, deadline: string): Promise<boolean>;
   /** Records the token a parked execution waits on; false when the job is no longer in `status`. */
   recordToken(jobId: string, status: 'queued' | 'running', token: string, extra?: Record<string, unknown>): Promise<boolean>;
+  /** Notes that Ghostless itself is stopping the running job's task, so its later `failed` outcome is not the provider's. */
+  noteTaskCancelled(jobId: string, at: string): Promise<boolean>;
+  /** Records the provider task of a running job that has none yet (a task created but never recorded); false otherwise. */
+  adoptTask(jobId: string, taskId: string): Promise<boolean>;
   /** Moves a live job to a terminal state in one transaction: slot, queue entry and lock released, refund paid at most once. */
   finalize(job: JobRecord, change: FinalChange): Promise<boolean>;
   counts(): Promise<{ running: number; queued: number }>;
+  /**
+   * A running job whose task the provider refused for capacity (421/415) goes back to the queue under its admission
+   * key (the head: every older job was granted before it), its slot released, its staged inputs kept. False if it changed.
+   */
+  requeue(job: JobRecord): Promise<boolean>;
+  /** What the provider key can run for Ghostless, learnt from its last 421/415, and until when that holds. */
+  providerCapacity(): Promise<{ limit: number; until: string } | null>;
+  noteProviderCapacity(limit: number, until: string): Promise<void>;
 }
 
 export interface FinalChange {
@@ -85,7 +97,9 @@ export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' |
 
 /** The AI provider (RunningHub). Errors are thrown as ProviderBusy (retry later) or ProviderFailed (give up). */
 export interface Provider {
-  /** Uploads one input and starts the tool's workflow; the provider calls `webhookUrl` when the task ends. */
+  /** Puts each input where the provider's workflow can read it; returns what each slot's node takes (a fileName or a URL). */
+  stageInputs(inputs: ProviderInput[]): Promise<Record<string, string>>;
+  /** Starts the tool's workflow on staged inputs; the provider calls `webhookUrl` when the task ends. */
   createTask(request: ProviderTaskRequest): Promise<{ taskId: string }>;
   /** `running` until the task ends; then its outputs or the provider's reason for failing. */
   outputs(taskId: string): Promise<ProviderOutcome>;
@@ -93,11 +107,18 @@ export interface Provider {
   cancel(taskId: string): Promise<void>;
 }
 
+/** One input slot: a short-lived URL the adapter downloads from and re-uploads to the provider. */
+export interface ProviderInput {
+  slot: string;
+  url: string;
+  contentType: string;
+}
+
 export interface ProviderTaskRequest {
   tool: import('./catalog').ToolId;
   params: import('./catalog').Params;
-  /** One per input slot: a short-lived URL the adapter downloads from and re-uploads to the provider. */
-  inputs: { slot: string; url: string; contentType: string }[];
+  /** Slot → what `stageInputs` returned for it. */
+  files: Record<string, string>;
   webhookUrl: string;
 }
 

@@ -1,4 +1,5 @@
 import { checkpoint } from './faults';
+import type { JobRecord } from './jobs';
 import type { Clock, JobStore, QueueStore, Workflow } from './ports';
 
 export interface QueueDeps {
@@ -11,6 +12,11 @@ export interface QueueDeps {
 
 /** Rounds after which a grant gives up on a queue that keeps changing under it; the next release or the sweeper grants again. */
 const MAX_GRANT_ROUNDS = 20;
+/**
+ * How long a 421/415 holds the slot count down to what the key was running for Ghostless; then grants probe the
+ * key again (the next release or sweep). The key's other clients come and go: its answer is not kept for long.
+ */
+export const BUSY_HOLD_MS = 2000;
 
 /**
  * The FIFO queue and its slots. No polling: a waiting execution parks on a task token, and every
@@ -22,7 +28,10 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
     let granted = 0;
     for (let round = 0; round < MAX_GRANT_ROUNDS; round++) {
       // Both reads at once: a hand-off is on the critical path of the next job.
-      const [free, waiting] = await Promise.all([store.freeSlots(capacity), store.queueHeads(capacity)]);
+      const [all, waiting, key] = await Promise.all([store.freeSlots(capacity), store.queueHeads(capacity), store.providerCapacity()]);
+      // Never above MAX_RUNNING; lower while the provider key, shared with its other clients, has said it is full.
+      const effective = key && Date.parse(key.until) > clock.now().getTime() ? Math.min(capacity, key.limit) : capacity;
+      const free = all.slice(0, Math.max(0, effective - (capacity - all.length)));
       const heads = waiting.slice(0, free.length);
       if (heads.length === 0) return granted;
       let changed = false;
@@ -65,11 +74,25 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
     else await workflow.fail(token, 'JobFinished', `Job is ${job?.status ?? 'missing'}; nothing to wait for.`);
   }
 
+  /**
+   * The provider refused a granted job's task (421/415: the key is full; or 500/808 on every try): the job goes back
+   * to the head of the queue (not failed, its uploads kept). When the key is full, the slot count drops to what the
+   * key was running for Ghostless, so the freed slot is not handed straight back. False when the job changed meanwhile.
+   */
+  async function yieldSlot(job: JobRecord, { keyFull }: { keyFull: boolean }) {
+    if (!(await store.requeue(job))) return false;
+    if (!keyFull) return true;
+    const held = capacity - (await store.freeSlots(capacity)).length;
+    await store.noteProviderCapacity(held, new Date(clock.now().getTime() + BUSY_HOLD_MS).toISOString());
+    log('provider key full: job back at the head of the queue', { jobId: job.jobId, slots: held });
+    return true;
+  }
+
   async function stats() {
     return { capacity, ...(await store.counts()) };
   }
 
-  return { grantNext, park, stats };
+  return { grantNext, park, yieldSlot, stats };
 }
 
 export type JobQueue = ReturnType<typeof jobQueue>;

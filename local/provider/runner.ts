@@ -6,12 +6,16 @@ import { CODES } from '../../lambdas/adapters/runninghub';
 import type { ToolId } from '../../lambdas/domain/catalog';
 import { FFMPEG_MISSING, type Output, poseChange, tryOn, upscaleImage, upscaleVideo, WorkflowError } from './transform';
 
-/** The local provider's tasks: each really runs its workflow, lasts about `latencyMs`, then calls its webhook once. */
+/**
+ * The local provider's tasks, as RunningHub's public API describes them: QUEUED for a moment, then RUNNING
+ * while the workflow really runs (about `latencyMs`), then SUCCESS or FAILED and a TASK_END webhook, retried
+ * minutes apart (scaled by `webhookRetryDelaysMs`) until the receiver answers 200.
+ */
 
 /** An input as the workflow's load node sees it: a file uploaded to this provider, or a URL it fetches. */
 export type TaskInput = { path: string; contentType: string } | { url: string };
 
-export type TaskStatus = 'RUNNING' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
+export type TaskStatus = 'QUEUED' | 'RUNNING' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
 
 export interface OutputItem {
   fileUrl: string;
@@ -21,15 +25,15 @@ export interface OutputItem {
   nodeId: string;
 }
 
-/** ComfyUI's exception record, the shape RunningHub returns as `data.failedReason` with code 805. */
+/** ComfyUI's exception record as RunningHub returns it in `data.failedReason` with code 805: every field a string. */
 interface FailedReason {
   node_id: string;
   node_name: string;
   exception_type: string;
   exception_message: string;
-  traceback: string[];
-  current_inputs: Record<string, never>;
-  current_outputs: Record<string, never>;
+  traceback: string;
+  current_inputs: string;
+  current_outputs: string;
 }
 
 interface Task {
@@ -67,6 +71,8 @@ export interface LocalTaskSnapshot {
 
 export interface RunnerOptions {
   latencyMs: number;
+  /** How long a new task stays QUEUED before it runs. */
+  queueMs: number;
   failRate: number;
   /** Command to run, or null when ffmpeg is not available. */
   ffmpeg: string | null;
@@ -88,10 +94,10 @@ export class TaskRunner {
 
   constructor(readonly options: RunnerOptions) {}
 
-  /** Tasks holding one of the account's slots. A hung task keeps its slot, as a stuck real one would. */
+  /** Tasks holding one of the key's slots (queued or running). A hung task keeps its slot, as a stuck real one would. */
   activeCount() {
     let count = 0;
-    for (const task of this.#tasks.values()) if (task.status === 'RUNNING') count++;
+    for (const task of this.#tasks.values()) if (isActive(task.status)) count++;
     return count;
   }
 
@@ -111,7 +117,8 @@ export class TaskRunner {
       params,
       inputs,
       webhookUrl,
-      status: 'RUNNING',
+      // A hung task got a machine and then stalled: it shows (and holds its slot) as RUNNING.
+      status: this.#hangNext ? 'RUNNING' : 'QUEUED',
       hanging: this.#hangNext,
       outputs: [],
       failedReason: null,
@@ -138,15 +145,14 @@ export class TaskRunner {
     return this.#tasks.get(taskId)?.status ?? null;
   }
 
-  /** False when the task is unknown. Ending a finished task again is a no-op. */
-  cancel(taskId: string): boolean {
+  /** Cancels a queued or running task; an unknown or ended one cannot be cancelled (RunningHub's 807). */
+  cancel(taskId: string): 'cancelled' | 'not-cancellable' {
     const task = this.#tasks.get(taskId);
-    if (!task) return false;
-    if (task.status !== 'RUNNING') return true;
+    if (!task || !isActive(task.status)) return 'not-cancellable';
     task.abort.abort();
     this.#end(task, 'CANCELLED', [], failure(task, 'InterruptedError', 'The task was cancelled'));
     task.settle();
-    return true;
+    return 'cancelled';
   }
 
   snapshot(): LocalTaskSnapshot[] {
@@ -172,6 +178,12 @@ export class TaskRunner {
 
   async #run(task: Task) {
     const signal = task.abort.signal;
+    try {
+      await sleep(this.options.queueMs, undefined, { signal });
+    } catch {
+      return; // cancelled while queued
+    }
+    task.status = 'RUNNING';
     const injectedFailure = Math.random() < this.options.failRate;
     // Work and latency overlap: the task lasts about latencyMs, or longer if the work itself is slower.
     const work = injectedFailure
@@ -187,7 +199,7 @@ export class TaskRunner {
       return; // cancelled or stopping: no outcome, no webhook
     }
     const result = await work;
-    if (signal.aborted || task.status !== 'RUNNING') return;
+    if (signal.aborted || !isActive(task.status)) return;
     const costSeconds = String(Math.max(1, Math.round((Date.now() - started) / 1000)));
     if (!result) {
       this.#end(task, 'FAILED', [], failure(task, 'RuntimeError', `Injected failure (failRate=${this.options.failRate})`));
@@ -275,7 +287,7 @@ export class TaskRunner {
     task.endedAt = new Date();
   }
 
-  /** RunningHub's TASK_END callback: a few attempts with a pause between them, then it gives up. */
+  /** RunningHub's TASK_END callback: retried after each pause of `webhookRetryDelaysMs` until answered 200, then it gives up. */
   async #deliverWebhook(task: Task) {
     if (!task.webhookUrl) return;
     const body = JSON.stringify({ event: 'TASK_END', taskId: task.taskId, eventData: JSON.stringify(outputsReply(task)) });
@@ -310,6 +322,8 @@ export class TaskRunner {
 /** What `/task/openapi/outputs` answers for a task; the webhook's `eventData` is the same, as a string. */
 function outputsReply(task: Task): { code: number; msg: string; data: unknown } {
   switch (task.status) {
+    case 'QUEUED':
+      return { code: CODES.APIKEY_TASK_IS_QUEUED, msg: 'APIKEY_TASK_IS_QUEUED', data: null };
     case 'RUNNING':
       return { code: CODES.APIKEY_TASK_IS_RUNNING, msg: 'APIKEY_TASK_IS_RUNNING', data: null };
     case 'SUCCESS':
@@ -325,10 +339,14 @@ function failure(task: Task, type: string, message: string): FailedReason {
     node_name: `Local ${task.tool}`,
     exception_type: type,
     exception_message: message,
-    traceback: [],
-    current_inputs: {},
-    current_outputs: {},
+    traceback: `Traceback (most recent call last):\n  File "execution.py", in execute\n${type}: ${message}`,
+    current_inputs: '{}',
+    current_outputs: '{}',
   };
+}
+
+function isActive(status: TaskStatus) {
+  return status === 'QUEUED' || status === 'RUNNING';
 }
 
 function snapshotOf(task: Task): LocalTaskSnapshot {

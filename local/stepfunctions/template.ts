@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { HANDLER_METADATA, REPO_ROOT } from '../../infra/constructs/ghostless-function';
 import { GhostlessStack, type GhostlessStackProps } from '../../infra/ghostless-stack';
 import { type CfnResource, type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, Resolver, TemplateResolutionError } from '../cloud/resolver';
+import { BUNDLED_ACCOUNT } from '../provider/server';
 
 export { type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, TemplateResolutionError };
 
@@ -21,9 +22,10 @@ export interface ExtractedStateMachine {
 
 /**
  * Synthesizes `GhostlessStack` in-process with cdk.json's context (feature flags), no asset bundling and no
- * builtin template validation, for account 000000000000 / us-east-1, and returns the CloudFormation template.
+ * builtin template validation, for account 000000000000 / us-east-1 and the bundled provider's account (unless
+ * given another), and returns the CloudFormation template.
  */
-export async function synthesizeTemplate(props: Omit<GhostlessStackProps, 'env'> = {}): Promise<CfnTemplate> {
+export async function synthesizeTemplate(props: Partial<Omit<GhostlessStackProps, 'env'>> = {}): Promise<CfnTemplate> {
   const cdkJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
   const outdir = mkdtempSync(path.join(tmpdir(), 'ghostless-synth-'));
   try {
@@ -33,7 +35,11 @@ export async function synthesizeTemplate(props: Omit<GhostlessStackProps, 'env'>
       context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
       builtinCloudFormationValidation: false,
     });
-    const stack = new GhostlessStack(app, LOCAL_STACK_ID, { ...props, env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION } });
+    const stack = new GhostlessStack(app, LOCAL_STACK_ID, {
+      runningHub: BUNDLED_ACCOUNT,
+      ...props,
+      env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
+    });
     // `.template` reads the file from outdir: read it before the directory goes.
     return structuredClone(app.synth().getStackArtifact(stack.artifactId).template) as CfnTemplate;
   } finally {

@@ -44,16 +44,17 @@ describe('provider failures', () => {
         const users = await Promise.all(Array.from({ length: 8 }, () => s.user('pfr')));
         await Promise.all(
           users.map(async (user) => {
-            for (let i = 0; i < 2; i++) await waitJob(lab, await s.submit(user));
+            // 16 jobs through 3 slots: a second job may wait behind all the others (QUEUE_TIMEOUT is 60 s here).
+            for (let i = 0; i < 2; i++) await waitJob(lab, await s.submit(user), undefined, 60_000);
           }),
         );
       },
-      { fifo: true, followUpAttempts: 12 },
+      { fifo: true, followUpAttempts: 12, timeoutMs: 60_000 },
     );
     rows.push(row);
     expect(row.violations).toEqual([]);
     expect(row.succeeded + (row.failed.PROVIDER_ERROR ?? 0)).toBe(row.jobs);
-  }, 90_000);
+  }, 240_000);
 });
 
 describe('npm run audit', () => {

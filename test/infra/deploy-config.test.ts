@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/constructs/ghostless-function';
+import { BUNDLED_WORKFLOW_MAP } from '../../local/provider/workflows';
 
 /** `cdk synth` runs infra/app.ts with CDK_OUTDIR and CDK_CONTEXT_JSON; so does this, without the CLI. */
 const outdir = mkdtempSync(join(tmpdir(), 'ghostless-deploy-config-'));
@@ -27,9 +28,13 @@ describe('synthesizing the app for a deployment', () => {
   });
 
   it('refuses a workflow map that leaves a tool out or is not JSON, naming the tool', () => {
-    const partial = synthesizeApp({ runningHubApiKey: 'k', runningHubWorkflows: '{"upscale-image":"1","try-on":"2"}' });
+    const partial = synthesizeApp({
+      runningHubApiKey: 'k',
+      runningHubWorkflows: JSON.stringify({ 'upscale-image': BUNDLED_WORKFLOW_MAP['upscale-image'] }),
+    });
     expect(partial.status).not.toBe(0);
-    expect(partial.stderr).toContain('Context runningHubWorkflows: missing upscale-video, pose-changer');
+    expect(partial.stderr).toContain('Context runningHubWorkflows: "upscale-video" is missing');
+    expect(partial.stderr).toContain('"try-on" is missing');
     const broken = synthesizeApp({ runningHubApiKey: 'k', runningHubWorkflows: '{"upscale-image":' });
     expect(broken.stderr).toContain('Context runningHubWorkflows is not valid JSON');
   }, 60_000);

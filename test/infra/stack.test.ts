@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_ACCESS } from '../../infra/constructs/table-access';
 import type { GhostlessStack } from '../../infra/ghostless-stack';
 import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
+import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
 import { ROUTES, routeKey } from '../../lambdas/handlers/routes';
+import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import { ACCOUNT, REGION, synth } from '../support/synth';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -34,7 +36,6 @@ type Definition = { StartAt: string; States: Record<string, State> };
 /** The jobs state machine of stack `Test` and its executions, as every grant and env var must name them. */
 const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Test-jobs`;
 const EXECUTIONS_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:execution:Test-jobs:*`;
-const WORKFLOWS = '{"upscale-image":"41","upscale-video":"42","pose-changer":"43","try-on":"44"}';
 const SEND_TASK_RESPONSES = ['states:SendTaskFailure', 'states:SendTaskSuccess'];
 
 let stack: GhostlessStack;
@@ -357,7 +358,7 @@ describe('functions', () => {
             HEAL_GRACE_MS: { Ref: 'HealGraceMs' },
             RUNNINGHUB_BASE_URL: { Ref: 'RunningHubBaseUrl' },
             RUNNINGHUB_API_KEY: expect.any(String),
-            RUNNINGHUB_WORKFLOWS: '{}',
+            RUNNINGHUB_WORKFLOWS: BUNDLED_WORKFLOW_MAP_JSON,
           },
         },
       });
@@ -380,13 +381,14 @@ describe('functions', () => {
     expect(envOf(stack.jobs.functions[1] as IConstruct).PUBLIC_API_URL).toEqual(template.findOutputs('ApiUrl').ApiUrl?.Value);
   });
 
-  it('take the limits and timeouts as deploy-time parameters whose defaults come from the stack props', () => {
+  it('take the limits and timeouts as deploy-time parameters whose defaults come from the stack props, and the provider account', () => {
+    const OPERATOR_MAP = BUNDLED_WORKFLOW_MAP_JSON.replace('1950000000000000001', '1904136902449209346');
     const other = synth({
       maxRunning: 5,
       queueTimeoutSeconds: 120,
       runTimeoutSeconds: 60,
       jobRetentionDays: 2,
-      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: WORKFLOWS },
+      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: OPERATOR_MAP },
     });
     const parameters = other.template.toJSON().Parameters as Record<string, { Type: string; Default: unknown }>;
     expect(parameters).toMatchObject({
@@ -404,9 +406,17 @@ describe('functions', () => {
         MAX_RUNNING: { Ref: 'MaxRunning' },
         JOB_RETENTION_DAYS: '2',
         RUNNINGHUB_API_KEY: 'key',
-        RUNNINGHUB_WORKFLOWS: WORKFLOWS,
+        RUNNINGHUB_WORKFLOWS: OPERATOR_MAP,
       });
     }
+  });
+
+  it('refuse to synthesize with a malformed workflow map, naming the tool and field', () => {
+    const map = JSON.parse(BUNDLED_WORKFLOW_MAP_JSON);
+    delete map['try-on'].inputs.garment;
+    expect(() => synth({ runningHub: { apiKey: 'key', workflows: JSON.stringify(map) } })).toThrow(
+      'Context runningHubWorkflows: "try-on" needs inputs.garment ({nodeId, fieldName})',
+    );
   });
 
   it('log to their own log groups with a bounded retention', () => {
@@ -642,15 +652,19 @@ describe('job state machine', () => {
     }
   });
 
-  it('retries ProviderBusy on RunOnProvider with exponential backoff', () => {
-    const retriers = state('RunOnProvider').Retry ?? [];
-    const index = retriers.findIndex((r) => r.ErrorEquals.includes('ProviderBusy'));
-    // The first retrier naming it is the one that applies (States.ALL can only come last).
-    expect(index).toBeGreaterThanOrEqual(0);
-    const busy = retriers[index] as Retrier;
-    expect(busy.IntervalSeconds).toBeGreaterThanOrEqual(1);
-    expect(busy.BackoffRate).toBeGreaterThan(1);
-    expect(busy.MaxAttempts).toBeGreaterThanOrEqual(2);
+  it('sends a RunOnProvider refused by the provider (ProviderBusy, ProviderUnavailable) back to WaitForSlot after a pause, before any other catcher', () => {
+    const catchers = state('RunOnProvider').Catch ?? [];
+    const busy = catchers.findIndex((c) => c.ErrorEquals.includes('ProviderBusy'));
+    expect(catchers[busy]).toMatchObject({
+      ErrorEquals: ['ProviderBusy', 'ProviderUnavailable'],
+      Next: 'ProviderBusyBackoff',
+      ResultPath: '$.busy',
+    });
+    // It parks again once the key's answer has aged, even when no release comes to wake the queue.
+    expect(state('ProviderBusyBackoff')).toMatchObject({ Type: 'Wait', Seconds: BUSY_HOLD_MS / 1000, Next: 'WaitForSlot' });
+    expect(busy).toBeLessThan(catchers.findIndex((c) => c.ErrorEquals.includes('States.ALL')));
+    // No retry in place: a retry would create again while the job still holds a slot the key cannot use.
+    expect((state('RunOnProvider').Retry ?? []).some((r) => r.ErrorEquals.includes('ProviderBusy'))).toBe(false);
   });
 
   it('catches every error of every task into FinalizeFailure, and a failing FinalizeFailure into a Fail state', () => {

@@ -6,12 +6,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningHubOptions, RunningHubProvider } from '../../lambdas/adapters/runninghub';
+import { CODES, type RunningHubOptions, RunningHubProvider } from '../../lambdas/adapters/runninghub';
+import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
 import type { ToolId } from '../../lambdas/domain/catalog';
 import { ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
-import type { ProviderOutcome, ProviderTaskRequest } from '../../lambdas/domain/ports';
+import type { ProviderOutcome } from '../../lambdas/domain/ports';
 import { type LocalProvider, type LocalProviderOptions, startLocalProvider } from '../../local/provider/server';
 import { findFfmpeg } from '../../local/provider/transform';
+import { BUNDLED_WORKFLOW_MAP } from '../../local/provider/workflows';
+import { candidates, fetchApiFormat, report } from '../../scripts/provider-inspect';
+import { start, type TaskRequest } from '../support/provider';
 
 /** The RunningHub adapter and the local provider, against each other over real HTTP. */
 
@@ -93,7 +97,8 @@ async function provider(options: LocalProviderOptions = {}) {
 }
 
 function clientFor(local: LocalProvider, options: Partial<RunningHubOptions> = {}) {
-  return new RunningHubProvider({ baseUrl: local.url, apiKey: local.apiKey, workflows: local.workflows, ...options });
+  const workflows = parseWorkflowMap(JSON.stringify(local.workflows));
+  return new RunningHubProvider({ baseUrl: local.url, apiKey: local.apiKey, workflows, ...options });
 }
 
 const solid = (width: number, height: number, color: string, format: 'png' | 'jpeg' | 'webp' = 'png') =>
@@ -125,7 +130,7 @@ const hooks = await webhookReceiver();
 const local = await provider();
 const client = clientFor(local);
 
-function request(tool: ToolId, inputs: Record<string, { body: Uint8Array; type: string }>, params = {}): ProviderTaskRequest {
+function request(tool: ToolId, inputs: Record<string, { body: Uint8Array; type: string }>, params = {}): TaskRequest {
   return {
     tool,
     params,
@@ -135,8 +140,8 @@ function request(tool: ToolId, inputs: Record<string, { body: Uint8Array; type: 
 }
 
 /** Runs one task to its end on `on` and returns what the adapter reports. */
-async function runTask(req: ProviderTaskRequest, on = { local, client }) {
-  const { taskId } = await on.client.createTask(req);
+async function runTask(req: TaskRequest, on = { local, client }) {
+  const { taskId } = await start(on.client, req);
   await on.local.ended(taskId);
   return { taskId, outcome: await on.client.outputs(taskId) };
 }
@@ -281,7 +286,7 @@ describe('errors', () => {
     [415, 'TASK_INSTANCE_MAXED'],
   ])('turns create answered with %i into ProviderBusy', async (code, name) => {
     local.rejectNextCreate(code);
-    const error = await client.createTask(await image()).catch((e: unknown) => e as Error);
+    const error = await start(client, await image()).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(ProviderBusy);
     expect((error as Error).message).toBe(`RunningHub create: ${code} ${name}`);
   });
@@ -292,14 +297,14 @@ describe('errors', () => {
     [802, 'APIKEY_UNAUTHORIZED'],
   ])('turns create answered with %i into ProviderFailed', async (code, name) => {
     local.rejectNextCreate(code);
-    const error = await client.createTask(await image()).catch((e: unknown) => e as Error);
+    const error = await start(client, await image()).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(ProviderFailed);
     expect((error as Error).message).toBe(`RunningHub create: ${code} ${name}`);
   });
 
   it('refuses a wrong API key with 802 and never echoes the key', async () => {
     const wrong = clientFor(local, { apiKey: 'not-the-local-key-123' });
-    const error = await wrong.createTask(await image()).catch((e: unknown) => e as Error);
+    const error = await start(wrong, await image()).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(ProviderFailed);
     expect((error as Error).message).toBe('RunningHub upload: 802 APIKEY_UNAUTHORIZED');
     await expect(wrong.outputs('1')).rejects.toThrow('RunningHub outputs: 802 APIKEY_UNAUTHORIZED');
@@ -308,7 +313,7 @@ describe('errors', () => {
   it('refuses an upload over its size limit with 809', async () => {
     const small = await provider({ uploadLimitBytes: 50 });
     const req = request('upscale-image', { image: { body: new Uint8Array(200), type: 'image/png' } });
-    await expect(clientFor(small).createTask(req)).rejects.toThrow(new ProviderFailed('RunningHub upload: 809 APIKEY_FILE_SIZE_EXCEEDED'));
+    await expect(start(clientFor(small), req)).rejects.toThrow(new ProviderFailed('RunningHub upload: 809 APIKEY_FILE_SIZE_EXCEEDED'));
   });
 
   it('reports every task failed when failRate is 1, in outputs and in the webhook', async () => {
@@ -339,14 +344,14 @@ describe('running, cancelling and the concurrency limit', () => {
   const image = () => solid(4, 4, '#808080').then((body) => request('upscale-image', { image: { body, type: 'image/png' } }));
 
   it('reports a task that is still working as running', async () => {
-    const { taskId } = await slowClient.createTask(await image());
+    const { taskId } = await start(slowClient, await image());
     expect(await slowClient.outputs(taskId)).toEqual({ status: 'running' });
     await slow.ended(taskId);
     expect((await slowClient.outputs(taskId)).status).toBe('succeeded');
   });
 
   it('stops a running task on cancel, and no webhook follows', async () => {
-    const { taskId } = await slowClient.createTask(await image());
+    const { taskId } = await start(slowClient, await image());
     await slowClient.cancel(taskId);
     expect(await slowClient.outputs(taskId)).toEqual({
       status: 'failed',
@@ -366,7 +371,7 @@ describe('running, cancelling and the concurrency limit', () => {
 
   it('keeps a hung task running without ever calling back', async () => {
     slow.hangNextTask();
-    const { taskId } = await slowClient.createTask(await image());
+    const { taskId } = await start(slowClient, await image());
     await new Promise((done) => setTimeout(done, 1000));
     expect(await slowClient.outputs(taskId)).toEqual({ status: 'running' });
     expect(hooks.forTask(taskId)).toEqual([]);
@@ -378,12 +383,223 @@ describe('running, cancelling and the concurrency limit', () => {
     const taskIds: string[] = [];
     for (let i = 0; i < 3; i++) {
       slow.hangNextTask();
-      taskIds.push((await slowClient.createTask(await image())).taskId);
+      taskIds.push((await start(slowClient, await image())).taskId);
     }
-    await expect(slowClient.createTask(await image())).rejects.toThrow(new ProviderBusy('RunningHub create: 421 TASK_QUEUE_MAXED'));
+    await expect(start(slowClient, await image())).rejects.toThrow(new ProviderBusy('RunningHub create: 421 TASK_QUEUE_MAXED'));
     await slowClient.cancel(taskIds[0] ?? '');
-    const { taskId } = await slowClient.createTask(await image());
+    const { taskId } = await start(slowClient, await image());
     await Promise.all([...taskIds.slice(1).map((id) => slowClient.cancel(id)), slow.ended(taskId)]);
     expect(slow.tasks().filter((t) => t.status === 'RUNNING')).toEqual([]);
+  });
+});
+
+/** POSTs JSON to the local provider the way any RunningHub client would, and returns its envelope. */
+async function post(on: LocalProvider, path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const response = await fetch(`${on.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { code: number; msg: string; data: unknown };
+}
+
+async function uploaded(on: LocalProvider) {
+  const form = new FormData();
+  form.set('apiKey', on.apiKey);
+  form.set('fileType', 'image');
+  form.set('file', new Blob([await solid(4, 4, '#808080')], { type: 'image/png' }), 'in.png');
+  const reply = (await (await fetch(`${on.url}/task/openapi/upload`, { method: 'POST', body: form })).json()) as {
+    data: { fileName: string };
+  };
+  return reply.data.fileName;
+}
+
+describe('the public API, as documented', () => {
+  const upscale = BUNDLED_WORKFLOW_MAP['upscale-image'];
+  const createBody = (on: LocalProvider, fileName: string) => ({
+    apiKey: on.apiKey,
+    workflowId: upscale.workflowId,
+    nodeInfoList: [{ nodeId: upscale.inputs.image.nodeId, fieldName: upscale.inputs.image.fieldName, fieldValue: fileName }],
+  });
+
+  it('answers create with QUEUED, then outputs 813 while queued, 804 while running, 0 when done', async () => {
+    const paced = await provider({ latencyMs: 300, queueMs: 300 });
+    const created = await post(paced, '/task/openapi/create', createBody(paced, await uploaded(paced)));
+    const { taskId, taskStatus } = created.data as { taskId: string; taskStatus: string };
+    expect([created.code, taskStatus]).toEqual([0, 'QUEUED']);
+    expect(taskId).toMatch(/^\d+$/);
+    const codes: number[] = [];
+    const ended = paced.ended(taskId);
+    let done = false;
+    void ended.then(() => {
+      done = true;
+    });
+    while (!done) {
+      const { code } = await post(paced, '/task/openapi/outputs', { apiKey: paced.apiKey, taskId });
+      if (codes.at(-1) !== code) codes.push(code);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    codes.push((await post(paced, '/task/openapi/outputs', { apiKey: paced.apiKey, taskId })).code);
+    expect(codes).toEqual([CODES.APIKEY_TASK_IS_QUEUED, CODES.APIKEY_TASK_IS_RUNNING, CODES.OK]);
+  });
+
+  it('sends every failedReason field as a string', async () => {
+    const failing = await provider({ failRate: 1 });
+    const { taskId } = await runTask(
+      await solid(4, 4, '#808080').then((body) => request('upscale-image', { image: { body, type: 'image/png' } })),
+      {
+        local: failing,
+        client: clientFor(failing),
+      },
+    );
+    const answer = await post(failing, '/task/openapi/outputs', { apiKey: failing.apiKey, taskId });
+    expect(answer.code).toBe(805);
+    const reason = (answer.data as { failedReason: Record<string, unknown> }).failedReason;
+    expect(Object.keys(reason).sort()).toEqual([
+      'current_inputs',
+      'current_outputs',
+      'exception_message',
+      'exception_type',
+      'node_id',
+      'node_name',
+      'traceback',
+    ]);
+    for (const value of Object.values(reason)) expect(typeof value).toBe('string');
+  });
+
+  it('refuses a file of 30,000,001 bytes (30 MB decimal) with 809', async () => {
+    const form = new FormData();
+    form.set('apiKey', local.apiKey);
+    form.set('file', new Blob([new Uint8Array(30_000_001)], { type: 'image/png' }), 'big.png');
+    const reply = await (await fetch(`${local.url}/task/openapi/upload`, { method: 'POST', body: form })).json();
+    expect(reply).toMatchObject({ code: CODES.APIKEY_FILE_SIZE_EXCEEDED });
+  });
+
+  it('counts tasks of the key started outside Ghostless: 421 at the limit, and in accountStatus', async () => {
+    const shared = await provider({ foreignTasks: 2, maxConcurrent: 3 });
+    const status = await post(shared, '/uc/openapi/accountStatus', { apikey: shared.apiKey });
+    expect(status).toMatchObject({ code: 0, data: { currentTaskCounts: '2', remainCoins: expect.any(String) } });
+    shared.hangNextTask();
+    const first = await post(shared, '/task/openapi/create', createBody(shared, await uploaded(shared)));
+    expect(first.code).toBe(0);
+    const second = await post(shared, '/task/openapi/create', createBody(shared, await uploaded(shared)));
+    expect(second).toMatchObject({ code: CODES.TASK_QUEUE_MAXED, msg: 'TASK_QUEUE_MAXED' });
+    expect((await post(shared, '/uc/openapi/accountStatus', { apikey: shared.apiKey })).data).toMatchObject({ currentTaskCounts: '3' });
+    shared.setForeignTasks(0);
+    expect((await post(shared, '/task/openapi/create', createBody(shared, await uploaded(shared)))).code).toBe(0);
+  });
+
+  it('answers cancel of an ended task with 807', async () => {
+    const { taskId } = await runTask(
+      await solid(4, 4, '#808080').then((body) => request('upscale-image', { image: { body, type: 'image/png' } })),
+    );
+    expect(await post(local, '/task/openapi/cancel', { apiKey: local.apiKey, taskId })).toMatchObject({
+      code: CODES.APIKEY_TASK_NOT_FOUND,
+    });
+  });
+
+  it('checks nodeInfoList against its own workflow: 803 on a node or field it lacks, 380 for an unknown workflow', async () => {
+    const fileName = await uploaded(local);
+    const wrongNode = { ...createBody(local, fileName), nodeInfoList: [{ nodeId: '7', fieldName: 'image', fieldValue: fileName }] };
+    const wrongField = { ...createBody(local, fileName), nodeInfoList: [{ nodeId: '10', fieldName: 'picture', fieldValue: fileName }] };
+    const link = { ...createBody(local, fileName), nodeInfoList: [{ nodeId: '13', fieldName: 'image', fieldValue: fileName }] };
+    for (const body of [wrongNode, wrongField, link]) {
+      expect(await post(local, '/task/openapi/create', body)).toMatchObject({ code: CODES.APIKEY_INVALID_NODE_INFO });
+    }
+    expect(await post(local, '/task/openapi/create', { ...createBody(local, fileName), workflowId: '42' })).toMatchObject({
+      code: CODES.WORKFLOW_NOT_EXISTS,
+    });
+    // An AI app is run through ai-app/run only.
+    const tryOn = BUNDLED_WORKFLOW_MAP['try-on'];
+    expect(await post(local, '/task/openapi/create', { ...createBody(local, fileName), workflowId: tryOn.webappId })).toMatchObject({
+      code: CODES.WORKFLOW_NOT_EXISTS,
+    });
+  });
+
+  it('makes a client with a wrong map fail with 803, not run the wrong node', async () => {
+    const map = structuredClone(BUNDLED_WORKFLOW_MAP);
+    map['upscale-image'].inputs.image.nodeId = '11';
+    const wrong = new RunningHubProvider({ baseUrl: local.url, apiKey: local.apiKey, workflows: parseWorkflowMap(JSON.stringify(map)) });
+    const req = request('upscale-image', { image: { body: await solid(4, 4, '#808080'), type: 'image/png' } });
+    await expect(start(wrong, req)).rejects.toThrow(/RunningHub create: 803 .*node 11 \(UpscaleModelLoader\) has no field image/);
+  });
+
+  it('accepts the key as Authorization: Bearer instead of apiKey in the body', async () => {
+    const bearer = { authorization: `Bearer ${local.apiKey}` };
+    expect(await post(local, '/uc/openapi/accountStatus', {}, bearer)).toMatchObject({ code: 0 });
+    expect(await post(local, '/task/openapi/outputs', { taskId: '1' }, bearer)).toMatchObject({ code: CODES.APIKEY_TASK_NOT_FOUND });
+    expect(await post(local, '/task/openapi/outputs', { taskId: '1' }, { authorization: 'Bearer nope' })).toMatchObject({
+      code: CODES.APIKEY_UNAUTHORIZED,
+    });
+  });
+
+  it('retries the webhook on its slow schedule, scaled by webhookRetryScale', async () => {
+    const scaled = await provider({ webhookRetryDelaysMs: undefined, webhookRetryScale: 0.0005 });
+    hooks.failNext(10);
+    const { taskId } = await runTask(
+      await solid(4, 4, '#808080').then((body) => request('upscale-image', { image: { body, type: 'image/png' } })),
+      {
+        local: scaled,
+        client: clientFor(scaled),
+      },
+    );
+    hooks.failNext(0);
+    // 60 s, 2 min, 5 min, 10 min after the first attempt on RunningHub's schedule: five attempts in all.
+    expect(scaled.tasks().find((t) => t.taskId === taskId)?.webhook).toMatchObject({ attempts: 5, delivered: false });
+  });
+});
+
+describe('provider:inspect', () => {
+  it('lists the Load nodes and widgets of a workflow fetched from getJsonApiFormat', async () => {
+    const prompt = await fetchApiFormat(local.url, local.apiKey, BUNDLED_WORKFLOW_MAP['upscale-image'].workflowId);
+    const found = candidates(prompt);
+    expect(found.image.map((c) => [c.nodeId, c.fieldName])).toEqual([['10', 'image']]);
+    expect(found.number.map((c) => [c.nodeId, c.fieldName])).toEqual([['12', 'value']]);
+    const text = report(BUNDLED_WORKFLOW_MAP['upscale-image'].workflowId, prompt, ['upscale-image']);
+    expect(text).toContain('inputs.image (image):\n    nodeId "10" fieldName "image"');
+    expect(text).toContain(
+      `suggested: ${JSON.stringify({ 'upscale-image': { workflowId: '1950000000000000001', inputs: { image: { nodeId: '10', fieldName: 'image' } } } })}`,
+    );
+  });
+
+  it('suggests one Load node per slot, in node order, for a two-image workflow', async () => {
+    const prompt = await fetchApiFormat(local.url, local.apiKey, BUNDLED_WORKFLOW_MAP['pose-changer'].workflowId);
+    expect(report('w', prompt, ['pose-changer'])).toContain(
+      `suggested: ${JSON.stringify({ 'pose-changer': { workflowId: 'w', inputs: { person: { nodeId: '40', fieldName: 'image' }, pose: { nodeId: '41', fieldName: 'image' } } } })}`,
+    );
+  });
+
+  it('says why when the workflow is unknown', async () => {
+    await expect(fetchApiFormat(local.url, local.apiKey, '42')).rejects.toThrow('getJsonApiFormat answered 380 WORKFLOW_NOT_EXISTS');
+  });
+});
+
+describe('transient create failures', () => {
+  const image = () => solid(4, 4, '#808080').then((body) => request('upscale-image', { image: { body, type: 'image/png' } }));
+  const noWait = { sleep: async () => {}, random: () => 0 };
+
+  it('gives up after three 500s with a plain (transient) error and starts no task', async () => {
+    const flaky = await provider({ createFailRate: 1 });
+    const error = (await start(clientFor(flaky, { clock: noWait }), await image()).then(
+      () => null,
+      (e: unknown) => e,
+    )) as Error;
+    expect(error).not.toBeInstanceOf(ProviderBusy);
+    expect(error).not.toBeInstanceOf(ProviderFailed);
+    expect(error.message).toBe('RunningHub create: 500 Injected transient failure');
+    expect(flaky.tasks()).toEqual([]);
+  });
+
+  it('retries a create whose answer was lost: the first task exists too, and only its webhook can name it', async () => {
+    const lossy = await provider({ latencyMs: 50 });
+    lossy.loseNextCreateAnswer();
+    const { taskId } = await start(clientFor(lossy, { clock: noWait }), await image());
+    const tasks = lossy.tasks();
+    expect(tasks).toHaveLength(2);
+    const orphan = tasks.find((t) => t.taskId !== taskId);
+    await lossy.ended(orphan?.taskId ?? '');
+    // Both carry the job's webhook (and secret): lifecycle.onProviderCallback cancels the one the job did not record.
+    expect(hooks.forTask(orphan?.taskId ?? '')).toHaveLength(1);
   });
 });

@@ -19,7 +19,8 @@ export async function startTestStack(env: Record<string, string> = {}, options: 
     port: 0,
     inMemory: true,
     emulators: { dynamodbEndpoint, tableName },
-    env: { SWEEP_INTERVAL_MS: '3600000', ...env },
+    // RunningHub retries an unanswered webhook minutes apart; tests shrink that schedule unless they ask for another.
+    env: { SWEEP_INTERVAL_MS: '3600000', PROVIDER_WEBHOOK_RETRY_SCALE: '0.005', ...env },
     cloudAssembly: options.cloudAssembly,
   });
   const stop = stack.stop;

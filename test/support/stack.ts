@@ -3,9 +3,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../../lambdas/config';
-import { DEFAULT_LIMITS, TOOLS } from '../../lambdas/domain/catalog';
+import { DEFAULT_LIMITS } from '../../lambdas/domain/catalog';
 import type { Workflow } from '../../lambdas/domain/ports';
 import { buildServices } from '../../lambdas/services';
+import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import { ensureBucket, ensureTable } from '../../local/resources';
 
 /**
@@ -35,7 +36,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
     runningHub: {
       baseUrl: 'http://127.0.0.1:9',
       apiKey: 'unused',
-      workflows: JSON.stringify(Object.fromEntries(Object.keys(TOOLS).map((t) => [t, `unused-${t}`]))),
+      workflows: BUNDLED_WORKFLOW_MAP_JSON,
       fileHosts: [],
     },
     ...overrides,

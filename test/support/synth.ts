@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { REPO_ROOT } from '../../infra/constructs/ghostless-function';
 import { GhostlessStack, type GhostlessStackProps } from '../../infra/ghostless-stack';
 import { enforceAwsSolutions } from '../../infra/nag';
+import { BUNDLED_ACCOUNT } from '../../local/provider/server';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -21,13 +22,18 @@ export function newApp() {
   return app;
 }
 
-/** Builds stack `Test` without synthesizing it. */
-export function buildStack(props: GhostlessStackProps = {}, app = newApp()) {
-  return new GhostlessStack(app, 'Test', { env: { account: ACCOUNT, region: REGION }, webDist: WEB_DIST, ...props });
+/** Builds stack `Test` without synthesizing it; without another account, the bundled provider's. */
+export function buildStack(props: Partial<GhostlessStackProps> = {}, app = newApp()) {
+  return new GhostlessStack(app, 'Test', {
+    env: { account: ACCOUNT, region: REGION },
+    webDist: WEB_DIST,
+    runningHub: BUNDLED_ACCOUNT,
+    ...props,
+  });
 }
 
 /** Synthesizes stack `Test` (cdk-nag runs: a finding without a reason throws here). */
-export function synth(props: GhostlessStackProps = {}) {
+export function synth(props: Partial<GhostlessStackProps> = {}) {
   const stack = buildStack(props);
   return { stack, template: Template.fromStack(stack) };
 }

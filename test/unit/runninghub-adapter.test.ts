@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildNodeInfoList,
-  businessError,
-  describeFailure,
-  parseWorkflows,
-  RunningHubProvider,
-  runningHubOptionsFromEnv,
-  WORKFLOW_NODES,
-} from '../../lambdas/adapters/runninghub';
+import { businessError, describeFailure, RunningHubProvider, runningHubOptionsFromEnv } from '../../lambdas/adapters/runninghub';
+import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
 import { ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
+import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
+import * as docs from '../fixtures/runninghub/docs';
+import { start } from '../support/provider';
 
 const KEY = 'sk-secret-0123456789abcdef';
-const WORKFLOWS = { 'upscale-image': '1904136902449209346', 'upscale-video': '2', 'pose-changer': '3', 'try-on': '4' };
+const WORKFLOWS = parseWorkflowMap(BUNDLED_WORKFLOW_MAP_JSON);
+
+/** Retries without waiting. */
+const NO_WAIT = { sleep: async () => {}, random: () => 0 };
 
 type Handler = (url: string, init: RequestInit | undefined) => Response | Promise<Response>;
 
@@ -23,7 +22,10 @@ function providerWith(handler: Handler, options: { uploadLimitBytes?: number; re
     calls.push(url);
     return handler(url, init);
   }) as typeof globalThis.fetch;
-  return { provider: new RunningHubProvider({ baseUrl: 'https://rh.test/', apiKey: KEY, workflows: WORKFLOWS, fetch, ...options }), calls };
+  return {
+    provider: new RunningHubProvider({ baseUrl: 'https://rh.test/', apiKey: KEY, workflows: WORKFLOWS, fetch, clock: NO_WAIT, ...options }),
+    calls,
+  };
 }
 
 const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -43,55 +45,12 @@ async function caught(promise: Promise<unknown>) {
   );
 }
 
-describe('parseWorkflows', () => {
-  it('returns the id of every tool from a complete object', () => {
-    expect(parseWorkflows(JSON.stringify(WORKFLOWS))).toEqual(WORKFLOWS);
-  });
-
-  it('names every missing tool', () => {
-    const error = (() => {
-      try {
-        parseWorkflows('{"upscale-image":"1"}');
-      } catch (e) {
-        return e as Error;
-      }
-    })();
-    expect(error?.message).toMatch(/RUNNINGHUB_WORKFLOWS: missing upscale-video, pose-changer, try-on/);
-  });
-
-  it.each([
-    ['text that is not JSON', 'upscale-image=1', /not valid JSON/],
-    ['an array', '["1"]', /must be a JSON object/],
-    ['an unknown tool', JSON.stringify({ ...WORKFLOWS, paint: '5' }), /unknown tool paint/],
-    ['an id given as a number', JSON.stringify({ ...WORKFLOWS, 'try-on': 4 }), /try-on must be a string/],
-    ['an empty id', JSON.stringify({ ...WORKFLOWS, 'pose-changer': ' ' }), /pose-changer is empty/],
-  ])('rejects %s', (_name, input, message) => {
-    expect(() => parseWorkflows(input)).toThrow(message);
-  });
-
+describe('runningHubOptionsFromEnv', () => {
   it('reads the three environment variables and names the one that is missing', () => {
-    const env = { RUNNINGHUB_API_KEY: KEY, RUNNINGHUB_WORKFLOWS: JSON.stringify(WORKFLOWS) };
+    const env = { RUNNINGHUB_API_KEY: KEY, RUNNINGHUB_WORKFLOWS: BUNDLED_WORKFLOW_MAP_JSON };
     expect(runningHubOptionsFromEnv(env)).toEqual({ baseUrl: 'https://www.runninghub.ai', apiKey: KEY, workflows: WORKFLOWS });
     expect(() => runningHubOptionsFromEnv({ RUNNINGHUB_WORKFLOWS: '{}' })).toThrow('RUNNINGHUB_API_KEY');
-  });
-});
-
-describe('node mapping', () => {
-  it('sends the default scale when the job gives none', () => {
-    expect(buildNodeInfoList('upscale-image', {}, { image: 'api/a.png' })).toEqual([
-      { ...WORKFLOW_NODES['upscale-image'].slots.image, fieldValue: 'api/a.png' },
-      { ...WORKFLOW_NODES['upscale-image'].params.scale, fieldValue: 2 },
-    ]);
-  });
-
-  it('carries both try-on images and the category', () => {
-    const list = buildNodeInfoList('try-on', { category: 'bottom' }, { person: 'api/p.png', garment: 'api/g.png' });
-    expect(list.map((n) => n.fieldValue)).toEqual(['api/p.png', 'api/g.png', 'bottom']);
-    expect(new Set(list.map((n) => n.nodeId)).size).toBe(3);
-  });
-
-  it('refuses a task with a missing input slot', () => {
-    expect(() => buildNodeInfoList('pose-changer', {}, { person: 'api/p.png' })).toThrow(ProviderFailed);
+    expect(() => runningHubOptionsFromEnv({ RUNNINGHUB_API_KEY: KEY, RUNNINGHUB_WORKFLOWS: '{}' })).toThrow('"try-on" is missing');
   });
 });
 
@@ -130,22 +89,60 @@ describe('RunningHubProvider', () => {
       if (url.endsWith('/upload')) {
         const form = init?.body as FormData;
         bodies.push({ apiKey: form.get('apiKey'), fileType: form.get('fileType'), size: (form.get('file') as Blob).size });
-        return json({ code: 0, msg: 'success', data: { fileName: 'api/abc.png', fileType: 'image' } });
+        return json(docs.UPLOAD_ANSWER);
       }
       bodies.push(JSON.parse(String(init?.body)));
-      return json({ code: 0, msg: 'success', data: { taskId: '1910246754753896450', taskStatus: 'QUEUED' } });
+      return json(docs.CREATE_ANSWER);
     });
-    expect(await provider.createTask(request)).toEqual({ taskId: '1910246754753896450' });
+    expect(await start(provider, request)).toEqual({ taskId: docs.CREATE_ANSWER.data.taskId });
     expect(calls).toEqual([request.inputs[0]?.url, 'https://rh.test/task/openapi/upload', 'https://rh.test/task/openapi/create']);
+    const fileName = docs.UPLOAD_ANSWER.data.fileName;
     expect(bodies).toEqual([
       { apiKey: KEY, fileType: 'image', size: 3 },
       {
         apiKey: KEY,
-        workflowId: WORKFLOWS['upscale-image'],
-        nodeInfoList: buildNodeInfoList('upscale-image', { scale: 4 }, { image: 'api/abc.png' }),
+        workflowId: '1950000000000000001',
+        nodeInfoList: [
+          { nodeId: '10', fieldName: 'image', fieldValue: fileName },
+          { nodeId: '12', fieldName: 'value', fieldValue: '4' },
+        ],
         webhookUrl: request.webhookUrl,
       },
     ]);
+    // The documented request's shape: the same keys, node ids and values as strings.
+    const created = bodies[1] as typeof docs.CREATE_REQUEST;
+    expect(
+      Object.keys(created)
+        .filter((k) => k !== 'webhookUrl')
+        .sort(),
+    ).toEqual(Object.keys(docs.CREATE_REQUEST).sort());
+    for (const node of created.nodeInfoList) expect(Object.keys(node)).toEqual(Object.keys(docs.CREATE_REQUEST.nodeInfoList[0] ?? {}));
+  });
+
+  it('runs a tool mapped to an AI app through ai-app/run with its webappId', async () => {
+    let body: Record<string, unknown> = {};
+    let path = '';
+    const { provider } = providerWith(async (url, init) => {
+      if (url.startsWith('https://s3.test/')) return new Response(new Uint8Array([1]), { headers: { 'content-type': 'image/png' } });
+      if (url.endsWith('/upload')) return json(docs.UPLOAD_ANSWER);
+      path = new URL(url).pathname;
+      body = JSON.parse(String(init?.body));
+      return json(docs.CREATE_ANSWER);
+    });
+    const tryOn = {
+      ...request,
+      tool: 'try-on' as const,
+      params: { category: 'full' },
+      inputs: [
+        { slot: 'person', url: 'https://s3.test/p', contentType: 'image/png' },
+        { slot: 'garment', url: 'https://s3.test/g', contentType: 'image/png' },
+      ],
+    };
+    await start(provider, tryOn);
+    expect(path).toBe('/task/openapi/ai-app/run');
+    expect(Object.keys(body).sort()).toEqual([...Object.keys(docs.AI_APP_REQUEST), 'webhookUrl'].sort());
+    expect(body).toMatchObject({ webappId: '1950000000000000004' });
+    expect(body.nodeInfoList).toContainEqual({ nodeId: '33', fieldName: 'text', fieldValue: 'full' });
   });
 
   it('keeps every digit of a task id sent as a JSON number', async () => {
@@ -154,7 +151,7 @@ describe('RunningHubProvider', () => {
       if (url.endsWith('/upload')) return json({ code: 0, data: { fileName: 'api/x.png' } });
       return new Response('{"code":0,"msg":"success","data":{"taskId":1910246754753896450}}');
     });
-    expect(await provider.createTask(request)).toEqual({ taskId: '1910246754753896450' });
+    expect(await start(provider, request)).toEqual({ taskId: '1910246754753896450' });
   });
 
   it('passes an input larger than the upload limit by URL', async () => {
@@ -167,14 +164,14 @@ describe('RunningHubProvider', () => {
       },
       { uploadLimitBytes: 10 },
     );
-    await provider.createTask(request);
+    await start(provider, request);
     expect(calls.some((url) => url.endsWith('/upload'))).toBe(false);
     expect(created?.nodeInfoList[0]?.fieldValue).toBe(request.inputs[0]?.url);
   });
 
   it('fails for good on an unreadable input without revealing its presigned URL', async () => {
     const { provider } = providerWith(() => new Response('denied', { status: 403 }));
-    const error = await caught(provider.createTask(request));
+    const error = await caught(start(provider, request));
     expect(error).toBeInstanceOf(ProviderFailed);
     expect(error.message).toBe('Input "image" could not be read (HTTP 403)');
   });
@@ -204,23 +201,25 @@ describe('RunningHubProvider', () => {
   });
 
   it.each([
-    [804, 'APIKEY_TASK_IS_RUNNING'],
-    [813, 'APIKEY_TASK_IS_QUEUED'],
-  ])('reports a task answered with %i as running', async (code, msg) => {
-    const { provider } = providerWith(() => json({ code, msg, data: null }));
+    ['804', docs.OUTPUTS_RUNNING],
+    ['813', docs.OUTPUTS_QUEUED],
+  ])('reports a task answered with %s as running', async (_code, answer) => {
+    const { provider } = providerWith(() => json(answer));
     expect(await provider.outputs('1')).toEqual({ status: 'running' });
   });
 
-  it('reports the outputs of a finished task', async () => {
-    const data = [{ fileUrl: 'https://cdn.test/o.png', fileType: 'png', taskCostTime: '3', consumeCoins: '1', nodeId: '9' }];
-    const { provider } = providerWith(() => json({ code: 0, msg: 'success', data }));
-    expect(await provider.outputs('1')).toEqual({ status: 'succeeded', outputs: [{ fileUrl: 'https://cdn.test/o.png', fileType: 'png' }] });
+  it('reports the outputs of a finished task (the documented answer)', async () => {
+    const { provider } = providerWith(() => json(docs.OUTPUTS_SUCCESS));
+    const [item] = docs.OUTPUTS_SUCCESS.data;
+    expect(await provider.outputs('1')).toEqual({ status: 'succeeded', outputs: [{ fileUrl: item?.fileUrl, fileType: 'png' }] });
   });
 
-  it('reports a failed task with a readable reason', async () => {
-    const failedReason = { exception_type: 'RuntimeError', exception_message: 'CUDA out of memory', node_name: 'Upscaler', node_id: '12' };
-    const { provider } = providerWith(() => json({ code: 805, msg: 'APIKEY_TASK_STATUS_ERROR', data: { failedReason } }));
-    expect(await provider.outputs('1')).toEqual({ status: 'failed', reason: 'CUDA out of memory (RuntimeError in node Upscaler #12)' });
+  it('reports a failed task with a readable reason from the string fields of failedReason', async () => {
+    const { provider } = providerWith(() => json(docs.OUTPUTS_FAILED));
+    expect(await provider.outputs('1')).toEqual({
+      status: 'failed',
+      reason: 'Allocation on device 0 would exceed allowed memory. (out of memory) (torch.OutOfMemoryError in node ImageScaleBy #12)',
+    });
   });
 
   it('reports a task that finished with no outputs as failed', async () => {
