@@ -13,20 +13,27 @@ const days = (key: string): number | undefined => {
   if (!Number.isInteger(number) || number < 1) throw new Error(`Context ${key} must be a positive whole number`);
   return number;
 };
-/** The provider account is required deploy configuration: without it every function would crash at cold start. */
+/**
+ * The provider's workflow map is required deploy configuration: without it every function would crash at cold start.
+ * The API key is not configuration but a secret: it goes into Secrets Manager after deploy, never through CDK.
+ */
 function runningHub() {
-  const apiKey = app.node.tryGetContext('runningHubApiKey');
-  const workflows = app.node.tryGetContext('runningHubWorkflows');
-  const missing = [!apiKey && 'runningHubApiKey', !workflows && 'runningHubWorkflows'].filter(Boolean);
-  if (missing.length > 0) {
+  if (app.node.tryGetContext('runningHubApiKey') !== undefined) {
     throw new Error(
-      `Missing deploy configuration: pass ${missing.map((key) => `-c ${key}=…`).join(' and ')} ` +
+      'The RunningHub API key is a secret and never passes through CDK: drop -c runningHubApiKey, deploy, then store ' +
+        'the key with `aws secretsmanager put-secret-value --secret-id <ProviderApiKeySecret output> --secret-string …` (README "Deploy").',
+    );
+  }
+  const workflows = app.node.tryGetContext('runningHubWorkflows');
+  if (!workflows) {
+    throw new Error(
+      'Missing deploy configuration: pass -c runningHubWorkflows=… ' +
         `(runningHubWorkflows maps each tool to its RunningHub workflow or AI app and node fields, e.g. ` +
         `'{"upscale-image":{"workflowId":"1950…","inputs":{"image":{"nodeId":"10","fieldName":"image"}}},…}': ` +
         `SPEC.md "Provider configuration"; \`npm run provider:inspect -- <workflowId>\` lists the node ids).`,
     );
   }
-  return { apiKey: String(apiKey), workflows: typeof workflows === 'string' ? workflows : JSON.stringify(workflows) };
+  return { workflows: typeof workflows === 'string' ? workflows : JSON.stringify(workflows) };
 }
 
 new GhostlessStack(app, 'Ghostless', {

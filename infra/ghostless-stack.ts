@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { parseWorkflowMap } from '../lambdas/adapters/runninghub-workflows';
 import { AccessLogs } from './constructs/access-logs';
@@ -13,6 +14,7 @@ import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
 import { SpaOriginCors } from './constructs/spa-cors';
 import { Storage } from './constructs/storage';
 import { Web, type WebDomain } from './constructs/web';
+import { acknowledge } from './nag';
 
 const DEFAULT_FILE_HOSTS = 'rh-images.xiaoyaoyou.com,*.runninghub.ai,*.runninghub.cn';
 
@@ -34,7 +36,7 @@ export interface GhostlessStackProps extends StackProps {
    * RunningHub account and the operator's workflow map (RUNNINGHUB_WORKFLOWS, SPEC.md "Provider configuration"),
    * validated at synth: a missing or malformed map stops synthesis with a sentence naming the tool and field.
    */
-  runningHub: { baseUrl?: string; apiKey: string; workflows: string };
+  runningHub: { baseUrl?: string; workflows: string };
   /** A custom domain for the SPA (enforces TLS 1.2+); without it CloudFront's default name and certificate. */
   webDomain?: WebDomain;
   /** Cognito feature plan (default `plus`, which brings threat protection). */
@@ -52,6 +54,7 @@ export class GhostlessStack extends Stack {
   readonly jobs: JobMachine;
   readonly healing: Healing;
   readonly alerts: Alerts;
+  readonly providerApiKey: Secret;
   readonly web: Web;
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps) {
@@ -66,6 +69,16 @@ export class GhostlessStack extends Stack {
     // setting, in AWS (`cdk deploy --parameters MaxRunning=5`) and in the local stack alike.
     const tunable = (id: string, description: string, value: number) =>
       new CfnParameter(this, id, { type: 'Number', minValue: 1, default: value, description }).valueAsString;
+    // The provider's API key: stored after deploy with put-secret-value (README "Deploy"); CDK never sees it, and
+    // the generated value only holds the place.
+    this.providerApiKey = new Secret(this, 'ProviderApiKey', {
+      description: 'RunningHub API key used by Ghostless; set it with aws secretsmanager put-secret-value',
+    });
+    acknowledge(
+      this.providerApiKey,
+      'SMG4',
+      'RunningHub issues the key; it is rotated by storing the new one (put-secret-value), which Secrets Manager cannot do itself.',
+    );
     const environment = {
       BUCKET_NAME: this.storage.bucket.bucketName,
       JOB_RETENTION_DAYS: String(props.jobRetentionDays ?? 30),
@@ -84,7 +97,8 @@ export class GhostlessStack extends Stack {
         allowedPattern: '^https?://[^\\s]+$',
         description: 'Base URL of the RunningHub-compatible provider API',
       }).valueAsString,
-      RUNNINGHUB_API_KEY: props.runningHub.apiKey,
+      // The key itself lives in Secrets Manager; only the functions that call the provider may read it.
+      RUNNINGHUB_API_KEY_SECRET: this.providerApiKey.secretArn,
       RUNNINGHUB_WORKFLOWS: props.runningHub.workflows,
       // Where output files may be fetched from besides the API host (RunningHub's documented outputs live on
       // rh-images.xiaoyaoyou.com); `-c runningHubFileHosts=cdn.example.com,*.example.net` replaces the list.
@@ -125,6 +139,14 @@ export class GhostlessStack extends Stack {
       },
     });
     new SpaOriginCors(this, 'MediaCors', { bucket: this.storage.bucket, origins: this.web.origins });
+    // Only the functions that call the provider may read its key: admission (s3-event) and wait-for-slot never do.
+    const providerCallers = [
+      this.admission.apiFunction,
+      ...this.jobs.functions.filter((fn) => fn.handlerFile !== 'wait-for-slot'),
+      this.healing.sweeper,
+      this.healing.cleanup,
+    ];
+    for (const fn of providerCallers) this.providerApiKey.grantRead(fn);
     this.alerts = new Alerts(this, 'Alerts', {
       email: props.alarmEmail,
       stateMachine: this.jobs.stateMachine,
@@ -143,6 +165,7 @@ export class GhostlessStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.auth.userPoolClient.userPoolClientId });
+    new CfnOutput(this, 'ProviderApiKeySecret', { value: this.providerApiKey.secretName });
     new CfnOutput(this, 'StateMachineArn', { value: this.jobs.stateMachine.stateMachineArn });
   }
 }

@@ -33,7 +33,8 @@ export interface Config {
   /** Public base URL of the API, for the provider's webhook; only the function that starts provider tasks has it. */
   publicApiUrl: string | undefined;
   /** fileHosts: where output files may come from besides the API host (`cdn.example.com`, `*.example.com`). */
-  runningHub: { baseUrl: string; apiKey: string; workflows: string; fileHosts: string[] };
+  /** apiKeySecret: the Secrets Manager secret holding the API key (never the key itself). */
+  runningHub: { baseUrl: string; apiKeySecret: string; workflows: string; fileHosts: string[] };
   /** How long a job may look driverless before the sweeper finalizes it. */
   healGraceMs: number;
 }
@@ -57,7 +58,7 @@ export function readConfig(): Config {
     publicApiUrl: process.env.PUBLIC_API_URL?.replace(/\/+$/, '') || undefined,
     runningHub: {
       baseUrl: process.env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai',
-      apiKey: required('RUNNINGHUB_API_KEY'),
+      apiKeySecret: required('RUNNINGHUB_API_KEY_SECRET'),
       workflows: required('RUNNINGHUB_WORKFLOWS'),
       fileHosts: (process.env.RUNNINGHUB_FILE_HOSTS ?? '')
         .split(',')

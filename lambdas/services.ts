@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from './adapters/dynamo-store';
+import { keyedProvider, secretString } from './adapters/provider-key';
 import { providerFileHosts } from './adapters/provider-output';
 import { RunningHubProvider } from './adapters/runninghub';
 import { parseWorkflowMap } from './adapters/runninghub-workflows';
@@ -43,11 +45,11 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
       (jobId) => ({ jobId, queueTimeoutSeconds: config.queueTimeoutSeconds, runTimeoutSeconds: config.runTimeoutSeconds }),
       log,
     );
-  const provider = new RunningHubProvider({
-    baseUrl: config.runningHub.baseUrl,
-    apiKey: config.runningHub.apiKey,
-    workflows: parseWorkflowMap(config.runningHub.workflows),
-  });
+  const providerOptions = { baseUrl: config.runningHub.baseUrl, workflows: parseWorkflowMap(config.runningHub.workflows) };
+  const provider = keyedProvider(
+    (apiKey) => new RunningHubProvider({ ...providerOptions, apiKey }),
+    secretString(new SecretsManagerClient({}), config.runningHub.apiKeySecret),
+  );
   const views = jobViews(store, files);
   const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
   const countOutcome = (status: string, tool: string) => {

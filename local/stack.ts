@@ -59,7 +59,7 @@ const PARAMETER_KNOBS: Record<string, string> = {
 };
 
 /** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */
-export const LOCAL_SYNTH_CONTEXT = { runningHubApiKey: BUNDLED_ACCOUNT.apiKey, runningHubWorkflows: BUNDLED_ACCOUNT.workflows };
+export const LOCAL_SYNTH_CONTEXT = { runningHubWorkflows: BUNDLED_ACCOUNT.workflows };
 
 export interface LocalStackOptions {
   /** HTTP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -269,7 +269,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     secretsManager = await startSecretsManagerLocal(
       templateSecrets(resolver).map((secret) => ({
         ...secret,
-        value: providerKeySecrets.has(secret.arn) ? (knob('RUNNINGHUB_API_KEY') ?? BUNDLED_ACCOUNT.apiKey) : randomBytes(24).toString('base64url'),
+        value: providerKeySecrets.has(secret.arn)
+          ? (knob('RUNNINGHUB_API_KEY') ?? BUNDLED_ACCOUNT.apiKey)
+          : randomBytes(24).toString('base64url'),
       })),
     );
     // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.

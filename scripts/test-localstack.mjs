@@ -13,8 +13,9 @@
  *      (LocalStack runs Lambda functions in containers). A container started here is stopped on exit.
  *   2. Assembly: CLOUD_ASSEMBLY=<dir> is deployed as it is; otherwise the SPA is built and the app synthesized
  *      once with cdklocal (account 000000000000) into .local/localstack/cdk.out. Context comes from the
- *      environment as in the README's Deploy section: RUNNINGHUB_API_KEY → runningHubApiKey,
- *      RUNNINGHUB_WORKFLOWS → runningHubWorkflows, MAX_RUNNING → maxRunning.
+ *      environment as in the README's Deploy section: RUNNINGHUB_WORKFLOWS → runningHubWorkflows,
+ *      MAX_RUNNING → maxRunning. After deploy, RUNNINGHUB_API_KEY (if set) is stored in the ProviderApiKeySecret
+ *      secret, as an operator's put-secret-value would.
  *   3. `cdklocal bootstrap aws://000000000000/<region>` and
  *      `cdklocal deploy --app <assembly> --require-approval never --outputs-file .local/localstack/outputs.json`.
  *   4. `vitest run test/e2e --project localstack` with the stack outputs in the environment.
@@ -141,8 +142,18 @@ function cdklocalEnv(endpoint, custom) {
 }
 
 function contextArgs() {
-  const context = { runningHubApiKey: 'RUNNINGHUB_API_KEY', runningHubWorkflows: 'RUNNINGHUB_WORKFLOWS', maxRunning: 'MAX_RUNNING' };
+  const context = { runningHubWorkflows: 'RUNNINGHUB_WORKFLOWS', maxRunning: 'MAX_RUNNING' };
   return Object.entries(context).flatMap(([key, variable]) => (process.env[variable] ? ['-c', `${key}=${process.env[variable]}`] : []));
+}
+
+/** The provider key never passes through CDK: like an operator, put it into the deployed secret. */
+async function storeProviderKey(outputsFile, endpoint) {
+  const secretId = JSON.parse(readFileSync(outputsFile, 'utf8'))[STACK]?.ProviderApiKeySecret;
+  if (!process.env.RUNNINGHUB_API_KEY || !secretId) return;
+  const { SecretsManagerClient, PutSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({ endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: process.env.RUNNINGHUB_API_KEY }));
+  log(`stored RUNNINGHUB_API_KEY in ${secretId}`);
 }
 
 function e2eEnv(outputsFile, endpoint) {
@@ -200,6 +211,7 @@ async function main() {
         env: cdk,
       },
     );
+    await storeProviderKey(outputsFile, endpoint);
     return await run('npx', ['vitest', 'run', 'test/e2e', '--project', 'localstack'], { env: e2eEnv(outputsFile, endpoint) });
   } finally {
     stop();

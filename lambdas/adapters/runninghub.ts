@@ -80,15 +80,6 @@ const RETRY: Record<Operation, RetryPolicy> = {
   cancel: { attempts: 4, baseMs: 250, capMs: 2_000 },
 };
 
-/** Reads RUNNINGHUB_BASE_URL, RUNNINGHUB_API_KEY and RUNNINGHUB_WORKFLOWS; a missing one fails with its name. */
-export function runningHubOptionsFromEnv(env: Record<string, string | undefined> = process.env): RunningHubOptions {
-  const apiKey = env.RUNNINGHUB_API_KEY;
-  const workflows = env.RUNNINGHUB_WORKFLOWS;
-  if (!apiKey) throw new Error('Missing environment variable RUNNINGHUB_API_KEY');
-  if (!workflows) throw new Error('Missing environment variable RUNNINGHUB_WORKFLOWS');
-  return { baseUrl: env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai', apiKey, workflows: parseWorkflowMap(workflows) };
-}
-
 interface Envelope {
   code: number;
   msg: string;

@@ -118,8 +118,12 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<v
     child.on('error', fail);
     child.on('close', (code) => {
       if (code === 0) done();
-      // The app's own sentence (a missing or malformed setting) is the last line it printed.
-      else fail(new Error(`Synthesis failed: ${stderr.trim().split('\n').filter(Boolean).slice(-3).join('\n') || `exit ${code}`}`));
+      else {
+        // The app's own sentence (a missing or malformed setting) is its error line; else its last lines.
+        const lines = stderr.trim().split('\n').filter(Boolean);
+        const sentence = lines.find((line) => /^\w*Error: /.test(line)) ?? lines.slice(-3).join('\n');
+        fail(new Error(`Synthesis failed: ${sentence || `exit ${code}`}`));
+      }
     });
   });
 }

@@ -21,21 +21,26 @@ function synthesizeApp(context: Record<string, unknown>) {
 }
 
 describe('synthesizing the app for a deployment', () => {
-  it('refuses to synthesize without the provider account, with a sentence naming the missing context', () => {
+  it('refuses to synthesize without the workflow map, with a sentence naming the missing context', () => {
     const result = synthesizeApp({});
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('Missing deploy configuration: pass -c runningHubApiKey=… and -c runningHubWorkflows=…');
+    expect(result.stderr).toContain('Missing deploy configuration: pass -c runningHubWorkflows=…');
+  });
+
+  it('refuses the API key as context: it is a secret, stored in Secrets Manager after deploy', () => {
+    const result = synthesizeApp({ runningHubApiKey: 'k', runningHubWorkflows: JSON.stringify(BUNDLED_WORKFLOW_MAP) });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('The RunningHub API key is a secret and never passes through CDK');
   });
 
   it('refuses a workflow map that leaves a tool out or is not JSON, naming the tool', () => {
     const partial = synthesizeApp({
-      runningHubApiKey: 'k',
       runningHubWorkflows: JSON.stringify({ 'upscale-image': BUNDLED_WORKFLOW_MAP['upscale-image'] }),
     });
     expect(partial.status).not.toBe(0);
     expect(partial.stderr).toContain('Context runningHubWorkflows: "upscale-video" is missing');
     expect(partial.stderr).toContain('"try-on" is missing');
-    const broken = synthesizeApp({ runningHubApiKey: 'k', runningHubWorkflows: '{"upscale-image":' });
+    const broken = synthesizeApp({ runningHubWorkflows: '{"upscale-image":' });
     expect(broken.stderr).toContain('Context runningHubWorkflows is not valid JSON');
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import type { GhostlessStack } from '../../infra/ghostless-stack';
 import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
 import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
 import { ROUTES, routeKey } from '../../lambdas/handlers/routes';
+import { BUNDLED_ACCOUNT } from '../../local/provider/server';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import { ACCOUNT, REGION, synth } from '../support/synth';
 
@@ -357,7 +358,7 @@ describe('functions', () => {
             RUN_TIMEOUT_SECONDS: { Ref: 'RunTimeoutSeconds' },
             HEAL_GRACE_MS: { Ref: 'HealGraceMs' },
             RUNNINGHUB_BASE_URL: { Ref: 'RunningHubBaseUrl' },
-            RUNNINGHUB_API_KEY: expect.any(String),
+            RUNNINGHUB_API_KEY_SECRET: ref(stack.providerApiKey),
             RUNNINGHUB_WORKFLOWS: BUNDLED_WORKFLOW_MAP_JSON,
           },
         },
@@ -375,6 +376,25 @@ describe('functions', () => {
     ).toEqual(['api', 's3-event', 'run-on-provider', 'collect-outputs', 'sweeper', 'execution-ended']);
   });
 
+  it('keep the provider key out of the template: a secret only the functions that call the provider may read', () => {
+    expect(JSON.stringify(template.toJSON())).not.toContain(BUNDLED_ACCOUNT.apiKey);
+    for (const fn of functions()) expect(Object.keys(envOf(fn)), handlerOfFunction(fn)).not.toContain('RUNNINGHUB_API_KEY');
+    const readers = functions().filter((fn) =>
+      grantsOf(fn).some(
+        (grant) =>
+          grant.action === 'secretsmanager:GetSecretValue' && JSON.stringify(grant.resource) === JSON.stringify(ref(stack.providerApiKey)),
+      ),
+    );
+    expect(readers.map(handlerOfFunction).sort()).toEqual([
+      'api',
+      'collect-outputs',
+      'execution-ended',
+      'finalize',
+      'run-on-provider',
+      'sweeper',
+    ]);
+  });
+
   it('give only run-on-provider the public API URL, for the provider webhook', () => {
     const withUrl = functions().filter((fn) => 'PUBLIC_API_URL' in envOf(fn));
     expect(withUrl.map(handlerOfFunction)).toEqual(['run-on-provider']);
@@ -388,7 +408,7 @@ describe('functions', () => {
       queueTimeoutSeconds: 120,
       runTimeoutSeconds: 60,
       jobRetentionDays: 2,
-      runningHub: { baseUrl: 'https://rh.example', apiKey: 'key', workflows: OPERATOR_MAP },
+      runningHub: { baseUrl: 'https://rh.example', workflows: OPERATOR_MAP },
     });
     const parameters = other.template.toJSON().Parameters as Record<string, { Type: string; Default: unknown }>;
     expect(parameters).toMatchObject({
@@ -405,7 +425,6 @@ describe('functions', () => {
       ).toMatchObject({
         MAX_RUNNING: { Ref: 'MaxRunning' },
         JOB_RETENTION_DAYS: '2',
-        RUNNINGHUB_API_KEY: 'key',
         RUNNINGHUB_WORKFLOWS: OPERATOR_MAP,
       });
     }
@@ -414,7 +433,7 @@ describe('functions', () => {
   it('refuse to synthesize with a malformed workflow map, naming the tool and field', () => {
     const map = JSON.parse(BUNDLED_WORKFLOW_MAP_JSON);
     delete map['try-on'].inputs.garment;
-    expect(() => synth({ runningHub: { apiKey: 'key', workflows: JSON.stringify(map) } })).toThrow(
+    expect(() => synth({ runningHub: { workflows: JSON.stringify(map) } })).toThrow(
       'Context runningHubWorkflows: "try-on" needs inputs.garment ({nodeId, fieldName})',
     );
   });
@@ -565,6 +584,7 @@ describe('least privilege', () => {
         else if (grant.action.startsWith('s3:')) expect(bucket, where).toContainEqual(grant.resource);
         else if (grant.action.startsWith('states:'))
           expect([STATE_MACHINE_ARN, EXECUTIONS_ARN], where).toContain(resolveArn(grant.resource));
+        else if (grant.action.startsWith('secretsmanager:')) expect(grant.resource, where).toEqual(ref(stack.providerApiKey));
         else expect.fail(`unexpected grant ${where}`);
       }
     }
@@ -798,7 +818,7 @@ describe('healing', () => {
 describe('outputs', () => {
   it('exports what clients and operators need', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
-      ['ApiUrl', 'BucketName', 'StateMachineArn', 'TableName', 'UserPoolClientId', 'UserPoolId', 'WebUrl'].sort(),
+      ['ApiUrl', 'BucketName', 'ProviderApiKeySecret', 'StateMachineArn', 'TableName', 'UserPoolClientId', 'UserPoolId', 'WebUrl'].sort(),
     );
   });
 

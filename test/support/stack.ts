@@ -35,7 +35,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
     healGraceMs: 120_000,
     runningHub: {
       baseUrl: 'http://127.0.0.1:9',
-      apiKey: 'unused',
+      apiKeySecret: 'unused',
       workflows: BUNDLED_WORKFLOW_MAP_JSON,
       fileHosts: [],
     },

@@ -27,7 +27,7 @@ export function buildStack(props: Partial<GhostlessStackProps> = {}, app = newAp
   return new GhostlessStack(app, 'Test', {
     env: { account: ACCOUNT, region: REGION },
     webDist: WEB_DIST,
-    runningHub: BUNDLED_ACCOUNT,
+    runningHub: { workflows: BUNDLED_ACCOUNT.workflows },
     ...props,
   });
 }

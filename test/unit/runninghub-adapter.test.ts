@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { businessError, describeFailure, RunningHubProvider, runningHubOptionsFromEnv } from '../../lambdas/adapters/runninghub';
+import { businessError, describeFailure, RunningHubProvider } from '../../lambdas/adapters/runninghub';
 import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
 import { ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
@@ -44,15 +44,6 @@ async function caught(promise: Promise<unknown>) {
     (error: unknown) => error as Error,
   );
 }
-
-describe('runningHubOptionsFromEnv', () => {
-  it('reads the three environment variables and names the one that is missing', () => {
-    const env = { RUNNINGHUB_API_KEY: KEY, RUNNINGHUB_WORKFLOWS: BUNDLED_WORKFLOW_MAP_JSON };
-    expect(runningHubOptionsFromEnv(env)).toEqual({ baseUrl: 'https://www.runninghub.ai', apiKey: KEY, workflows: WORKFLOWS });
-    expect(() => runningHubOptionsFromEnv({ RUNNINGHUB_WORKFLOWS: '{}' })).toThrow('RUNNINGHUB_API_KEY');
-    expect(() => runningHubOptionsFromEnv({ RUNNINGHUB_API_KEY: KEY, RUNNINGHUB_WORKFLOWS: '{}' })).toThrow('"try-on" is missing');
-  });
-});
 
 describe('business codes', () => {
   it.each([421, 415])('maps %i to ProviderBusy', (code) => {
