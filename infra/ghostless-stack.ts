@@ -25,6 +25,8 @@ export interface GhostlessStackProps extends StackProps {
   runTimeoutSeconds?: number;
   /** Milliseconds a job may look driverless before the sweeper finalizes it (default 120000). */
   healGraceMs?: number;
+  /** Credits every new user gets once, on first use (default 3). */
+  signupCredits?: number;
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
   /** RunningHub account and one workflow id per tool (JSON `{"upscale-image": "…", …}`). */
@@ -79,6 +81,16 @@ export class GhostlessStack extends Stack {
       RUNNINGHUB_WORKFLOWS: props.runningHub?.workflows ?? '{}',
     };
     this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
+    // Only the api function grants the sign-up credits (on a user's first request).
+    this.admission.apiFunction.addEnvironment(
+      'SIGNUP_CREDITS',
+      new CfnParameter(this, 'SignupCredits', {
+        type: 'Number',
+        minValue: 0,
+        default: props.signupCredits ?? 3,
+        description: 'Credits every new user gets once, on first use',
+      }).valueAsString,
+    );
     this.api = new Api(this, 'Api', {
       handler: this.admission.apiFunction,
       userPool: this.auth.userPool,

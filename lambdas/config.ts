@@ -35,6 +35,8 @@ export interface Config {
   runningHub: { baseUrl: string; apiKey: string; workflows: string };
   /** How long a job may look driverless before the sweeper finalizes it. */
   healGraceMs: number;
+  /** Credits a new user gets once, on first use. */
+  signupCredits: number;
 }
 
 export function readConfig(): Config {
@@ -60,5 +62,6 @@ export function readConfig(): Config {
       workflows: required('RUNNINGHUB_WORKFLOWS'),
     },
     healGraceMs: integer('HEAL_GRACE_MS', 120_000),
+    signupCredits: integer('SIGNUP_CREDITS', 3),
   };
 }

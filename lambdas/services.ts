@@ -10,6 +10,7 @@ import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
 import { admission } from './domain/admission';
+import { credits } from './domain/credits';
 import { healing } from './domain/healing';
 import { lifecycle } from './domain/lifecycle';
 import type { Workflow } from './domain/ports';
@@ -47,6 +48,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     workflows: parseWorkflows(config.runningHub.workflows),
   });
   const views = jobViews(store, files);
+  const creditService = credits(store, config.signupCredits);
   const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
   const countOutcome = (status: string, tool: string) => {
     const metric = metrics.singleMetric();
@@ -67,10 +69,12 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   return {
     store,
     credits: store,
+    creditService,
     queue,
     admission: admission({
       store,
       ledger: store,
+      credits: creditService,
       files,
       views,
       clock,
@@ -83,7 +87,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     }),
     lifecycle: jobLifecycle,
     healing: healing({ store, workflow, provider, lifecycle: jobLifecycle, queue, clock, graceMs: config.healGraceMs, log }),
-    queries: queries(store, store, views),
+    queries: queries(store, store, views, creditService),
     views,
   };
 }

@@ -54,6 +54,7 @@ const PARAMETER_KNOBS: Record<string, string> = {
   QueueTimeoutSeconds: 'QUEUE_TIMEOUT_SECONDS',
   RunTimeoutSeconds: 'RUN_TIMEOUT_SECONDS',
   HealGraceMs: 'HEAL_GRACE_MS',
+  SignupCredits: 'SIGNUP_CREDITS',
 };
 
 /** What the local stack synthesizes with: the bundled provider's account and workflows. */
