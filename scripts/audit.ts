@@ -32,7 +32,7 @@ import { diagnoseJob, type Repair } from '../lambdas/domain/healing';
 import { isTerminal, type JobRecord, type JobStatus } from '../lambdas/domain/jobs';
 import type { ExecutionStatus } from '../lambdas/domain/ports';
 
-type JobRepair = Exclude<Repair, 'slot_leak' | 'lock_leak'>;
+type JobRepair = Exclude<Repair, 'slot_leak' | 'lock_leak' | 'lost_admission'>;
 const REPAIR_DETAILS: Record<JobRepair, (job: JobRecord) => string> = {
   queued_without_driver: () => 'queued, its execution is not running',
   queued_past_timeout: (job) => `queued longer than its queue timeout (${job.limits.queueSeconds} s) + grace`,
@@ -225,7 +225,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const closesAt = Date.parse(String((intent as { expiresAt?: string }).expiresAt ?? now.toISOString()));
     add(
       'lost_admission',
-      'no',
+      'yes',
       { jobId, userId: intent.userId, tool: intent.tool as JobRecord['tool'] },
       0,
       `every input is stored but no job exists (upload window ${closesAt > now.getTime() ? 'still open' : 'closed'})`,

@@ -19,8 +19,9 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * | collect-outputs  | getJob                                                                | GetItem                                  | —       |
  * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext                 | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
- * | sweeper          | liveJobs, heldLocks (live index), heldSlots, releaseSlot, releaseLock, | GetItem PutItem UpdateItem DeleteItem    | live    |
- * |                  | getJob, finalize, grantNext                                           | Query                                    |         |
+ * | sweeper          | liveJobs, heldLocks, pendingIntents (live index), heldSlots,          | GetItem PutItem UpdateItem DeleteItem    | live    |
+ * |                  | releaseSlot, releaseLock, settleIntent, getJob, finalize, grantNext;  | Query                                    |         |
+ * |                  | a lost admission: getIntent, markInputStored, user, admit, putRejected |                                          |         |
  * | execution-ended  | getJob, finalize (heal → fail/succeed), grantNext                     | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  *

@@ -66,6 +66,8 @@ export interface FileStore {
   ): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and leading bytes of a stored object, or null if it is gone. */
   inspect(key: string, headBytes: number): Promise<{ bytes: number; head: Uint8Array } | null>;
+  /** When an object was stored, or null if it is not (there). */
+  storedAt(key: string): Promise<Date | null>;
   /** Bytes `start..end` (inclusive) of a stored object. */
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Server-side copy; false if `from` is gone. */
