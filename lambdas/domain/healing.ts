@@ -134,7 +134,8 @@ export function healing(deps: HealingDeps) {
       if (now > Date.parse(intent.expiresAt) + graceMs) await store.settleIntent(intent.jobId);
       return false;
     }
-    // Give each input's own S3 event its grace to arrive first.
+    // Give each input's own S3 event its grace to arrive first. (S3's LastModified has second precision, so this can
+    // start up to a second early; racing the event's own admission is harmless: every step of it is idempotent.)
     if (storedAt.some((at) => now - (at as Date).getTime() < graceMs)) return false;
     const unrecorded = slots.filter(([slot]) => !storedSlots.includes(slot));
     log('re-driving a lost admission', { jobId: intent.jobId, slots: unrecorded.map(([slot]) => slot) });
