@@ -95,6 +95,7 @@ export function admission(deps: AdmissionDeps) {
 
     const inputs = Object.keys(intent.files).map((slot) => stored.find((s) => s.slot === slot) as StoredInput);
     const job = newJob(intent, inputs, 'queued');
+    await checkpoint('admit:before-commit', job.jobId);
     const result = await store.admit(job);
     if (result.outcome !== 'rejected') {
       await checkpoint('admit:after-commit', job.jobId);

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { arm, firings } from '../../lambdas/domain/faults';
+import { audit } from '../../scripts/audit';
 import {
   deliverS3Event,
   HEAL_SLACK_MS,
@@ -86,6 +87,38 @@ describe('a lost S3 event', () => {
     // The last input arrives and its event goes through; the first one's event stays lost: the sweeper re-drives it.
     await uploadSlot(presigned, 'pose');
     expect((await waitJob(lab, presigned.jobId)).status).toBe('succeeded');
+    await assertInvariants(lab.stack);
+  }, 60_000);
+
+  it('is what the audit reports as lost_admission when admission died after recording every input, and the sweeper heals it', async () => {
+    const user = await newUser(lab, 'died', 10);
+    const presigned = await presign(lab, user, 'upscale-image');
+    const { jobId } = presigned;
+    // Sweeps paused while the event is lost, so the audit sees the straggler before the sweeper does.
+    const pause = arm('sweep:start', { action: 'crash', times: Number.POSITIVE_INFINITY });
+    arm('admit:before-commit', { action: 'crash', subject: jobId, times: 3 });
+    try {
+      await uploadSlot(presigned, 'image');
+      await until('the event to be lost', async () => firings('admit:before-commit').filter((f) => f.subject === jobId).length === 3);
+      await until('the on-failure queue', async () =>
+        [...lab.stack.destinations.values()].flat().some((f) => JSON.stringify(f.event).includes(jobId)),
+      );
+      const report = await audit({ doc: lab.stack.doc, tableName: lab.stack.tableName, graceMs: lab.graceMs, capacity: lab.maxRunning });
+      expect(report.stragglers.filter((s) => s.jobId === jobId)).toEqual([
+        expect.objectContaining({ kind: 'lost_admission', sweeper: 'yes', userId: user.userId }),
+      ]);
+      expect(await readJob(lab, jobId)).toBeNull();
+    } finally {
+      pause();
+    }
+    const resumed = Date.now();
+    const job = await waitJob(lab, jobId, () => true, 15_000);
+    const healMs = Date.parse(job.createdAt) - resumed;
+    console.log(`lost admission (recorded, not admitted): job created ${healMs} ms after sweeps resumed`);
+    expect(healMs).toBeLessThanOrEqual(lab.sweepMs + HEAL_SLACK_MS);
+    expect((await waitJob(lab, jobId)).status).toBe('succeeded');
+    const after = await audit({ doc: lab.stack.doc, tableName: lab.stack.tableName, graceMs: lab.graceMs, capacity: lab.maxRunning });
+    expect(after.stragglers.filter((s) => s.jobId === jobId)).toEqual([]);
     await assertInvariants(lab.stack);
   }, 60_000);
 });
