@@ -13,6 +13,13 @@ const days = (key: string): number | undefined => {
   if (!Number.isInteger(number) || number < 1) throw new Error(`Context ${key} must be a positive whole number`);
   return number;
 };
+function signupCredits(): number | undefined {
+  const value = app.node.tryGetContext('signupCredits');
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 0) throw new Error('Context signupCredits must be a whole number (0 or more)');
+  return number;
+}
 /**
  * The provider's workflow map is required deploy configuration: without it every function would crash at cold start.
  * The API key is not configuration but a secret: it goes into Secrets Manager after deploy, never through CDK.
@@ -41,6 +48,8 @@ new GhostlessStack(app, 'Ghostless', {
   objectRetentionDays: days('objectRetentionDays'),
   jobRetentionDays: days('jobRetentionDays'),
   maxRunning: days('maxRunning'),
+  // `-c signupCredits=5` (or `--parameters SignupCredits=5` at deploy): credits a new user gets once.
+  signupCredits: signupCredits(),
   runningHub: runningHub(),
   // `-c webDomain=app.example.com -c webCertificateArn=arn:aws:acm:us-east-1:…` serves the SPA on that name, TLS 1.2+ only.
   webDomain: app.node.tryGetContext('webDomain')

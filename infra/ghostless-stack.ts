@@ -30,6 +30,8 @@ export interface GhostlessStackProps extends StackProps {
   runTimeoutSeconds?: number;
   /** Milliseconds a job may look driverless before the sweeper finalizes it (default 120000). */
   healGraceMs?: number;
+  /** Credits every new user gets once, on first use (default 3). */
+  signupCredits?: number;
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
   /**
@@ -105,6 +107,16 @@ export class GhostlessStack extends Stack {
       RUNNINGHUB_FILE_HOSTS: String(this.node.tryGetContext('runningHubFileHosts') ?? DEFAULT_FILE_HOSTS),
     };
     this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
+    // Only the api function grants the sign-up credits (on a user's first request).
+    this.admission.apiFunction.addEnvironment(
+      'SIGNUP_CREDITS',
+      new CfnParameter(this, 'SignupCredits', {
+        type: 'Number',
+        minValue: 0,
+        default: props.signupCredits ?? 3,
+        description: 'Credits every new user gets once, on first use',
+      }).valueAsString,
+    );
     this.api = new Api(this, 'Api', {
       handler: this.admission.apiFunction,
       userPool: this.auth.userPool,

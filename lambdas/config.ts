@@ -37,6 +37,8 @@ export interface Config {
   runningHub: { baseUrl: string; apiKeySecret: string; workflows: string; fileHosts: string[] };
   /** How long a job may look driverless before the sweeper finalizes it. */
   healGraceMs: number;
+  /** Credits a new user gets once, on first use. */
+  signupCredits: number;
 }
 
 export function readConfig(): Config {
@@ -66,5 +68,6 @@ export function readConfig(): Config {
         .filter(Boolean),
     },
     healGraceMs: integer('HEAL_GRACE_MS', 120_000),
+    signupCredits: integer('SIGNUP_CREDITS', 3),
   };
 }

@@ -14,6 +14,7 @@ import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
 import { admission } from './domain/admission';
+import { credits } from './domain/credits';
 import { healing } from './domain/healing';
 import { lifecycle } from './domain/lifecycle';
 import type { Workflow } from './domain/ports';
@@ -51,6 +52,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     secretString(new SecretsManagerClient({}), config.runningHub.apiKeySecret),
   );
   const views = jobViews(store, files);
+  const creditService = credits(store, config.signupCredits);
   const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
   const countOutcome = (status: string, tool: string) => {
     const metric = metrics.singleMetric();
@@ -68,26 +70,40 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     log,
     countOutcome,
   });
+  const jobAdmission = admission({
+    store,
+    ledger: store,
+    credits: creditService,
+    files,
+    views,
+    clock,
+    workflow,
+    sizeLimits: config.limits,
+    jobLimits: { queueSeconds: config.queueTimeoutSeconds, runSeconds: config.runTimeoutSeconds },
+    uploadTtlSeconds: config.uploadTtlSeconds,
+    newId: randomUUID,
+    log,
+  });
   return {
     store,
     credits: store,
+    creditService,
     queue,
-    admission: admission({
+    admission: jobAdmission,
+    lifecycle: jobLifecycle,
+    healing: healing({
       store,
-      ledger: store,
-      files,
-      views,
-      clock,
       workflow,
-      sizeLimits: config.limits,
-      jobLimits: { queueSeconds: config.queueTimeoutSeconds, runSeconds: config.runTimeoutSeconds },
-      uploadTtlSeconds: config.uploadTtlSeconds,
-      newId: randomUUID,
+      provider,
+      lifecycle: jobLifecycle,
+      queue,
+      admission: jobAdmission,
+      files,
+      clock,
+      graceMs: config.healGraceMs,
       log,
     }),
-    lifecycle: jobLifecycle,
-    healing: healing({ store, workflow, provider, lifecycle: jobLifecycle, queue, clock, graceMs: config.healGraceMs, log }),
-    queries: queries(store, store, views),
+    queries: queries(store, store, views, creditService),
     views,
   };
 }

@@ -39,7 +39,7 @@ import {
   PolicyEvaluator,
   startAwsGateway,
 } from './iam';
-import { type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
+import { type AsyncFailure, type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
 import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
@@ -56,6 +56,7 @@ const PARAMETER_KNOBS: Record<string, string> = {
   QueueTimeoutSeconds: 'QUEUE_TIMEOUT_SECONDS',
   RunTimeoutSeconds: 'RUN_TIMEOUT_SECONDS',
   HealGraceMs: 'HEAL_GRACE_MS',
+  SignupCredits: 'SIGNUP_CREDITS',
 };
 
 /** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */
@@ -101,6 +102,11 @@ export interface LocalStack {
   provider: LocalProvider;
   /** Every AWS call a function made, with IAM's decision (what `npm test` reports per function). */
   iamUsage(): DecisionRecord[];
+  /**
+   * What reached each on-failure destination (by its ARN): an async event that failed every attempt, delivered
+   * only if the function's role may `sqs:SendMessage` to it, as Lambda does.
+   */
+  destinations: Map<string, AsyncFailure[]>;
   /** Runs the scheduled rules' targets now (the sweeper), as the schedule does. */
   sweep(): Promise<unknown>;
   stop(): Promise<void>;
@@ -306,7 +312,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The sandbox runs on this machine's Node (20); Lambda's is 22.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
+    const destinations = new Map<string, AsyncFailure[]>();
+    const destinationEvaluator = new PolicyEvaluator({ account: LOCAL_ACCOUNT });
     lambda = new LambdaService({
+      onAsyncFailure: async (failure) => {
+        const identity = keyOf.get(failure.functionName);
+        if (!failure.destination || !identity) return;
+        const action = failure.destination.startsWith('arn:aws:sqs:') ? 'sqs:SendMessage' : 'lambda:InvokeFunction';
+        if ((await destinationEvaluator.evaluate(identity, { action, resource: failure.destination })) !== 'Allowed') {
+          console.error(`[${failure.functionName}] AccessDenied: ${action} on ${failure.destination}; the failed event is dropped`);
+          return;
+        }
+        destinations.set(failure.destination, [...(destinations.get(failure.destination) ?? []), failure]);
+      },
       functions,
       runtimeEnvironment,
       logDir: join(dataDir, 'logs'),
@@ -429,6 +447,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stepFunctions,
       provider,
       iamUsage: () => (gateway as AwsGateway).usage(),
+      destinations,
       sweep: () => Promise.all(scheduled.map(fire)),
       stop: () => {
         stopped ??= teardown().finally(() => dynamoClient.destroy());

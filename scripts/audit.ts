@@ -4,7 +4,7 @@
  * Per tool: jobs by status, the oldest queued and running ages. Then every straggler the sweeper would
  * heal on its next run (same rules as `lambdas/domain/healing.ts`: grace HEAL_GRACE_MS, queue timeout,
  * deadline, execution status, lost wake-ups), plus the ones it would NOT heal (marked "sweeper: no") — an
- * upload whose admission event was lost, a queued job without a queue entry…
+ * queued job without a queue entry… — and, for every user, that the balance equals the sum of the ledger.
  *
  * Where it looks:
  *   --local [--data-dir DIR]   the local stack's data (DATA_DIR, default .local/): uses the DynamoDB Local
@@ -32,7 +32,7 @@ import { diagnoseJob, type Repair } from '../lambdas/domain/healing';
 import { isTerminal, type JobRecord, type JobStatus } from '../lambdas/domain/jobs';
 import type { ExecutionStatus } from '../lambdas/domain/ports';
 
-type JobRepair = Exclude<Repair, 'slot_leak' | 'lock_leak'>;
+type JobRepair = Exclude<Repair, 'slot_leak' | 'lock_leak' | 'lost_admission'>;
 const REPAIR_DETAILS: Record<JobRepair, (job: JobRecord) => string> = {
   queued_without_driver: () => 'queued, its execution is not running',
   queued_past_timeout: (job) => `queued longer than its queue timeout (${job.limits.queueSeconds} s) + grace`,
@@ -51,7 +51,9 @@ export type StragglerKind =
   | 'queued_without_queue_entry'
   | 'orphan_queue_entry'
   | 'running_without_slot'
-  | 'lost_admission';
+  | 'lost_admission'
+  // Credits: a balance its ledger does not explain.
+  | 'ledger_mismatch';
 
 export interface Straggler {
   kind: StragglerKind;
@@ -83,6 +85,8 @@ export interface AuditReport {
   slotsHeld: number;
   queueLength: number;
   lockedUsers: number;
+  /** Users whose balance was checked against the sum of their ledger, and their ledger entries. */
+  ledger: { users: number; entries: number };
   stragglers: Straggler[];
 }
 
@@ -111,7 +115,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   } while (ExclusiveStartKey);
 
   const jobs = items.filter((i) => i.sk === 'JOB') as unknown as (JobRecord & Item)[];
-  const users = items.filter((i) => i.sk === 'PROFILE') as (Item & { activeJobId?: string })[];
+  const users = items.filter((i) => i.sk === 'PROFILE') as (Item & { activeJobId?: string; balance?: number })[];
+  const entries = items.filter((i) => i.sk.startsWith('LEDGER#')) as (Item & { delta: number })[];
   const queue = items.filter((i) => i.pk === 'QUEUE') as (Item & { jobId: string })[];
   const slots = items.filter((i) => i.pk === 'SLOT').map((i) => ({ slot: Number(i.sk), jobId: String(i.jobId) }));
   const intents = items.filter((i) => i.sk === 'INTENT') as (Item & {
@@ -220,11 +225,22 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const closesAt = Date.parse(String((intent as { expiresAt?: string }).expiresAt ?? now.toISOString()));
     add(
       'lost_admission',
-      'no',
+      'yes',
       { jobId, userId: intent.userId, tool: intent.tool as JobRecord['tool'] },
       0,
       `every input is stored but no job exists (upload window ${closesAt > now.getTime() ? 'still open' : 'closed'})`,
     );
+  }
+
+  // Credits: every balance is the sum of its ledger (grants − debits + refunds, each an entry).
+  const ledgerSum = new Map<string, number>();
+  for (const entry of entries) ledgerSum.set(entry.pk, (ledgerSum.get(entry.pk) ?? 0) + Number(entry.delta));
+  for (const user of users) {
+    const balance = Number(user.balance ?? 0);
+    const sum = ledgerSum.get(user.pk) ?? 0;
+    if (balance === sum) continue;
+    const userId = user.pk.slice('USER#'.length);
+    add('ledger_mismatch', 'no', { userId }, 0, `balance ${balance} but its ledger sums to ${sum}`);
   }
 
   return {
@@ -238,6 +254,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     slotsHeld: slots.length,
     queueLength: queue.length,
     lockedUsers: users.filter((u) => u.activeJobId).length,
+    ledger: { users: users.length, entries: entries.length },
     stragglers,
   };
 }
@@ -286,6 +303,7 @@ export function renderAudit(report: AuditReport): string {
     table(['tool', ...STATUSES, 'total', 'oldest queued', 'oldest running'], toolRows),
     '',
     `slots held ${report.slotsHeld}/${report.capacity}, queue ${report.queueLength}, users holding the lock ${report.lockedUsers}`,
+    `credits: ${report.ledger.users} balance(s) checked against ${report.ledger.entries} ledger entries`,
     '',
   ];
   if (report.stragglers.length === 0) lines.push('No stragglers.');

@@ -2,10 +2,11 @@ import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { GhostlessFunction } from './ghostless-function';
-import { OUTPUTS_PREFIX, type Storage } from './storage';
+import { ADMITTED_PREFIX, INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
 
 export interface HealingProps {
   storage: Storage;
@@ -34,7 +35,11 @@ export class Healing extends Construct {
           .allowOnExecutions(['states:DescribeExecution', 'states:StopExecution'], stateMachineArns.executions)
       );
     };
-    this.sweeper = healer('SweeperFunction', 'sweeper');
+    this.sweeper = healer('SweeperFunction', 'sweeper')
+      // Re-driving a lost admission runs the S3 event's own admission: it reads the upload, copies it to its
+      // admitted/ key and starts the job's execution.
+      .bindBucket(storage.bucket, { read: [INPUTS_PREFIX, ADMITTED_PREFIX], write: [ADMITTED_PREFIX] });
+    this.sweeper.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArns.arn] }));
     this.cleanup = healer('ExecutionEndedFunction', 'execution-ended');
 
     new Rule(this, 'SweepSchedule', {
@@ -100,6 +105,7 @@ export class Healing extends Construct {
               'slot_leak',
               'lock_leak',
               'lost_wakeup',
+              'lost_admission',
             ].map((kind) => ghostless(`healed_${kind}`)),
           }),
           new GraphWidget({

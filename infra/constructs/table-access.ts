@@ -8,10 +8,11 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  *
  * | handler          | reaches (DynamoStore methods)                                         | actions                                  | indexes |
  * |------------------|-----------------------------------------------------------------------|------------------------------------------|---------|
- * | api              | user, getJob, putIntent, queuePosition, listJobs, counts; cancel →    | GetItem PutItem UpdateItem DeleteItem    | byUser  |
- * |                  | finalize + grantNext (freeSlots, queueHeads, grant), recordToken (no)  | Query                                    |         |
- * | s3-event         | getIntent, getJob, markInputStored, admit (tx Put/Update/Put),        | GetItem PutItem UpdateItem               | —       |
- * |                  | putRejected                                                           |                                          |         |
+ * | api              | user, getJob, putIntent, queuePosition, listJobs, counts, ledger;     | GetItem PutItem UpdateItem DeleteItem    | byUser  |
+ * |                  | grantCredits (sign-up: tx Update/Put); cancel → finalize + grantNext   | Query                                    |         |
+ * |                  | (freeSlots, queueHeads, grant), recordToken (no)                      |                                          |         |
+ * | s3-event         | getIntent, getJob, markInputStored, user, admit (tx Put/Update/Put/   | GetItem PutItem UpdateItem               | —       |
+ * |                  | Put ledger/Update intent), putRejected (tx Put/Update)                |                                          |         |
  * | wait-for-slot    | recordToken, getJob, grantNext (freeSlots, queueHeads, grant tx)      | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  * | run-on-provider  | getJob, recordToken, adoptTask; on 421/415 requeue (tx Update/Delete/  | GetItem PutItem UpdateItem DeleteItem    | —       |
@@ -19,8 +20,9 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * | collect-outputs  | getJob                                                                | GetItem                                  | —       |
  * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext                 | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
- * | sweeper          | liveJobs, heldLocks (live index), heldSlots, releaseSlot, releaseLock, | GetItem PutItem UpdateItem DeleteItem    | live    |
- * |                  | getJob, finalize, grantNext                                           | Query                                    |         |
+ * | sweeper          | liveJobs, heldLocks, pendingIntents (live index), heldSlots,          | GetItem PutItem UpdateItem DeleteItem    | live    |
+ * |                  | releaseSlot, releaseLock, settleIntent, getJob, finalize, grantNext;  | Query                                    |         |
+ * |                  | a lost admission: getIntent, markInputStored, user, admit, putRejected |                                          |         |
  * | execution-ended  | getJob, finalize (heal → fail/succeed), grantNext                     | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  *

@@ -13,12 +13,15 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvalidRequest } from '../domain/errors';
 import type { LiveStore } from '../domain/healing';
 import { isJobId, type JobRecord, type StoredInput, type UploadIntent } from '../domain/jobs';
-import type { AdmitResult, CreditLedger, FinalChange, JobStore, QueueStore } from '../domain/ports';
+import type { Account, AdmitResult, CreditLedger, FinalChange, JobStore, LedgerEntry, LedgerReason, QueueStore } from '../domain/ports';
 
 /**
  * Single-table layout:
- *   USER#<id>  / PROFILE     balance, granted, debited, refunded, activeJobId (the one-active-job lock)
- *   JOB#<id>   / INTENT      what POST /uploads promised, plus the inputs stored so far (TTL)
+ *   USER#<id>  / PROFILE     balance, granted, debited, refunded, ledgerSeq, signedUp, activeJobId (the one-active-job lock)
+ *   USER#<id>  / LEDGER#<n>  one entry per balance change (n = ledgerSeq after it, zero-padded: newest sorts last),
+ *                            written in the same transaction as the change
+ *   JOB#<id>   / INTENT      what POST /uploads promised, plus the inputs stored so far (TTL); in the `live`
+ *                            index (partition INTENT) until its job exists, so the sweeper finds lost admissions
  *   JOB#<id>   / JOB         the job; gsi1 = (USER#<id>, createdAt#jobId) lists a user's jobs
  *   QUEUE      / <queueKey>  one entry per waiting job, sorted FIFO
  *   SLOT       / <nnn>       one item per held slot: { jobId }
@@ -33,6 +36,9 @@ const SLOT = 'SLOT';
 const LIVE_JOB = 'JOB';
 const LIVE_LOCK = 'LOCK';
 const CAPACITY_KEY = { pk: 'PROVIDER', sk: 'CAPACITY' };
+const LIVE_INTENT = 'INTENT';
+const LEDGER = 'LEDGER#';
+const ledgerKey = (userId: string, seq: number) => ({ pk: `USER#${userId}`, sk: `${LEDGER}${String(seq).padStart(12, '0')}` });
 const slotKey = (slot: number) => ({ pk: SLOT, sk: String(slot).padStart(3, '0') });
 /** Admission order: time first, job id breaks ties, so the order is total. */
 export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
@@ -47,8 +53,29 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   ) {}
 
   async putIntent(intent: UploadIntent, expiresAtEpoch: number) {
+    const live = { livePk: LIVE_INTENT, liveSk: `${intent.expiresAt}#${intent.jobId}` };
     await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { ...intentKey(intent.jobId), ...intent, stored: {}, ttl: expiresAtEpoch } }),
+      new PutCommand({ TableName: this.table, Item: { ...intentKey(intent.jobId), ...intent, stored: {}, ttl: expiresAtEpoch, ...live } }),
+    );
+  }
+
+  /** Uploads still waiting for their job (oldest upload window first), with the slots admission has recorded. */
+  async pendingIntents() {
+    return (await this.queryAll('live', 'livePk', LIVE_INTENT)).map((item) => ({
+      intent: strip(item) as unknown as UploadIntent,
+      storedSlots: Object.keys((item.stored ?? {}) as Record<string, unknown>),
+    }));
+  }
+
+  /** Takes an intent out of the `live` index: its job exists, or its upload window closed with inputs missing. */
+  async settleIntent(jobId: string) {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: intentKey(jobId),
+        UpdateExpression: 'REMOVE livePk, liveSk',
+        ConditionExpression: 'attribute_exists(pk)',
+      }),
     );
   }
 
@@ -73,6 +100,15 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
 
   async admit(job: JobRecord): Promise<AdmitResult> {
     for (let attempt = 0; ; attempt++) {
+      const user = await this.user(job.userId);
+      const seq = (user?.ledgerSeq ?? 0) + 1;
+      const entry = this.ledgerEntry(job.userId, seq, {
+        at: job.createdAt,
+        delta: -job.creditCost,
+        balance: (user?.balance ?? 0) - job.creditCost,
+        reason: 'debit',
+        jobId: job.jobId,
+      });
       try {
         await this.doc.send(
           new TransactWriteCommand({
@@ -83,13 +119,16 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
                   TableName: this.table,
                   Key: userKey(job.userId),
                   UpdateExpression:
-                    'SET activeJobId = :job, balance = balance - :cost, debited = debited + :cost, livePk = :lock, liveSk = :job',
-                  ConditionExpression: 'attribute_not_exists(activeJobId) AND balance >= :cost',
-                  ExpressionAttributeValues: { ':job': job.jobId, ':cost': job.creditCost, ':lock': LIVE_LOCK },
+                    'SET activeJobId = :job, balance = balance - :cost, debited = debited + :cost, ledgerSeq = :seq, livePk = :lock, liveSk = :job',
+                  // The ledger sequence is the balance's version: the entry's `balance` is exactly what this write leaves.
+                  ConditionExpression: `attribute_not_exists(activeJobId) AND balance >= :cost AND ${seqCondition(seq)}`,
+                  ExpressionAttributeValues: { ':job': job.jobId, ':cost': job.creditCost, ':lock': LIVE_LOCK, ...seqValues(seq) },
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
               { Put: { TableName: this.table, Item: { pk: QUEUE, sk: queueKeyOf(job), jobId: job.jobId } } },
+              entry,
+              { Update: { TableName: this.table, Key: intentKey(job.jobId), UpdateExpression: 'REMOVE livePk, liveSk' } },
             ],
           }),
         );
@@ -99,8 +138,10 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
         const [jobReason, userReason] = error.CancellationReasons ?? [];
         if (jobReason?.Code === 'ConditionalCheckFailed') return { outcome: 'duplicate' };
         if (userReason?.Code === 'ConditionalCheckFailed') {
-          const user = userReason.Item ? unmarshall(userReason.Item) : {};
-          return { outcome: 'rejected', code: user.activeJobId ? 'USER_BUSY' : 'INSUFFICIENT_CREDITS' };
+          const now = userReason.Item ? unmarshall(userReason.Item) : {};
+          if (now.activeJobId) return { outcome: 'rejected', code: 'USER_BUSY' };
+          if (!(Number(now.balance) >= job.creditCost)) return { outcome: 'rejected', code: 'INSUFFICIENT_CREDITS' };
+          // Otherwise another change to the balance landed since the read: read again.
         }
         // TransactionConflict: another writer touched the same items; the conditions decide on retry.
         if (attempt >= CONFLICT_RETRIES) throw error;
@@ -110,9 +151,10 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 
   async putRejected(job: JobRecord) {
-    return this.conditional(
-      new PutCommand({ TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' }),
-    );
+    return this.transact([
+      { Put: { TableName: this.table, Item: this.jobItem(job), ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Update: { TableName: this.table, Key: intentKey(job.jobId), UpdateExpression: 'REMOVE livePk, liveSk' } },
+    ]);
   }
 
   async getJob(jobId: string) {
@@ -278,52 +320,83 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
 
   async finalize(job: JobRecord, change: FinalChange) {
     const refund = change.refund && job.charged && !job.refunded ? job.creditCost : 0;
-    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      {
-        Update: {
-          TableName: this.table,
-          Key: jobKey(job.jobId),
-          UpdateExpression:
-            'SET #status = :status, #error = :error, outputs = :outputs, completedAt = :completedAt, refunded = :refunded, #ttl = :ttl REMOVE waitToken, runToken, livePk, liveSk',
-          ConditionExpression: '#status = :seen',
-          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': 'ttl' },
-          ExpressionAttributeValues: {
-            ':status': change.status,
-            ':error': change.error,
-            ':outputs': change.outputs,
-            ':completedAt': change.completedAt,
-            ':refunded': job.refunded || refund > 0,
-            ':ttl': this.expiry(),
-            ':seen': job.status,
+    for (let attempt = 0; ; attempt++) {
+      // A refund is a ledger entry too: it needs the balance it leaves, so the user is read first.
+      const user = refund > 0 ? await this.user(job.userId) : undefined;
+      const seq = (user?.ledgerSeq ?? 0) + 1;
+      const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+        {
+          Update: {
+            TableName: this.table,
+            Key: jobKey(job.jobId),
+            UpdateExpression:
+              'SET #status = :status, #error = :error, outputs = :outputs, completedAt = :completedAt, refunded = :refunded, #ttl = :ttl REMOVE waitToken, runToken, livePk, liveSk',
+            ConditionExpression: '#status = :seen',
+            ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#ttl': 'ttl' },
+            ExpressionAttributeValues: {
+              ':status': change.status,
+              ':error': change.error,
+              ':outputs': change.outputs,
+              ':completedAt': change.completedAt,
+              ':refunded': job.refunded || refund > 0,
+              ':ttl': this.expiry(),
+              ':seen': job.status,
+            },
           },
         },
-      },
-      {
-        // The lock may already be gone (healed); it must never be someone else's.
-        Update: {
-          TableName: this.table,
-          Key: userKey(job.userId),
-          UpdateExpression:
-            refund > 0
-              ? 'REMOVE activeJobId, livePk, liveSk SET balance = balance + :refund, refunded = refunded + :refund'
-              : 'REMOVE activeJobId, livePk, liveSk',
-          ConditionExpression: 'attribute_not_exists(activeJobId) OR activeJobId = :job',
-          ExpressionAttributeValues: { ':job': job.jobId, ...(refund > 0 ? { ':refund': refund } : {}) },
+        {
+          // The lock may already be gone (healed); it must never be someone else's.
+          Update: {
+            TableName: this.table,
+            Key: userKey(job.userId),
+            UpdateExpression:
+              refund > 0
+                ? 'REMOVE activeJobId, livePk, liveSk SET balance = balance + :refund, refunded = refunded + :refund, ledgerSeq = :seq'
+                : 'REMOVE activeJobId, livePk, liveSk',
+            ConditionExpression:
+              refund > 0
+                ? `(attribute_not_exists(activeJobId) OR activeJobId = :job) AND ${seqCondition(seq)}`
+                : 'attribute_not_exists(activeJobId) OR activeJobId = :job',
+            ExpressionAttributeValues: { ':job': job.jobId, ...(refund > 0 ? { ':refund': refund, ...seqValues(seq) } : {}) },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
         },
-      },
-    ];
-    if (job.status === 'queued') items.push({ Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } });
-    if (job.status === 'running' && job.slot !== undefined) {
-      items.push({
-        Delete: {
-          TableName: this.table,
-          Key: slotKey(job.slot),
-          ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job',
-          ExpressionAttributeValues: { ':job': job.jobId },
-        },
-      });
+      ];
+      if (refund > 0) {
+        items.push(
+          this.ledgerEntry(job.userId, seq, {
+            at: change.completedAt,
+            delta: refund,
+            balance: (user?.balance ?? 0) + refund,
+            reason: 'refund',
+            jobId: job.jobId,
+          }),
+        );
+      }
+      if (job.status === 'queued') items.push({ Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } });
+      if (job.status === 'running' && job.slot !== undefined) {
+        items.push({
+          Delete: {
+            TableName: this.table,
+            Key: slotKey(job.slot),
+            ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job',
+            ExpressionAttributeValues: { ':job': job.jobId },
+          },
+        });
+      }
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return true;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [jobReason, userReason] = error.CancellationReasons ?? [];
+        const holder = userReason?.Item ? unmarshall(userReason.Item).activeJobId : undefined;
+        // Only a balance that moved under a refund is worth another read; anything else is the caller's news.
+        const balanceMoved =
+          refund > 0 && jobReason?.Code === 'None' && userReason?.Code === 'ConditionalCheckFailed' && (!holder || holder === job.jobId);
+        if (!balanceMoved || attempt >= CONFLICT_RETRIES) return false;
+      }
     }
-    return this.transact(items);
   }
 
   async counts() {
@@ -435,36 +508,123 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
     return (await this.user(userId))?.activeJobId ?? null;
   }
 
-  /** Sets the balance and books the difference as a grant, so grants − debits + refunds = balance holds. */
+  async account(userId: string): Promise<Account | null> {
+    const user = await this.user(userId);
+    return user ? { balance: user.balance ?? 0, signedUp: user.signedUp === true } : null;
+  }
+
+  /**
+   * Adds `amount` (≥ 0) and books it as a grant entry, in one transaction. `signup` makes it the sign-up grant:
+   * it lands at most once per user, however many first requests race; false if it had already landed.
+   */
+  async grantCredits(userId: string, amount: number, reason: LedgerReason, options: { note?: string; signup?: boolean } = {}) {
+    const applied = await this.changeBalance(userId, reason, options.note, (balance) => balance + amount, options.signup ?? false);
+    return applied !== null;
+  }
+
+  /** Sets the balance (the local stack's test knob) and books the difference as an adjustment, so the ledger still sums. */
   async setBalance(userId: string, balance: number) {
+    await this.changeBalance(userId, 'adjustment', undefined, () => balance, true);
+    return balance;
+  }
+
+  /** The user's ledger, newest first. */
+  async ledger(userId: string, limit: number, cursor?: string) {
+    const partition = `USER#${userId}`;
+    const { Items = [], LastEvaluatedKey } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :user AND begins_with(sk, :ledger)',
+        ExpressionAttributeValues: { ':user': partition, ':ledger': LEDGER },
+        ScanIndexForward: false,
+        Limit: limit,
+        ConsistentRead: true,
+        ExclusiveStartKey: cursor === undefined ? undefined : decodeLedgerCursor(cursor, partition),
+      }),
+    );
+    return {
+      entries: Items.map(({ at, delta, balance, reason, jobId, note }) => ({
+        at,
+        delta,
+        balance,
+        reason,
+        ...(jobId ? { jobId } : {}),
+        ...(note ? { note } : {}),
+      })) as LedgerEntry[],
+      nextCursor: LastEvaluatedKey ? Buffer.from(JSON.stringify(LastEvaluatedKey)).toString('base64url') : null,
+    };
+  }
+
+  /**
+   * One balance change and its ledger entry in one transaction, retried while other changes land in between.
+   * `signup` also marks the sign-up grant as given (and refuses to give it twice: then null).
+   */
+  private async changeBalance(
+    userId: string,
+    reason: LedgerReason,
+    note: string | undefined,
+    next: (balance: number) => number,
+    signup: boolean,
+  ): Promise<number | null> {
     for (let attempt = 0; ; attempt++) {
-      const current = (await this.user(userId))?.balance;
+      const user = await this.user(userId);
+      if (signup && reason === 'signup' && user?.signedUp) return null;
+      const before = user?.balance ?? 0;
+      const balance = next(before);
+      if (!Number.isSafeInteger(balance) || balance < 0) throw new InvalidRequest('A balance is a whole number and never negative.');
+      const seq = (user?.ledgerSeq ?? 0) + 1;
+      const delta = balance - before;
       try {
         await this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: userKey(userId),
-            UpdateExpression:
-              'SET balance = :new, granted = if_not_exists(granted, :zero) + :delta, debited = if_not_exists(debited, :zero), refunded = if_not_exists(refunded, :zero)',
-            ConditionExpression: current === undefined ? 'attribute_not_exists(balance)' : 'balance = :old',
-            ExpressionAttributeValues: {
-              ':new': balance,
-              ':delta': balance - (current ?? 0),
-              ':zero': 0,
-              ...(current === undefined ? {} : { ':old': current }),
-            },
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: userKey(userId),
+                  UpdateExpression: `SET balance = :balance, granted = if_not_exists(granted, :zero) + :delta, debited = if_not_exists(debited, :zero), refunded = if_not_exists(refunded, :zero), ledgerSeq = :seq${signup ? ', signedUp = :true' : ''}`,
+                  ConditionExpression:
+                    signup && reason === 'signup' ? `attribute_not_exists(signedUp) AND ${seqCondition(seq)}` : seqCondition(seq),
+                  ExpressionAttributeValues: {
+                    ':balance': balance,
+                    ':delta': delta,
+                    ':zero': 0,
+                    ...seqValues(seq),
+                    ...(signup ? { ':true': true } : {}),
+                  },
+                },
+              },
+              this.ledgerEntry(userId, seq, { at: new Date().toISOString(), delta, balance, reason, ...(note ? { note } : {}) }),
+            ],
           }),
         );
         return balance;
       } catch (error) {
-        if ((error as Error).name !== 'ConditionalCheckFailedException' || attempt >= CONFLICT_RETRIES) throw error;
+        if (!(error instanceof TransactionCanceledException) || attempt >= CONFLICT_RETRIES) throw error;
+        await sleep(10 * 2 ** attempt * Math.random());
       }
     }
   }
 
+  private ledgerEntry(userId: string, seq: number, entry: LedgerEntry) {
+    return {
+      Put: { TableName: this.table, Item: { ...ledgerKey(userId, seq), ...entry }, ConditionExpression: 'attribute_not_exists(pk)' },
+    };
+  }
+
   async user(userId: string) {
     const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: userKey(userId), ConsistentRead: true }));
-    return Item as { balance: number; granted: number; debited: number; refunded: number; activeJobId?: string } | undefined;
+    return Item as
+      | {
+          balance: number;
+          granted: number;
+          debited: number;
+          refunded: number;
+          ledgerSeq?: number;
+          signedUp?: boolean;
+          activeJobId?: string;
+        }
+      | undefined;
   }
 
   private jobItem(job: JobRecord) {
@@ -477,6 +637,24 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
       ...(terminal ? { ttl: this.expiry() } : { livePk: LIVE_JOB, liveSk: `${job.createdAt}#${job.jobId}` }),
     };
   }
+}
+
+/** The user's balance version: the ledger sequence number the write expects to find (none before the first entry). */
+const seqCondition = (seq: number) => (seq === 1 ? 'attribute_not_exists(ledgerSeq)' : 'ledgerSeq = :prevSeq');
+const seqValues = (seq: number) => ({ ':seq': seq, ...(seq === 1 ? {} : { ':prevSeq': seq - 1 }) });
+
+/** A ledger cursor is the table's LastEvaluatedKey, `{pk: USER#<caller>, sk: LEDGER#<12 digits>}`, base64url JSON. */
+function decodeLedgerCursor(cursor: string, partition: string) {
+  if (cursor.length <= MAX_CURSOR_LENGTH && /^[A-Za-z0-9_-]+$/.test(cursor)) {
+    try {
+      const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      const names = key && typeof key === 'object' && !Array.isArray(key) ? Object.keys(key).sort() : [];
+      if (names.join() === 'pk,sk' && key.pk === partition && typeof key.sk === 'string' && /^LEDGER#\d{12}$/.test(key.sk)) {
+        return key as Record<string, string>;
+      }
+    } catch {}
+  }
+  throw new InvalidRequest('cursor is not one this API returned.');
 }
 
 const CURSOR_KEYS = ['gsi1pk', 'gsi1sk', 'pk', 'sk'];

@@ -1,4 +1,4 @@
-import { CopyObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { OutputRule } from '../domain/catalog';
@@ -38,6 +38,17 @@ export class S3Files implements FileStore {
       return { bytes: totalSize(object.ContentRange, object.ContentLength), head: head ?? new Uint8Array() };
     } catch (error) {
       if ((error as Error).name === 'NoSuchKey') return null;
+      throw error;
+    }
+  }
+
+  async storedAt(key: string) {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.LastModified ?? new Date(0);
+    } catch (error) {
+      // A HEAD has no body to name the error: a missing key is NotFound (NoSuchKey from some S3s).
+      if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return null;
       throw error;
     }
   }

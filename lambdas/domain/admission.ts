@@ -1,4 +1,5 @@
 import { type Limits, TOOLS } from './catalog';
+import type { CreditsService } from './credits';
 import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
 import { checkpoint } from './faults';
 import { inspectInput, SNIFF_BYTES } from './inspection';
@@ -10,6 +11,8 @@ import type { JobViews } from './views';
 export interface AdmissionDeps {
   store: JobStore;
   ledger: CreditLedger;
+  /** The balance, with the sign-up grant on a user's first request. */
+  credits: Pick<CreditsService, 'balance'>;
   files: FileStore;
   views: JobViews;
   clock: Clock;
@@ -32,7 +35,7 @@ export function admission(deps: AdmissionDeps) {
     const activeJobId = await ledger.activeJobId(userId);
     const activeJob = activeJobId ? await store.getJob(activeJobId) : null;
     if (activeJob && !isTerminal(activeJob.status)) throw new ActiveJob(await deps.views.toJob(activeJob));
-    const balance = await ledger.balance(userId);
+    const balance = await deps.credits.balance(userId);
     if (balance < request.cost) throw new InsufficientCredits(balance, request.cost);
 
     const jobId = deps.newId();
@@ -92,6 +95,7 @@ export function admission(deps: AdmissionDeps) {
 
     const inputs = Object.keys(intent.files).map((slot) => stored.find((s) => s.slot === slot) as StoredInput);
     const job = newJob(intent, inputs, 'queued');
+    await checkpoint('admit:before-commit', job.jobId);
     const result = await store.admit(job);
     if (result.outcome !== 'rejected') {
       await checkpoint('admit:after-commit', job.jobId);

@@ -13,6 +13,10 @@
 
 /** The checkpoints the domain and adapters declare (any string is accepted, these are the ones wired). */
 export type FaultPoint =
+  /** s3-event handler: an S3 record arrived, nothing read or written yet (subject: the object key; a crash ×3 = the event is lost). */
+  | 's3-event:received'
+  /** admission: every input is recorded on the upload intent, the admit transaction not yet run (subject: the job id). */
+  | 'admit:before-commit'
   /** admission: the admit transaction committed (job queued + queue entry + lock + debit), StartExecution not yet called. */
   | 'admit:after-commit'
   /** queue: the grant transaction committed (slot + running), the parked execution not yet woken. */

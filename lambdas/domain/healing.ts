@@ -1,7 +1,8 @@
+import type { StoredOutcome } from './admission';
 import { checkpoint } from './faults';
-import { isTerminal, type JobRecord } from './jobs';
+import { isTerminal, type JobRecord, type UploadIntent } from './jobs';
 import type { LifecycleService } from './lifecycle';
-import type { Clock, ExecutionStatus, JobStore, Provider, QueueStore, Workflow } from './ports';
+import type { Clock, ExecutionStatus, FileStore, JobStore, Provider, QueueStore, Workflow } from './ports';
 import type { JobQueue } from './queue';
 
 /** What the sweeper reads beyond the job store: only live things, through the sparse `live` index. */
@@ -16,6 +17,10 @@ export interface LiveStore {
   /** Conditional on the holder still being `jobId`; false if it changed. */
   releaseSlot(slot: number, jobId: string): Promise<boolean>;
   releaseLock(userId: string, jobId: string): Promise<boolean>;
+  /** Uploads whose job does not exist yet, with the slots admission has recorded as stored. */
+  pendingIntents(): Promise<{ intent: UploadIntent; storedSlots: string[] }[]>;
+  /** Stops listing an upload as pending (its job exists, or its window closed with an input missing). */
+  settleIntent(jobId: string): Promise<boolean>;
 }
 
 export interface HealingDeps {
@@ -24,6 +29,9 @@ export interface HealingDeps {
   provider: Provider;
   lifecycle: LifecycleService;
   queue: JobQueue;
+  /** The S3 event's own admission: the sweeper runs it for an upload whose event was lost. */
+  admission: { onInputStored(key: string): Promise<StoredOutcome> };
+  files: Pick<FileStore, 'storedAt'>;
   clock: Clock;
   /** How long a job may look driverless before it is healed (covers start-up races). */
   graceMs: number;
@@ -37,7 +45,8 @@ export type Repair =
   | 'running_past_deadline'
   | 'slot_leak'
   | 'lock_leak'
-  | 'lost_wakeup';
+  | 'lost_wakeup'
+  | 'lost_admission';
 
 /**
  * Why a live job has no working driver, or null if it has one: the sweeper's rule, shared with `npm run audit`.
@@ -70,7 +79,7 @@ export async function diagnoseJob(
  * conditional on what was read, so a live driver that moves on at the same moment wins and nothing is undone.
  */
 export function healing(deps: HealingDeps) {
-  const { store, workflow, provider, lifecycle, queue, clock, graceMs, log } = deps;
+  const { store, workflow, provider, lifecycle, queue, clock, graceMs, log, files } = deps;
 
   const age = (iso: string | null | undefined) => (iso ? clock.now().getTime() - Date.parse(iso) : 0);
 
@@ -111,6 +120,35 @@ export function healing(deps: HealingDeps) {
     if (job && !isTerminal(job.status)) await heal(job);
   }
 
+  /**
+   * An upload with every input in S3 and no job: its S3 event was lost (failed all of Lambda's retries, or died
+   * between recording the input and admitting). Runs the same admission the event would have, for the inputs it
+   * has not recorded; every step of it is idempotent, so a late event or a concurrent sweep changes nothing.
+   * True when the job now exists because of it.
+   */
+  async function readmit({ intent, storedSlots }: { intent: UploadIntent; storedSlots: string[] }) {
+    if (await store.getJob(intent.jobId)) {
+      await store.settleIntent(intent.jobId);
+      return false;
+    }
+    const now = clock.now().getTime();
+    const slots = Object.entries(intent.files);
+    const storedAt = await Promise.all(slots.map(([, file]) => files.storedAt(file.key)));
+    if (storedAt.some((at) => at === null)) {
+      // The window closed with an input missing: nothing more can be uploaded, stop looking at it.
+      if (now > Date.parse(intent.expiresAt) + graceMs) await store.settleIntent(intent.jobId);
+      return false;
+    }
+    // Give each input's own S3 event its grace to arrive first. (S3's LastModified has second precision, so this can
+    // start up to a second early; racing the event's own admission is harmless: every step of it is idempotent.)
+    if (storedAt.some((at) => now - (at as Date).getTime() < graceMs)) return false;
+    const unrecorded = slots.filter(([slot]) => !storedSlots.includes(slot));
+    log('re-driving a lost admission', { jobId: intent.jobId, slots: unrecorded.map(([slot]) => slot) });
+    // All recorded but no job: admission died before admitting; the last input's admission admits it.
+    for (const [, file] of unrecorded.length > 0 ? unrecorded : slots.slice(-1)) await deps.admission.onInputStored(file.key);
+    return (await store.getJob(intent.jobId)) !== null;
+  }
+
   async function sweep() {
     await checkpoint('sweep:start');
     const repairs: Partial<Record<Repair, number>> = {};
@@ -134,6 +172,18 @@ export function healing(deps: HealingDeps) {
       }
     };
     await Promise.all(Array.from({ length: HEAL_CONCURRENCY }, worker));
+    const intents = await store.pendingIntents();
+    const readmitter = async () => {
+      for (let pending = intents.shift(); pending; pending = intents.shift()) {
+        try {
+          if (await readmit(pending)) count('lost_admission');
+        } catch (error) {
+          // One upload that cannot be admitted now must not stop the sweep: it is tried again next time.
+          log('re-driving an admission failed', { jobId: pending.intent.jobId, error: (error as Error).message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: HEAL_CONCURRENCY }, readmitter));
     for (const { slot, jobId } of await store.heldSlots()) {
       const job = await store.getJob(jobId);
       if (job?.status === 'running' && job.slot === slot) continue;

@@ -20,11 +20,40 @@ export interface JobStore {
 
 export type AdmitResult = { outcome: 'admitted' | 'duplicate' } | { outcome: 'rejected'; code: JobErrorCode };
 
+/**
+ * Why a balance changed. Grants: `signup` (once per user), `operator` (`npm run credits -- grant`), `adjustment`
+ * (the local stack's set-balance knob). `debit` at admission, `refund` on failure or cancel while queued.
+ */
+export type LedgerReason = 'signup' | 'operator' | 'adjustment' | 'debit' | 'refund';
+
+/** One balance change, written in the same transaction as the change; `balance` is what it left. */
+export interface LedgerEntry {
+  at: string;
+  delta: number;
+  balance: number;
+  reason: LedgerReason;
+  jobId?: string;
+  /** The operator's words for a grant. */
+  note?: string;
+}
+
+export interface Account {
+  balance: number;
+  /** The sign-up grant has been given (or the balance was set by hand, which stands in for it). */
+  signedUp: boolean;
+}
+
+/** Balances and their ledger. Every method that moves a balance writes its ledger entry in the same transaction. */
 export interface CreditLedger {
   balance(userId: string): Promise<number>;
+  account(userId: string): Promise<Account | null>;
   /** The job the user's lock points at, if any. */
   activeJobId(userId: string): Promise<string | null>;
+  /** Adds credits; with `signup` it is the one-time sign-up grant and answers false when it had already been given. */
+  grantCredits(userId: string, amount: number, reason: LedgerReason, options?: { note?: string; signup?: boolean }): Promise<boolean>;
   setBalance(userId: string, balance: number): Promise<number>;
+  /** Newest first; `cursor` is a `nextCursor` this method returned (anything else: InvalidRequest). */
+  ledger(userId: string, limit: number, cursor?: string): Promise<{ entries: LedgerEntry[]; nextCursor: string | null }>;
 }
 
 export interface FileStore {
@@ -38,6 +67,8 @@ export interface FileStore {
   ): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and leading bytes of a stored object, or null if it is gone. */
   inspect(key: string, headBytes: number): Promise<{ bytes: number; head: Uint8Array } | null>;
+  /** When an object was stored, or null if it is not (there). */
+  storedAt(key: string): Promise<Date | null>;
   /** Bytes `start..end` (inclusive) of a stored object. */
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Server-side copy; false if `from` is gone. */

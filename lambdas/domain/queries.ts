@@ -1,3 +1,4 @@
+import type { CreditsService } from './credits';
 import { InvalidRequest, NotFound } from './errors';
 import { isTerminal, type JobRecord } from './jobs';
 import type { CreditLedger, JobStore } from './ports';
@@ -6,7 +7,7 @@ import type { JobViews } from './views';
 const MAX_PAGE = 100;
 
 /** Read-side use cases. A user only ever sees their own jobs: anyone else's id is a 404. */
-export function queries(store: JobStore, ledger: CreditLedger, views: JobViews) {
+export function queries(store: JobStore, ledger: CreditLedger, views: JobViews, credits: CreditsService) {
   async function ownJob(userId: string, jobId: string): Promise<JobRecord> {
     const job = await store.getJob(jobId);
     if (!job || job.userId !== userId) throw new NotFound('No job with this id.');
@@ -34,7 +35,10 @@ export function queries(store: JobStore, ledger: CreditLedger, views: JobViews) 
       return { jobs: await Promise.all(page.jobs.map(views.toJob)), nextCursor: page.nextCursor };
     },
     async credits(userId: string) {
-      return { balance: await ledger.balance(userId) };
+      return { balance: await credits.balance(userId) };
+    },
+    async ledger(userId: string, query: { limit?: string; cursor?: string }) {
+      return credits.entries(userId, query);
     },
   };
 }

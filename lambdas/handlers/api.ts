@@ -10,6 +10,7 @@ export const handler = httpApi({
   'GET /api/jobs/{jobId}': async (req) => ok(await queries.getJob(req.userId(), req.path('jobId'))),
   'GET /api/jobs': async (req) => ok(await queries.listJobs(req.userId(), req.query)),
   'GET /api/credits': async (req) => ok(await queries.credits(req.userId())),
+  'GET /api/credits/ledger': async (req) => ok(await queries.ledger(req.userId(), req.query)),
   'POST /api/jobs/{jobId}/cancel': async (req) => ok(await views.toJob(await lifecycle.cancel(req.userId(), req.path('jobId')))),
   'POST /api/queue/release': async (req) => {
     const userId = req.userId();

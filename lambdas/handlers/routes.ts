@@ -6,6 +6,7 @@ export const ROUTES = [
   { method: 'GET', path: '/api/jobs/{jobId}', auth: true },
   { method: 'GET', path: '/api/jobs', auth: true },
   { method: 'GET', path: '/api/credits', auth: true },
+  { method: 'GET', path: '/api/credits/ledger', auth: true },
   { method: 'POST', path: '/api/jobs/{jobId}/cancel', auth: true },
   { method: 'POST', path: '/api/queue/release', auth: true },
   { method: 'GET', path: '/api/queue', auth: true },

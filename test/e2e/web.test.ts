@@ -231,9 +231,14 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await context.close();
 
     const { context: phone, page, errors } = await openApp('ana-souza');
-    expect(await balanceText(page)).toBe('Saldo: 0 créditos');
+    // A new user: the one-time sign-up grant (SIGNUP_CREDITS, 3), shown in the credit statement.
+    expect(await balanceText(page)).toBe('Saldo: 3 créditos');
+    const ledger = page.getByTestId('ledger').locator('li');
+    await see(page.getByRole('heading', { name: 'Extrato de créditos' }));
+    await see(ledger.filter({ hasText: 'Bônus de boas-vindas' }));
+    expect(await text(ledger.first())).toMatch(/^Bônus de boas-vindas.*\+3 créditos\s*saldo 3 créditos$/);
     await page.getByRole('button', { name: '+20 créditos (teste)' }).click();
-    await seeBalance(page, 'Saldo: 20 créditos');
+    await seeBalance(page, 'Saldo: 23 créditos');
 
     // The manifest and icons make it installable.
     const manifest = await page.evaluate(async () => {
@@ -249,7 +254,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     });
 
     await page.locator('label', { hasText: '4×' }).click();
-    expect(await text(page.getByTestId('price'))).toBe('Custa 2 créditos · seu saldo: 20 créditos');
+    expect(await text(page.getByTestId('price'))).toBe('Custa 2 créditos · seu saldo: 23 créditos');
     await page.setInputFiles('#file-upscale-image-image', file.big as string);
     await see(page.getByText('big.png'));
     await expectFits(page);
@@ -292,7 +297,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     const download = page.getByRole('link', { name: /Baixar resultado/ });
     expect(await download.getAttribute('href')).toContain('/s3/');
     expect(await download.getAttribute('download')).toMatch(/\.png$/);
-    await seeBalance(page, 'Saldo: 18 créditos');
+    await seeBalance(page, 'Saldo: 21 créditos');
     await expectFits(page);
     await screenshot(page, '04-result-upscale');
     await expectAccessible(page, 'result (pt-BR)');
@@ -302,6 +307,16 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     expect(await text(history.first())).toContain('2 créditos cobrados');
     await page.locator('.history').scrollIntoViewIfNeeded();
     await screenshot(page, '05-history');
+    // The statement explains the balance, newest first: the charge, the test top-up, the sign-up grant.
+    await see(ledger.filter({ hasText: 'Pedido cobrado' }));
+    expect(await Promise.all((await ledger.all()).map(text))).toEqual([
+      expect.stringMatching(/^Pedido cobrado.*−2 créditos\s*saldo 21 créditos$/),
+      expect.stringMatching(/^Ajuste de saldo.*\+20 créditos\s*saldo 23 créditos$/),
+      expect.stringMatching(/^Bônus de boas-vindas.*\+3 créditos\s*saldo 3 créditos$/),
+    ]);
+    await page.locator('.ledger').scrollIntoViewIfNeeded();
+    await screenshot(page, '05b-credit-statement');
+    await expectAccessible(page, 'credit statement (pt-BR)');
     // Waiting for the S3 event polled the history, never a GET /jobs/{id} answered 404.
     expect(errors).toEqual([]);
   }, 120_000);
@@ -675,6 +690,8 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await see(page.getByRole('heading', { name: 'Choose a tool' }));
     await expectAccessible(page, 'tool form (en)');
     expect(await balanceText(page)).toBe('Balance: 5 credits');
+    await see(page.getByRole('heading', { name: 'Credit statement' }));
+    expect(await text(page.getByTestId('ledger').locator('li').first())).toMatch(/^Balance adjustment.*\+5 credits\s*balance 5 credits$/);
     await page.setInputFiles('#file-upscale-image-image', file.gif as string);
     await (await submitButton(page)).click();
     // In English the message is the API's own sentence.

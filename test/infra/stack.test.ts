@@ -507,10 +507,21 @@ describe('least privilege', () => {
   });
 
   it('lets the healers put outputs (a finished task collected late), and nothing more in the bucket', () => {
-    for (const fn of [stack.healing.sweeper, stack.healing.cleanup]) {
-      const grants = s3Grants(fn).map((g) => ({ action: g.action, resource: g.resource }));
-      expect(grants, handlerOfFunction(fn)).toEqual(streamedOutputs());
-    }
+    const grants = (fn: IConstruct) => s3Grants(fn).map((g) => ({ action: g.action, resource: g.resource }));
+    expect(grants(stack.healing.cleanup)).toEqual(streamedOutputs());
+    // The sweeper also re-drives a lost admission: what the s3-event function may do, plus outputs.
+    expect(grants(stack.healing.sweeper)).toEqual(
+      expect.arrayContaining([
+        ...streamedOutputs(),
+        { action: 's3:PutObject', resource: objectsArn('admitted/') },
+        { action: 's3:GetObject', resource: objectsArn('inputs/') },
+        { action: 's3:GetObject', resource: objectsArn('admitted/') },
+        { action: 's3:ListBucket', resource: bucketArn() },
+      ]),
+    );
+    expect(new Set(grants(stack.healing.sweeper).map((g) => g.action))).toEqual(
+      new Set(['s3:GetObject', 's3:PutObject', 's3:ListBucket', 's3:AbortMultipartUpload']),
+    );
   });
 
   it('grants each function exactly the DynamoDB actions its code calls (table-access.ts), on the table and the indexes it queries', () => {
@@ -542,10 +553,14 @@ describe('least privilege', () => {
       [stack.admission.s3EventFunction, on(STATE_MACHINE_ARN, 'states:StartExecution')],
       // Each step may wake another parked execution (slot handed over) or answer its own token.
       ...stack.jobs.functions.map((fn): [IConstruct, string[]] => [fn, on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES)]),
-      // The healers also inspect and stop the executions of the jobs they finalize.
+      // The healers also inspect and stop the executions of the jobs they finalize; the sweeper starts the one of a
+      // job it admits for a lost S3 event.
       ...[stack.healing.sweeper, stack.healing.cleanup].map((fn): [IConstruct, string[]] => [
         fn,
-        [...on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES), ...on(EXECUTIONS_ARN, 'states:DescribeExecution', 'states:StopExecution')],
+        [
+          ...on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES, ...(fn === stack.healing.sweeper ? ['states:StartExecution'] : [])),
+          ...on(EXECUTIONS_ARN, 'states:DescribeExecution', 'states:StopExecution'),
+        ],
       ]),
     ];
     expect(expected).toHaveLength(allFunctions().length);
@@ -568,7 +583,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('scopes every grant of every function to the table, the bucket or the jobs state machine, never to *', () => {
+  it('scopes every grant of every function to the table, the bucket, the jobs state machine or its on-failure queue, never to *', () => {
     const table = tableArn();
     const indexes = [indexArn(TABLE_SCHEMA.byUserIndex.name), indexArn(TABLE_SCHEMA.liveIndex.name)];
     const bucket = [bucketArn(), objectsArn('inputs/'), objectsArn('outputs/'), objectsArn('admitted/')];
@@ -585,6 +600,8 @@ describe('least privilege', () => {
         else if (grant.action.startsWith('states:'))
           expect([STATE_MACHINE_ARN, EXECUTIONS_ARN], where).toContain(resolveArn(grant.resource));
         else if (grant.action.startsWith('secretsmanager:')) expect(grant.resource, where).toEqual(ref(stack.providerApiKey));
+        else if (grant.action.startsWith('sqs:') && fn === stack.admission.s3EventFunction)
+          expect(grant.resource, where).toEqual({ 'Fn::GetAtt': [logicalId(stack.admission.failedEvents), 'Arn'] });
         else expect.fail(`unexpected grant ${where}`);
       }
     }
@@ -868,5 +885,77 @@ describe('web', () => {
     expect(markers).toContain(logicalId(stack.auth.userPool));
     expect(markers).toContain(logicalId(stack.auth.userPoolClient));
     expect(deployment.DistributionPaths).toEqual(['/index.html', '/config.js']);
+  });
+});
+
+describe('credits', () => {
+  it('serves GET /api/credits/ledger behind the Cognito authorizer, from the api function', () => {
+    const route = resources<RouteProps>('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === 'GET /api/credits/ledger');
+    expect(route?.[1].Properties).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: expect.anything() });
+  });
+
+  it('gives only the api function SIGNUP_CREDITS, a deploy-time parameter (default 3, or the stack prop)', () => {
+    const parameters = () => template.toJSON().Parameters as Record<string, { Type: string; Default: unknown; MinValue?: number }>;
+    expect(parameters().SignupCredits).toMatchObject({ Type: 'Number', Default: 3, MinValue: 0 });
+    for (const fn of allFunctions()) {
+      const env = envOf(fn);
+      if (fn === stack.admission.apiFunction) expect(env.SIGNUP_CREDITS).toEqual({ Ref: 'SignupCredits' });
+      else expect(env.SIGNUP_CREDITS, handlerOfFunction(fn)).toBeUndefined();
+    }
+    const other = synth({ signupCredits: 10 });
+    expect((other.template.toJSON().Parameters as Record<string, { Default: unknown }>).SignupCredits?.Default).toBe(10);
+  });
+
+  it('exports the table name the operator command reads', () => {
+    expect(template.findOutputs('TableName').TableName?.Value).toEqual({ Ref: logicalId(stack.storage.table) });
+  });
+});
+
+describe('lost admission', () => {
+  const queueId = () => logicalId(stack.admission.failedEvents);
+
+  it('sends an S3 event the admission function failed on every attempt to an encrypted, TLS-only SQS queue', () => {
+    const [[, config] = []] = resources<{
+      FunctionName: unknown;
+      MaximumRetryAttempts: number;
+      DestinationConfig: { OnFailure: { Destination: unknown } };
+    }>('AWS::Lambda::EventInvokeConfig');
+    expect(config?.Properties).toMatchObject({
+      FunctionName: ref(stack.admission.s3EventFunction),
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId(), 'Arn'] } } },
+    });
+    expect(template.toJSON().Resources[queueId()].Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    const [[, policy] = []] = resources<{ PolicyDocument: { Statement: { Effect: string; Condition?: unknown }[] } }>(
+      'AWS::SQS::QueuePolicy',
+    );
+    expect(policy?.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    // Only the s3-event function may send to it (Lambda sends as the function's role).
+    const senders = allFunctions().filter((fn) => grantsOf(fn).some((g) => g.action.startsWith('sqs:')));
+    expect(senders).toEqual([stack.admission.s3EventFunction]);
+    expect(
+      grantsOf(stack.admission.s3EventFunction)
+        .filter((g) => g.action.startsWith('sqs:'))
+        .map((g) => g.action),
+    ).toContain('sqs:SendMessage');
+  });
+
+  it('alarms as soon as one failed event is in the queue', () => {
+    const alarms = resources<{ Namespace: string; MetricName: string; Dimensions: { Name: string; Value: unknown }[]; Threshold: number }>(
+      'AWS::CloudWatch::Alarm',
+    ).filter(([, a]) => a.Properties.Namespace === 'AWS/SQS');
+    expect(alarms.map(([, a]) => a.Properties)).toEqual([
+      expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(), 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    ]);
   });
 });

@@ -135,7 +135,10 @@ describe('presigning uploads', () => {
     const userId = await userWith(1);
     const body = { tool: 'upscale-image', params: { scale: 4 }, files: [{ slot: 'image', contentType: 'image/png', size: 100 }] };
     expect(await rejection(admission.requestUpload(userId, body))).toMatchObject({ status: 402, details: { balance: 1, cost: 2 } });
-    expect(await rejection(admission.requestUpload(newUser(), body))).toMatchObject({ status: 402, details: { balance: 0, cost: 2 } });
+    expect(await rejection(admission.requestUpload(await userWith(0), body))).toMatchObject({
+      status: 402,
+      details: { balance: 0, cost: 2 },
+    });
   });
 
   it('refuses with 409 and shows the active job when the user already has one', async () => {

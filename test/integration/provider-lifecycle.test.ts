@@ -243,6 +243,9 @@ describe('healing a job whose task Ghostless already cancelled', () => {
       provider: run.provider,
       lifecycle: run.life,
       queue,
+      // Only the sweep re-drives lost admissions; an ended execution never reaches them.
+      admission: { onInputStored: () => Promise.reject(new Error('not used when an execution ends')) },
+      files: { storedAt: () => Promise.reject(new Error('not used when an execution ends')) },
       clock: { now: () => new Date() },
       graceMs: 0,
       log: () => {},

@@ -334,7 +334,7 @@ const queueKey = (job: JobRecord) => `${job.createdAt}#${job.jobId}`;
  */
 export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobIds: string[]; fifo?: boolean }) {
   const violations: string[] = [];
-  const { jobs, users, queue, slots } = await snapshot({ doc: lab.stack.doc, config: lab.stack.config });
+  const { jobs, users, queue, slots, ledger } = await snapshot({ doc: lab.stack.doc, config: lab.stack.config });
   const byId = new Map(jobs.map((j) => [j.jobId, j]));
 
   // 1, 7: every job terminal, nothing left holding a slot, a lock or a queue place.
@@ -364,6 +364,18 @@ export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobI
     if (user.balance !== user.granted - user.debited + user.refunded)
       violations.push(`inv5: ${userId} balance ${user.balance} ≠ grants − debits + refunds`);
     if (user.balance < 0) violations.push(`inv5: ${userId} balance is negative`);
+    // The ledger explains the balance: one entry per change, each written with it (a lost reply or a retried
+    // transaction never books a change twice, nor a change without its entry).
+    const entries = ledger.filter((e) => e.pk === user.pk);
+    const sum = entries.reduce((total, e) => total + e.delta, 0);
+    if (sum !== user.balance) violations.push(`inv5: ${userId} balance ${user.balance} ≠ sum of its ledger ${sum}`);
+    if (entries.length !== (user.ledgerSeq ?? 0))
+      violations.push(`inv5: ${userId} has ${entries.length} ledger entries, seq ${user.ledgerSeq}`);
+    for (const job of mine) {
+      const booked = (reason: string) => entries.filter((e) => e.jobId === job.jobId && e.reason === reason).length;
+      if (booked('debit') !== (job.charged ? 1 : 0)) violations.push(`inv5: ${job.jobId} has ${booked('debit')} debit entries`);
+      if (booked('refund') !== (job.refunded ? 1 : 0)) violations.push(`inv5: ${job.jobId} has ${booked('refund')} refund entries`);
+    }
     for (const job of mine) {
       if (job.refunded && !job.charged) violations.push(`inv5: ${job.jobId} refunded without a debit`);
       if (!isTerminal(job.status)) continue;

@@ -16,6 +16,17 @@ interface UserItem {
   debited: number;
   refunded: number;
   activeJobId?: string;
+  ledgerSeq?: number;
+}
+
+interface LedgerItem {
+  pk: string;
+  sk: string;
+  at: string;
+  delta: number;
+  balance: number;
+  reason: string;
+  jobId?: string;
 }
 
 /** Reads the whole table: jobs, users and queue entries. Test tables are small. */
@@ -32,6 +43,7 @@ export async function snapshot(stack: TableRef) {
     users: items.filter((i) => i.sk === 'PROFILE') as unknown as UserItem[],
     queue: items.filter((i) => i.pk === 'QUEUE') as { sk: string; jobId: string }[],
     slots: items.filter((i) => i.pk === 'SLOT') as { sk: string; jobId: string }[],
+    ledger: (items.filter((i) => String(i.sk).startsWith('LEDGER#')) as unknown as LedgerItem[]).sort((a, b) => a.sk.localeCompare(b.sk)),
   };
 }
 
@@ -40,7 +52,7 @@ export async function snapshot(stack: TableRef) {
  * one active job per user, lock ⇔ active job, queued ⇔ queue entry, credits conserved and never negative.
  */
 export async function assertInvariants(stack: TableRef) {
-  const { jobs, users, queue, slots } = await snapshot(stack);
+  const { jobs, users, queue, slots, ledger } = await snapshot(stack);
   for (const user of users) {
     const userId = user.pk.slice('USER#'.length);
     const mine = jobs.filter((j) => j.userId === userId);
@@ -58,6 +70,12 @@ export async function assertInvariants(stack: TableRef) {
     expect(user.refunded, `refunds of ${userId}`).toBe(refunds);
     expect(user.balance, `balance of ${userId}`).toBe(user.granted - user.debited + user.refunded);
     expect(user.balance).toBeGreaterThanOrEqual(0);
+    assertLedger(
+      userId,
+      user,
+      mine,
+      ledger.filter((e) => e.pk === user.pk),
+    );
   }
   const queued = jobs
     .filter((j) => j.status === 'queued')
@@ -73,5 +91,38 @@ export async function assertInvariants(stack: TableRef) {
   for (const job of jobs.filter((j) => j.status === 'failed' || j.status === 'cancelled' || j.status === 'succeeded')) {
     expect(job.completedAt, `completedAt of ${job.jobId}`).not.toBeNull();
   }
-  return { jobs, users, queue, slots };
+  return { jobs, users, queue, slots, ledger };
+}
+
+/**
+ * The user's ledger explains the balance: entries numbered 1..ledgerSeq with no gap, each one's balance is the
+ * previous plus its delta, their sum is the balance, and every charged job has exactly one debit (one refund if refunded).
+ */
+function assertLedger(userId: string, user: UserItem, jobs: JobRecord[], entries: LedgerItem[]) {
+  expect(
+    entries.map((e) => Number(e.sk.slice('LEDGER#'.length))),
+    `ledger numbering of ${userId}`,
+  ).toEqual(entries.map((_, i) => i + 1));
+  expect(entries.length, `ledger length of ${userId}`).toBe(user.ledgerSeq ?? 0);
+  let running = 0;
+  for (const entry of entries) {
+    running += entry.delta;
+    expect(entry.balance, `ledger entry ${entry.sk} of ${userId}`).toBe(running);
+  }
+  expect(running, `balance of ${userId} = sum of its ledger`).toBe(user.balance);
+  const of = (reason: string) => entries.filter((e) => e.reason === reason).map((e) => e.jobId);
+  expect(of('debit').sort(), `debits of ${userId}`).toEqual(
+    jobs
+      .filter((j) => j.charged)
+      .map((j) => j.jobId)
+      .sort(),
+  );
+  expect(of('refund').sort(), `refunds of ${userId}`).toEqual(
+    jobs
+      .filter((j) => j.refunded)
+      .map((j) => j.jobId)
+      .sort(),
+  );
+  const grants = entries.filter((e) => !['debit', 'refund'].includes(e.reason)).reduce((sum, e) => sum + e.delta, 0);
+  expect(grants, `grants of ${userId}`).toBe(user.granted);
 }

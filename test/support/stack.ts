@@ -33,6 +33,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:admission-tests',
     publicApiUrl: undefined,
     healGraceMs: 120_000,
+    signupCredits: 3,
     runningHub: {
       baseUrl: 'http://127.0.0.1:9',
       apiKeySecret: 'unused',

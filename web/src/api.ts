@@ -1,7 +1,8 @@
 import type { Params, ToolId } from '../../lambdas/domain/catalog';
 import type { Job } from '../../lambdas/domain/jobs';
+import type { LedgerEntry } from '../../lambdas/domain/ports';
 
-export type { Job };
+export type { Job, LedgerEntry };
 
 /** An API answer other than 2xx: `{error, message, ...details}` (status 0 = the request never got an answer). */
 export class ApiError extends Error {
@@ -37,6 +38,8 @@ export interface Api {
   cancel(jobId: string): Promise<Job>;
   releaseQueue(): Promise<{ cancelled: string[] }>;
   credits(): Promise<number>;
+  /** The caller's credit ledger, newest first. */
+  ledger(limit: number, cursor?: string | null): Promise<{ entries: LedgerEntry[]; nextCursor: string | null }>;
   queue(): Promise<{ capacity: number; running: number; queued: number }>;
 }
 
@@ -104,6 +107,11 @@ export function createApi(options: ApiOptions): Api {
     cancel: (jobId) => call('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`),
     releaseQueue: () => call('POST', '/queue/release'),
     credits: async () => (await call<{ balance: number }>('GET', '/credits')).balance,
+    ledger: (limit, cursor) => {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (cursor) query.set('cursor', cursor);
+      return call('GET', `/credits/ledger?${query}`);
+    },
     queue: () => call('GET', '/queue'),
   };
 }

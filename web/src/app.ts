@@ -13,6 +13,7 @@ import { activeJobDialog, confirmDialog } from './views/dialogs';
 import { mountHeader } from './views/header';
 import { mountHistory } from './views/history';
 import { mountJobCard } from './views/job-card';
+import { mountLedger } from './views/ledger';
 import { localSignIn } from './views/signin';
 import { cognitoSignIn } from './views/signin-cognito';
 import { mountToolForm } from './views/tool-form';
@@ -34,6 +35,7 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
   const jobRegion = h('section', { class: 'job-region', 'aria-live': 'polite' });
   const toolsRegion = h('section', { class: 'card tools', 'aria-labelledby': 'tools-heading' });
   const historyRegion = h('section', { class: 'card history', 'aria-labelledby': 'history-heading' });
+  const ledgerRegion = h('section', { class: 'card ledger', 'aria-labelledby': 'ledger-heading' });
   const footer = h('p', { class: 'footer muted small', 'data-testid': 'footer' });
 
   let toastTimer: ReturnType<typeof setTimeout> | undefined;
@@ -122,7 +124,7 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
         );
         return;
       }
-      if (!main.contains(toolsRegion)) mount(main, jobRegion, toolsRegion, historyRegion, footer);
+      if (!main.contains(toolsRegion)) mount(main, jobRegion, toolsRegion, historyRegion, ledgerRegion, footer);
       footer.textContent = t().signedInAs(s.session.label);
     },
   );
@@ -154,6 +156,7 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
         : null,
   });
   mountHistory(historyRegion, store, { open: (job) => jobs.show(job, true), refresh: (more) => void session.refreshHistory(more) });
+  mountLedger(ledgerRegion, store, { more: () => void session.refreshLedger(true) });
 
   // Coming back to the tab (or from the back-forward cache): catch up on the balance and the job.
   const onReturn = () => {

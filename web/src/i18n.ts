@@ -1,6 +1,7 @@
 import type { ToolId } from '../../lambdas/domain/catalog';
 import type { JobErrorCode } from '../../lambdas/domain/errors';
 import type { JobStatus } from '../../lambdas/domain/jobs';
+import type { LedgerReason } from '../../lambdas/domain/ports';
 
 /** Every user-facing sentence, in Brazilian Portuguese (default) and English. */
 
@@ -196,6 +197,18 @@ const pt = {
   historyViewLabel: (tool: string, date: string) => `Ver pedido ${tool} de ${date}`,
   loading: 'Carregando…',
   refresh: 'Atualizar',
+
+  ledgerHeading: 'Extrato de créditos',
+  ledgerEmpty: 'Nenhuma movimentação ainda.',
+  ledgerReason: {
+    signup: 'Bônus de boas-vindas',
+    operator: 'Créditos adicionados pela equipe',
+    adjustment: 'Ajuste de saldo',
+    debit: 'Pedido cobrado',
+    refund: 'Créditos devolvidos',
+  } as Record<LedgerReason, string>,
+  ledgerDelta: (delta: number) => `${delta > 0 ? '+' : '−'}${ptCredits(Math.abs(delta))}`,
+  ledgerBalance: (n: number) => `saldo ${ptCredits(n)}`,
 };
 
 export type Dict = typeof pt;
@@ -358,6 +371,18 @@ const en: Dict = {
   historyViewLabel: (tool, date) => `View ${tool} job from ${date}`,
   loading: 'Loading…',
   refresh: 'Refresh',
+
+  ledgerHeading: 'Credit statement',
+  ledgerEmpty: 'No credit movements yet.',
+  ledgerReason: {
+    signup: 'Welcome bonus',
+    operator: 'Credits added by our team',
+    adjustment: 'Balance adjustment',
+    debit: 'Job charged',
+    refund: 'Credits refunded',
+  },
+  ledgerDelta: (delta) => `${delta > 0 ? '+' : '−'}${enCredits(Math.abs(delta))}`,
+  ledgerBalance: (n) => `balance ${enCredits(n)}`,
 };
 
 const DICTS: Record<Lang, Dict> = { 'pt-BR': pt, en };

@@ -1,5 +1,6 @@
 import { type Params, TOOLS, type ToolId } from '../../lambdas/domain/catalog';
 import { isTerminal, type Job } from '../../lambdas/domain/jobs';
+import type { LedgerEntry } from './api';
 import type { Session } from './auth';
 import { type Lang, lang, t } from './i18n';
 import { createStore, type Store } from './store';
@@ -29,6 +30,13 @@ export interface History {
   loaded: boolean;
 }
 
+export interface Ledger {
+  entries: LedgerEntry[];
+  nextCursor: string | null;
+  loading: boolean;
+  loaded: boolean;
+}
+
 export interface AppState {
   lang: Lang;
   session: Session | null;
@@ -44,6 +52,8 @@ export interface AppState {
   formError: string | null;
   phase: Phase;
   history: History;
+  /** The credit statement (GET /credits/ledger), refreshed with the balance. */
+  ledger: Ledger;
   /** How many jobs run at once (GET /queue), for the wait estimate; read once, when a job waits. */
   capacity: number | null;
 }
@@ -71,6 +81,7 @@ export function rememberTool(tool: ToolId) {
 }
 
 export const emptyHistory = (): History => ({ jobs: [], nextCursor: null, loading: false, loaded: false });
+export const emptyLedger = (): Ledger => ({ entries: [], nextCursor: null, loading: false, loaded: false });
 
 export function createAppStore(session: Session | null): AppStore {
   return createStore<AppState>({
@@ -85,6 +96,7 @@ export function createAppStore(session: Session | null): AppStore {
     formError: null,
     phase: { kind: 'idle' },
     history: emptyHistory(),
+    ledger: emptyLedger(),
     capacity: null,
   });
 }

@@ -1,18 +1,48 @@
 import type { Api } from '../api';
 import type { CognitoAuth, LocalAuth } from '../auth';
 import { t } from '../i18n';
-import { type AppStore, emptyHistory } from '../state';
+import { type AppStore, emptyHistory, emptyLedger } from '../state';
 import type { JobFlow } from './job';
 
 const HISTORY_PAGE = 10;
+const LEDGER_PAGE = 10;
 
 /** Signing in and out, and what the signed-in screen loads: balance, history, the job to come back to. */
 export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | CognitoAuth, jobs: () => JobFlow) {
+  /** The balance, and with it the statement that explains it. */
   async function refreshBalance() {
     try {
       store.set({ balance: await api.credits() });
     } catch {
       /* shown as unknown */
+    }
+    await refreshLedger();
+  }
+
+  let ledgerAgain = false;
+  async function refreshLedger(more = false): Promise<void> {
+    const ledger = store.get().ledger;
+    if (ledger.loading) {
+      if (!more) ledgerAgain = true;
+      return;
+    }
+    const setLedger = (patch: Partial<typeof ledger>) => store.set((s) => ({ ledger: { ...s.ledger, ...patch } }));
+    setLedger({ loading: true });
+    try {
+      const page = await api.ledger(LEDGER_PAGE, more ? ledger.nextCursor : null);
+      setLedger({
+        entries: more ? [...store.get().ledger.entries, ...page.entries] : page.entries,
+        nextCursor: page.nextCursor,
+        loaded: true,
+      });
+    } catch {
+      /* keep what we had */
+    } finally {
+      setLedger({ loading: false });
+    }
+    if (ledgerAgain) {
+      ledgerAgain = false;
+      return refreshLedger();
     }
   }
 
@@ -55,6 +85,7 @@ export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | Cognito
       phase: { kind: 'idle' },
       balance: null,
       history: emptyHistory(),
+      ledger: emptyLedger(),
       formError: null,
       submitting: false,
     });
@@ -64,6 +95,7 @@ export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | Cognito
     enter,
     refreshBalance,
     refreshHistory,
+    refreshLedger,
     signOut() {
       auth.signOut();
       leave(null);
@@ -78,6 +110,7 @@ export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | Cognito
       if (auth.kind !== 'local') return;
       const balance = await (auth as LocalAuth).setBalance((await api.credits()) + 20);
       store.set({ balance });
+      void refreshLedger();
       return balance;
     },
   };

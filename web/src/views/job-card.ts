@@ -1,3 +1,4 @@
+import { isTerminal } from '../../../lambdas/domain/jobs';
 import type { Job } from '../api';
 import { compareSlider } from '../compare';
 import { type Child, h, rebuild, uid } from '../dom';
@@ -45,7 +46,9 @@ function phaseKey(phase: Phase) {
 }
 
 /** The usual run time of the shown job's tool, from the history already loaded. */
-const typical = (s: AppState) => (s.phase.kind === 'job' ? typicalRunMs(s.history.jobs, s.phase.job.tool) : null);
+// Only a live job shows an estimate: a finished result is not rebuilt (slider, focus) when the history refreshes.
+const typical = (s: AppState) =>
+  s.phase.kind === 'job' && !isTerminal(s.phase.job.status) ? typicalRunMs(s.history.jobs, s.phase.job.tool) : null;
 
 const roughly = (ms: number) => t().roughly(ms < 60_000 ? 0 : Math.round(ms / 60_000));
 
