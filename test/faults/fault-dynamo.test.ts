@@ -75,13 +75,17 @@ function crowd(users: number, jobs: number, aborts = 0) {
   };
 }
 
+const SDK_THROTTLE_BACKOFF_MS = 500 + 1000 + 2000;
+
 async function scenario(fault: string, rates: Parameters<typeof proxy.set>[0], body: (s: Scenario) => Promise<void>) {
   Object.assign(proxy.stats, { requests: 0, throttled: 0, serverErrors: 0, lostReplies: 0, byOperation: {} });
   proxy.set(rates);
   const row = await runScenario(lab, FILE, fault, body, {
     timeoutMs: 90_000,
-    // The healers meet the same faults: a throttled sweep backs off (SDK) or fails and the next one runs.
-    healSlackMs: 2 * lab.sweepMs,
+    // The healers meet the same faults: a throttled sweep backs off (SDK) or fails and the next one runs. The SDK's
+    // throttling backoff (base 500 ms, doubling: @smithy/core retry) does not shrink with this lab's sweep interval:
+    // three throttles in a row on one call of the heal path cost up to 0.5 + 1 + 2 s.
+    healSlackMs: 2 * lab.sweepMs + SDK_THROTTLE_BACKOFF_MS,
     // Faults off before each user's follow-up job, which must then succeed.
     onSettled: () => proxy.set({ throttle: 0, serverError: 0, lostReply: 0 }),
   });
