@@ -343,7 +343,7 @@ async function main() {
   if (polled) report(`pass 2: ${N} more users, each polling GET /api/jobs/{id} every ${POLL_EVERY_MS} ms after its upload`, polled);
   if (paced) report(`pass 3: ${PACED} more users arriving at a steady ${RATE} jobs/s (no burst), no polling`, paced);
 
-  console.log(`Targets from the issue: ≥ 100 jobs/s, p99 < 200 ms (upload response → job visible). Figures above are measured, not asserted.
+  console.log(`Targets (local = cloud issue): ≥ 60 jobs/s for the 200-user burst, p99 < 500 ms (upload stored → job visible) on 2 cores. Figures above are measured, not asserted.
 Legend:
   admission committed  the moment DynamoDB Local answered the admission TransactWriteItems (job + FIFO entry + user lock + debit)
                        on the wire, seen by a counting proxy between the handlers and DynamoDB Local. A consistent GetItem
