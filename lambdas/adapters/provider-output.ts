@@ -95,6 +95,7 @@ export async function streamOutputToS3(
 
 /** Follows redirects by hand so that every hop is checked against the allowed hosts. */
 async function fetchAllowed(fileUrl: string, refuse: (url: URL) => string | null, signal: AbortSignal): Promise<Response> {
+  if (!URL.canParse(fileUrl)) throw new ProviderFailed("The provider's output URL is not a URL.");
   let url = new URL(fileUrl);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const refusal = refuse(url);
