@@ -61,7 +61,12 @@ describe('collecting a provider output', () => {
 
   it('refuses a host that is not the provider’s before fetching anything', async () => {
     const key = `outputs/${randomUUID()}/0`;
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'https://evil.example.net/x.png', 'http://files.example.com/x.png', 'not a url']) {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'https://evil.example.net/x.png',
+      'http://files.example.com/x.png',
+      'not a url',
+    ]) {
       await expect(files.collect(url, key, outputRule('upscale-image'))).rejects.toMatchObject({ name: 'ProviderFailed' });
     }
     expect(await stored(key)).toBeNull();
