@@ -14,10 +14,15 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/{integration,e2e,faults}/**/*.test.ts'],
+          include: ['test/{integration,e2e}/**/*.test.ts'],
           // One DynamoDB Local (in memory) and one s3rver for the whole run; endpoints reach workers via env.
           globalSetup: ['test/global-setup.ts'],
         },
+      },
+      {
+        // The fault matrix: CI runs it after `npm test` (`npm run test:faults`); it is most of the suite's time.
+        extends: true,
+        test: { name: 'faults', include: ['test/faults/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
       },
     ],
   },

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import type { JobRecord } from '../lambdas/domain/jobs';
 
 /** Wall-clock milliseconds since the epoch with sub-millisecond resolution (same clock as `Date.now()`). */
 export const now = () => performance.timeOrigin + performance.now();
@@ -277,4 +279,25 @@ export function schedShares(from: SchedSample | undefined, to: SchedSample | und
   if (!from || !to) return { onCpu: Number.NaN, waiting: Number.NaN };
   const wallNs = (to.at - from.at) * 1e6;
   return { onCpu: (to.onCpuNs - from.onCpuNs) / wallNs, waiting: (to.waitingNs - from.waitingNs) / wallNs };
+}
+
+/** A job record as admission writes it for a queued upscale, for filling a queue through the store itself. */
+export function waitingJob(userId: string, createdAt: string): JobRecord {
+  return {
+    jobId: randomUUID(),
+    userId,
+    tool: 'upscale-image',
+    status: 'queued',
+    params: { scale: 2 },
+    inputs: [],
+    creditCost: 1,
+    charged: true,
+    refunded: false,
+    error: null,
+    outputs: [],
+    createdAt,
+    startedAt: null,
+    completedAt: null,
+    limits: { queueSeconds: 3600, runSeconds: 900 },
+  };
 }

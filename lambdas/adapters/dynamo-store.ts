@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -24,6 +25,9 @@ import type { Account, AdmitResult, CreditLedger, FinalChange, JobStore, LedgerE
  *                            index (partition INTENT) until its job exists, so the sweeper finds lost admissions
  *   JOB#<id>   / JOB         the job; gsi1 = (USER#<id>, createdAt#jobId) lists a user's jobs
  *   QUEUE      / <queueKey>  one entry per waiting job, sorted FIFO
+ *   QUEUE#MINUTE          / <YYYY-MM-DDTHH:MM>  { n }: waiting jobs admitted in that minute  ┐ the position index,
+ *   QUEUE#SECOND#<minute> / <SS>                { n }: waiting jobs admitted in that second  │ written in the same
+ *   QUEUE#AT#<second>     / <queueKey>          one entry per waiting job admitted then      ┘ transactions as QUEUE
  *   SLOT       / <nnn>       one item per held slot: { jobId }
  *   PROVIDER   / CAPACITY    what the provider key can run for Ghostless after a 421/415: { limit, until }
  */
@@ -42,6 +46,14 @@ const ledgerKey = (userId: string, seq: number) => ({ pk: `USER#${userId}`, sk: 
 const slotKey = (slot: number) => ({ pk: SLOT, sk: String(slot).padStart(3, '0') });
 /** Admission order: time first, job id breaks ties, so the order is total. */
 export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
+/** createdAt is ISO-8601 (`2026-11-30T04:05:19.459Z`): its minute, its second within the minute, and its whole second. */
+const minuteOf = (createdAt: string) => createdAt.slice(0, 16);
+const secondOf = (createdAt: string) => createdAt.slice(0, 19);
+const QUEUE_MINUTES = 'QUEUE#MINUTE';
+const queueSecondsOf = (createdAt: string) => ({ pk: `QUEUE#SECOND#${minuteOf(createdAt)}`, sk: createdAt.slice(17, 19) });
+const queueAtOf = (createdAt: string) => `QUEUE#AT#${secondOf(createdAt)}`;
+/** Zero counters older than this are pruned by the sweep; younger ones may still be written by a late requeue. */
+const COUNTER_PRUNE_AGE_MS = 5 * 60_000;
 
 const CONFLICT_RETRIES = 5;
 
@@ -126,7 +138,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
-              { Put: { TableName: this.table, Item: { pk: QUEUE, sk: queueKeyOf(job), jobId: job.jobId } } },
+              ...this.queueWrites(job, 'enter'),
               entry,
               { Update: { TableName: this.table, Key: intentKey(job.jobId), UpdateExpression: 'REMOVE livePk, liveSk' } },
             ],
@@ -182,17 +194,32 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
     };
   }
 
+  /**
+   * The exact 1-based position from the position index, never from the queue itself: the waiting jobs of earlier
+   * minutes, plus those of earlier seconds of this minute, plus those of this second up to this job. Three small
+   * queries whatever the queue's length (a minute holds at most 60 second counters; the sweep prunes zero minutes).
+   */
   async queuePosition(job: JobRecord) {
-    const { Count = 0 } = await this.doc.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :queue AND sk <= :mine',
-        ExpressionAttributeValues: { ':queue': QUEUE, ':mine': queueKeyOf(job) },
-        Select: 'COUNT',
-        ConsistentRead: true,
+    const minute = minuteOf(job.createdAt);
+    const seconds = queueSecondsOf(job.createdAt);
+    const mine = queueKeyOf(job);
+    const [minutes, earlierSeconds, sameSecond] = await Promise.all([
+      this.queryPages({
+        KeyConditionExpression: 'pk = :pk AND sk <= :minute',
+        ExpressionAttributeValues: { ':pk': QUEUE_MINUTES, ':minute': minute },
       }),
-    );
-    return Count > 0 ? Count : null;
+      this.queryPages({
+        KeyConditionExpression: 'pk = :pk AND sk < :ss',
+        ExpressionAttributeValues: { ':pk': seconds.pk, ':ss': seconds.sk },
+      }),
+      this.queryPages({
+        KeyConditionExpression: 'pk = :pk AND sk <= :mine',
+        ExpressionAttributeValues: { ':pk': queueAtOf(job.createdAt), ':mine': mine },
+      }),
+    ]);
+    if (!sameSecond.some((item) => item.sk === mine)) return null;
+    const before = minutes.filter((item) => item.sk !== minute);
+    return sumCounts(before) + sumCounts(earlierSeconds) + sameSecond.length;
   }
 
   async freeSlots(capacity: number) {
@@ -241,7 +268,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
           },
         },
       },
-      { Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } },
+      ...this.queueWrites(job, 'leave'),
     ]);
   }
 
@@ -268,7 +295,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
           ExpressionAttributeValues: { ':job': jobId },
         },
       },
-      { Put: { TableName: this.table, Item: { pk: QUEUE, sk: queueKeyOf(job), jobId } } },
+      ...this.queueWrites(job, 'enter'),
     ]);
   }
 
@@ -373,7 +400,7 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
           }),
         );
       }
-      if (job.status === 'queued') items.push({ Delete: { TableName: this.table, Key: { pk: QUEUE, sk: queueKeyOf(job) } } });
+      if (job.status === 'queued') items.push(...this.queueWrites(job, 'leave'));
       if (job.status === 'running' && job.slot !== undefined) {
         items.push({
           Delete: {
@@ -400,20 +427,43 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 
   async counts() {
-    const count = async (pk: string) =>
-      (
-        await this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': pk },
-            Select: 'COUNT',
-            ConsistentRead: true,
-          }),
-        )
-      ).Count ?? 0;
-    const [running, queued] = await Promise.all([count(SLOT), count(QUEUE)]);
-    return { running, queued };
+    const [slots, minutes] = await Promise.all([
+      this.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': SLOT } }),
+      this.queryPages({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': QUEUE_MINUTES } }),
+    ]);
+    return { running: slots.length, queued: sumCounts(minutes) };
+  }
+
+  /**
+   * Deletes the position index's counters that reached zero minutes ago (on the condition that they still read
+   * zero), so a position reads only the minutes that still have someone waiting. Returns how many it deleted.
+   */
+  async pruneQueueCounters(now: Date) {
+    const cutoff = minuteOf(new Date(now.getTime() - COUNTER_PRUNE_AGE_MS).toISOString());
+    const zero = (pk: string, below?: string) =>
+      this.queryPages({
+        KeyConditionExpression: below === undefined ? 'pk = :pk' : 'pk = :pk AND sk < :below',
+        FilterExpression: 'n = :zero',
+        ExpressionAttributeValues: { ':pk': pk, ':zero': 0, ...(below === undefined ? {} : { ':below': below }) },
+      });
+    let pruned = 0;
+    const prune = async (pk: string, sk: string) => {
+      const deleted = await this.conditional(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk, sk },
+          ConditionExpression: 'n = :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+        }),
+      );
+      if (deleted) pruned++;
+    };
+    for (const minute of await zero(QUEUE_MINUTES, cutoff)) {
+      const seconds = `QUEUE#SECOND#${minute.sk as string}`;
+      for (const second of await zero(seconds)) await prune(seconds, second.sk as string);
+      await prune(QUEUE_MINUTES, minute.sk as string);
+    }
+    return pruned;
   }
 
   async liveJobs() {
@@ -452,6 +502,46 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
         ExpressionAttributeValues: { ':job': jobId },
       }),
     );
+  }
+
+  /**
+   * A waiting job's entries, written (enter) or removed (leave) with the transaction that changes its status: the
+   * FIFO entry, its entry under its admission second, and the two counters its position is summed from.
+   */
+  private queueWrites(job: Pick<JobRecord, 'createdAt' | 'jobId'>, change: 'enter' | 'leave') {
+    const { jobId, createdAt } = job;
+    const sk = queueKeyOf(job);
+    const entries = [
+      { pk: QUEUE, sk },
+      { pk: queueAtOf(createdAt), sk },
+    ];
+    const count = (Key: { pk: string; sk: string }) => ({
+      Update: {
+        TableName: this.table,
+        Key,
+        UpdateExpression: 'ADD n :delta',
+        ExpressionAttributeValues: { ':delta': change === 'enter' ? 1 : -1 },
+      },
+    });
+    return [
+      ...entries.map((Key) =>
+        change === 'enter' ? { Put: { TableName: this.table, Item: { ...Key, jobId } } } : { Delete: { TableName: this.table, Key } },
+      ),
+      count({ pk: QUEUE_MINUTES, sk: minuteOf(createdAt) }),
+      count(queueSecondsOf(createdAt)),
+    ];
+  }
+
+  /** Every page of a consistent query on the table itself. */
+  private async queryPages(input: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues' | 'FilterExpression'>) {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new QueryCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey, ...input }));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
   }
 
   private async queryAll(index: string | undefined, keyName: string, value: string) {
@@ -687,6 +777,8 @@ function decodeCursor(cursor: string, partition: string) {
 }
 
 /** Drops the table's own attributes from an item. */
+const sumCounts = (items: Record<string, unknown>[]) => items.reduce((sum, item) => sum + Number(item.n ?? 0), 0);
+
 function strip(item: Record<string, unknown>) {
   const { pk, sk, gsi1pk, gsi1sk, livePk, liveSk, ttl, stored, ...rest } = item;
   return rest;

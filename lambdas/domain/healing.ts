@@ -196,6 +196,8 @@ export function healing(deps: HealingDeps) {
     }
     const granted = await queue.grantNext();
     if (granted > 0) for (let i = 0; i < granted; i++) count('lost_wakeup');
+    // Housekeeping, not a repair: keeps a position's reads to the minutes that still have someone waiting.
+    await store.pruneQueueCounters(clock.now());
     const queued = live.filter((job) => job.status === 'queued');
     const gauges = {
       queued: queued.length,

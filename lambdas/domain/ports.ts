@@ -97,6 +97,8 @@ export interface QueueStore {
   /** Moves a live job to a terminal state in one transaction: slot, queue entry and lock released, refund paid at most once. */
   finalize(job: JobRecord, change: FinalChange): Promise<boolean>;
   counts(): Promise<{ running: number; queued: number }>;
+  /** Deletes position-index counters that have read zero for a while; how many it deleted. */
+  pruneQueueCounters(now: Date): Promise<number>;
   /**
    * A running job whose task the provider refused for capacity (421/415) goes back to the queue under its admission
    * key (the head: every older job was granted before it), its slot released, its staged inputs kept. False if it changed.

@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
+import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import type { JobRecord } from '../../lambdas/domain/jobs';
 
 /** Where to look: any document client and table. */
@@ -42,6 +43,7 @@ export async function snapshot(stack: TableRef) {
     jobs: items.filter((i) => i.sk === 'JOB') as unknown as JobRecord[],
     users: items.filter((i) => i.sk === 'PROFILE') as unknown as UserItem[],
     queue: items.filter((i) => i.pk === 'QUEUE') as { sk: string; jobId: string }[],
+    positionIndex: items.filter((i) => String(i.pk).startsWith('QUEUE#')) as { pk: string; sk: string; n?: number }[],
     slots: items.filter((i) => i.pk === 'SLOT') as { sk: string; jobId: string }[],
     ledger: (items.filter((i) => String(i.sk).startsWith('LEDGER#')) as unknown as LedgerItem[]).sort((a, b) => a.sk.localeCompare(b.sk)),
   };
@@ -52,7 +54,7 @@ export async function snapshot(stack: TableRef) {
  * one active job per user, lock ⇔ active job, queued ⇔ queue entry, credits conserved and never negative.
  */
 export async function assertInvariants(stack: TableRef) {
-  const { jobs, users, queue, slots, ledger } = await snapshot(stack);
+  const { jobs, users, queue, slots, ledger, positionIndex } = await snapshot(stack);
   for (const user of users) {
     const userId = user.pk.slice('USER#'.length);
     const mine = jobs.filter((j) => j.userId === userId);
@@ -82,6 +84,7 @@ export async function assertInvariants(stack: TableRef) {
     .map((j) => j.jobId)
     .sort();
   expect(queue.map((q) => q.jobId).sort(), 'queue entries ⇔ queued jobs').toEqual(queued);
+  await assertPositionIndex(stack, jobs, queue, positionIndex);
   const running = jobs.filter((j) => j.status === 'running');
   expect(slots.map((s) => s.jobId).sort(), 'slots ⇔ running jobs').toEqual(running.map((j) => j.jobId).sort());
   for (const job of running) {
@@ -92,6 +95,34 @@ export async function assertInvariants(stack: TableRef) {
     expect(job.completedAt, `completedAt of ${job.jobId}`).not.toBeNull();
   }
   return { jobs, users, queue, slots, ledger };
+}
+
+/**
+ * The position index agrees with the queue: one entry per waiting job under its admission second, counters per
+ * minute and second that count exactly those entries (a pruned counter reads as zero), and every waiting job's
+ * position, as the API reads it, is its rank in the FIFO.
+ */
+async function assertPositionIndex(
+  stack: TableRef,
+  jobs: JobRecord[],
+  queue: { sk: string; jobId: string }[],
+  index: { pk: string; sk: string; n?: number }[],
+) {
+  const expected = new Map<string, number>();
+  const bump = (key: string) => expected.set(key, (expected.get(key) ?? 0) + 1);
+  for (const entry of queue) {
+    bump(`QUEUE#MINUTE|${entry.sk.slice(0, 16)}`);
+    bump(`QUEUE#SECOND#${entry.sk.slice(0, 16)}|${entry.sk.slice(17, 19)}`);
+    bump(`QUEUE#AT#${entry.sk.slice(0, 19)}|${entry.sk}`);
+  }
+  const actual = new Map(index.filter((i) => i.n !== 0).map((i) => [`${i.pk}|${i.sk}`, i.n ?? 1]));
+  expect(Object.fromEntries(actual), 'position index ⇔ queue entries').toEqual(Object.fromEntries(expected));
+  const store = new DynamoStore(stack.doc, stack.config.tableName, 30);
+  const fifo = [...queue].sort((a, b) => a.sk.localeCompare(b.sk));
+  for (const [rank, entry] of fifo.entries()) {
+    const job = jobs.find((j) => j.jobId === entry.jobId) as JobRecord;
+    expect(await store.queuePosition(job), `position of ${entry.jobId}`).toBe(rank + 1);
+  }
 }
 
 /**
