@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Rule } from 'aws-cdk-lib/aws-events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { compileEventPattern, InvalidEventPatternError, matchesEventPattern, validateEventPattern } from '../../local/events/pattern';
 
 // Events and patterns below are the examples of the EventBridge user guide ("Event patterns", "Arrays",
@@ -387,7 +390,9 @@ describe('the Step Functions execution-ended rule', () => {
   });
 
   it('reads the pattern exactly as CDK synthesizes it into the template', () => {
-    const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+    const outdir = mkdtempSync(join(tmpdir(), 'ghostless-patterns-'));
+    onTestFinished(() => rmSync(outdir, { recursive: true, force: true }));
+    const app = new App({ outdir, builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Patterns', { env: { account: '123456789012', region: 'us-east-1' } });
     new Rule(stack, 'ExecutionEnded', {
       eventPattern: {
