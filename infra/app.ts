@@ -37,7 +37,7 @@ function runningHub() {
       'Missing deploy configuration: pass -c runningHubWorkflows=… ' +
         `(runningHubWorkflows maps each tool to its RunningHub workflow or AI app and node fields, e.g. ` +
         `'{"upscale-image":{"workflowId":"1950…","inputs":{"image":{"nodeId":"10","fieldName":"image"}}},…}': ` +
-        `SPEC.md "Provider configuration"; \`npm run provider:inspect -- <workflowId>\` lists the node ids).`,
+        `docs/PRODUCT.md "Provider configuration"; \`npm run provider:inspect -- <workflowId>\` lists the node ids).`,
     );
   }
   return { workflows: typeof workflows === 'string' ? workflows : JSON.stringify(workflows) };

@@ -35,7 +35,7 @@ export interface GhostlessStackProps extends StackProps {
   /** The built SPA; defaults to web/dist. */
   webDist?: string;
   /**
-   * RunningHub account and the operator's workflow map (RUNNINGHUB_WORKFLOWS, SPEC.md "Provider configuration"),
+   * RunningHub account and the operator's workflow map (RUNNINGHUB_WORKFLOWS, docs/PRODUCT.md "Provider configuration"),
    * validated at synth: a missing or malformed map stops synthesis with a sentence naming the tool and field.
    */
   runningHub: { baseUrl?: string; workflows: string };

@@ -3,7 +3,7 @@ import { ProviderFailed } from '../domain/errors';
 
 /**
  * The operator's map from each tool to a RunningHub workflow (`workflowId`) or AI app (`webappId`), and from
- * each input slot and param to the node field that takes it (SPEC.md "Provider configuration"). Pure: the
+ * each input slot and param to the node field that takes it (docs/PRODUCT.md "Provider configuration"). Pure: the
  * Lambda reads it at cold start, the stack at synth, the local stack at start-up, all through `parseWorkflowMap`.
  */
 

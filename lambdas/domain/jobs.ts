@@ -54,7 +54,7 @@ export interface JobRecord {
   providerFiles?: Record<string, string>;
 }
 
-/** A job as the API shows it (SPEC `Job`). */
+/** A job as the API shows it (docs/PRODUCT.md, `Job`). */
 export interface Job {
   jobId: string;
   tool: ToolId;

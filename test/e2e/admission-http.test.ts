@@ -4,7 +4,7 @@ import { assertInvariants } from '../support/invariants';
 import { startTestStack } from '../support/local-stack';
 import { image, textFile } from '../support/media';
 
-// A new user's walk through SPEC.md's admission rules, over plain HTTP against the whole local stack.
+// A new user's walk through docs/PRODUCT.md's admission rules, over plain HTTP against the whole local stack.
 const stack = await startTestStack({ PROVIDER_LATENCY_MS: '30000', MAX_RUNNING: '3' });
 afterAll(() => stack.stop());
 const { api } = stack;

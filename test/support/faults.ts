@@ -327,7 +327,7 @@ const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : Number.N
 const queueKey = (job: JobRecord) => `${job.createdAt}#${job.jobId}`;
 
 /**
- * SPEC invariants 1–8 over the table as it is now, for the given users and jobs (all expected terminal),
+ * Invariants (docs/PRODUCT.md) 1–8 over the table as it is now, for the given users and jobs (all expected terminal),
  * plus "at every instant" checks reconstructed from the jobs' own timestamps: a job's createdAt/startedAt
  * are taken before the write that makes it active/running commits and its completedAt before the write
  * that releases it, so intervals of one user (or one slot) can only overlap if the invariant broke.

@@ -50,7 +50,7 @@ export async function snapshot(stack: TableRef) {
 }
 
 /**
- * SPEC invariants 2, 5 and the queue's bookkeeping, checked against the table as it is now:
+ * Invariants (docs/PRODUCT.md) 2, 5 and the queue's bookkeeping, checked against the table as it is now:
  * one active job per user, lock ⇔ active job, queued ⇔ queue entry, credits conserved and never negative.
  */
 export async function assertInvariants(stack: TableRef) {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 
 /**
- * A RunningHub-compatible endpoint shaped after the public API documentation (SPEC.md "RunningHub API facts"):
+ * A RunningHub-compatible endpoint shaped after the public API documentation (docs/PRODUCT.md "RunningHub API facts"):
  * every JSON POST answers HTTP 200 `{code, msg, data}`; create and ai-app/run start a task that ends at once
  * and call its webhook with `{event: "TASK_END", taskId, eventData: "<the outputs answer as a JSON string>"}`
  * (retried until answered 200). The task's one output is whatever `output()` streams, served from this host.
