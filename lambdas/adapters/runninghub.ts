@@ -253,7 +253,7 @@ export class RunningHubProvider implements Provider {
 
   async #request(
     operation: string,
-    init: { body: BodyInit; headers?: Record<string, string>; signal?: AbortSignal },
+    init: { body: NonNullable<RequestInit['body']>; headers?: Record<string, string>; signal?: AbortSignal },
     onBusinessError?: (code: number, msg: string) => Error,
   ): Promise<Envelope> {
     const url = `${this.#baseUrl}/task/openapi/${operation}`;
