@@ -72,8 +72,12 @@ export class S3Files implements FileStore {
     return streamOutputToS3({ s3: this.s3, bucket: this.bucket, refuse: this.refuseFileUrl, timeoutMs: 280_000 }, url, key, rule);
   }
 
-  presignDownload(key: string) {
-    return getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: DOWNLOAD_TTL_SECONDS });
+  presignDownload(key: string, fileName?: string) {
+    // Names come from downloadName (tool, job id, extension): nothing in them needs quoting.
+    const ResponseContentDisposition = fileName ? `attachment; filename="${fileName}"` : undefined;
+    return getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentDisposition }), {
+      expiresIn: DOWNLOAD_TTL_SECONDS,
+    });
   }
 }
 

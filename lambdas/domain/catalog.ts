@@ -8,6 +8,15 @@ export const MEDIA_TYPES: Record<MediaKind, readonly string[]> = {
   video: ['video/mp4', 'video/quicktime'],
 };
 
+/** The file extension a download of each media type is saved with. */
+export const EXTENSIONS: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'video/mp4': 'mp4',
+  'video/quicktime': 'mov',
+};
+
 export const MB = 1024 * 1024;
 
 /** Size limits per media kind; overridable by env (MAX_IMAGE_BYTES, MAX_VIDEO_BYTES) through config. */

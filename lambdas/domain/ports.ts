@@ -73,7 +73,8 @@ export interface FileStore {
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** Server-side copy; false if `from` is gone. */
   copy(from: string, to: string): Promise<boolean>;
-  presignDownload(key: string): Promise<string>;
+  /** A GET URL for the object; with `fileName`, browsers save it under that name (Content-Disposition). */
+  presignDownload(key: string, fileName?: string): Promise<string>;
 }
 
 export interface Clock {

@@ -1,3 +1,4 @@
+import { EXTENSIONS } from './catalog';
 import type { Job, JobRecord } from './jobs';
 import type { FileStore, JobStore } from './ports';
 
@@ -19,9 +20,19 @@ export function jobViews(store: JobStore, files: FileStore) {
       refunded: record.refunded,
       error: record.error,
       outputs: await Promise.all(
-        record.outputs.map(async (o) => ({ url: await files.presignDownload(o.key), contentType: o.contentType, bytes: o.bytes })),
+        record.outputs.map(async (o, i) => ({
+          url: await files.presignDownload(o.key, downloadName(record, o.contentType, i)),
+          contentType: o.contentType,
+          bytes: o.bytes,
+        })),
       ),
     };
   }
   return { toJob };
+}
+
+/** What a result is saved as: `ghostless-upscale-image-1a2b3c4d.png` (plus `-2`, `-3`… when a job has several). */
+export function downloadName(record: { tool: string; jobId: string; outputs: readonly unknown[] }, contentType: string, index: number) {
+  const suffix = record.outputs.length > 1 ? `-${index + 1}` : '';
+  return `ghostless-${record.tool}-${record.jobId.slice(0, 8)}${suffix}.${EXTENSIONS[contentType] ?? 'bin'}`;
 }

@@ -284,6 +284,8 @@ describe('finding: bytes swapped after admission reached the provider (now the a
     const done = await api.waitForJob(user.token, jobId, undefined, 30_000);
     expect(done).toMatchObject({ status: 'succeeded', error: null });
     const result = await fetch(done.outputs[0]?.url as string);
+    // Saved as a name that says what it is, not as the object's key.
+    expect(result.headers.get('content-disposition')).toBe(`attachment; filename="ghostless-upscale-image-${jobId.slice(0, 8)}.png"`);
     const { width, height } = await sharp(Buffer.from(await result.arrayBuffer())).metadata();
     expect([width, height]).toEqual([80, 60]);
   }, 60_000);

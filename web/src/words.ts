@@ -18,14 +18,6 @@ export const TYPE_NAMES: Record<string, string> = {
   'video/quicktime': 'MOV',
 };
 
-export const EXTENSIONS: Record<string, string> = {
-  'image/jpeg': 'jpg',
-  'image/png': 'png',
-  'image/webp': 'webp',
-  'video/mp4': 'mp4',
-  'video/quicktime': 'mov',
-};
-
 export function slotLabel(slot: string) {
   return t().slotName[slot] ?? slot;
 }

@@ -1,4 +1,5 @@
 import { isTerminal } from '../../../lambdas/domain/jobs';
+import { downloadName } from '../../../lambdas/domain/views';
 import type { Job } from '../api';
 import { compareSlider } from '../compare';
 import { type Child, h, rebuild, uid } from '../dom';
@@ -6,7 +7,7 @@ import { leftMs, typicalRunMs, waitMs } from '../estimate';
 import { formatBytes, formatDate, formatDuration, t } from '../i18n';
 import type { AppState, AppStore, Phase, UploadRow } from '../state';
 import { watch } from '../store';
-import { costText, EXTENSIONS, outcomeText, slotLabel, statusBadge } from '../words';
+import { costText, outcomeText, slotLabel, statusBadge } from '../words';
 
 export interface JobCardActions {
   cancelUpload(): void;
@@ -224,7 +225,8 @@ function resultView(job: Job, before: string | undefined) {
           {
             class: 'button primary',
             href: output.url,
-            download: `ghostless-${job.tool}-${job.jobId.slice(0, 8)}${job.outputs.length > 1 ? `-${i + 1}` : ''}.${EXTENSIONS[output.contentType] ?? 'bin'}`,
+            // Same-origin only; the presigned URL's Content-Disposition carries the same name across origins.
+            download: downloadName(job, output.contentType, i),
             'data-focus': `download-${i}`,
           },
           `${job.outputs.length > 1 ? text.downloadN(i + 1) : text.download} (${formatBytes(output.bytes)})`,
