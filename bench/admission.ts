@@ -377,7 +377,7 @@ bench took ${fmt(benchSeconds, 0)} s; load average ${loadavg()
   console.log(
     leftOurs.length
       ? `WARNING: our DynamoDB Local is still running: ${leftOurs.join(' ')}`
-      : `cleanup: stack stopped, our DynamoDB Local (pids ${ours.join(', ')}) is gone; pgrep -f DynamoDBLocal: ${left.length ? left.join(' ') + ' (not ours)' : 'none'}.`,
+      : `cleanup: stack stopped, our DynamoDB Local (pids ${ours.join(', ')}) is gone; pgrep -f DynamoDBLocal: ${left.length ? `${left.join(' ')} (not ours)` : 'none'}.`,
   );
 }
 

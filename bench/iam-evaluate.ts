@@ -87,6 +87,7 @@ const withVariable: IdentityPolicy[] = [
   ...policies,
   {
     name: 'PerUser',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template literal.
     document: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::ghostless-media/home/${aws:username}/*' }] },
   },
 ];

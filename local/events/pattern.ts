@@ -113,8 +113,10 @@ function compileLeaf(values: unknown[], path: string): LeafRule {
   for (const value of values) {
     if (isObject(value)) {
       const compiled = compileExpression(value, path);
-      if (typeof compiled === 'boolean') (rule.exists ??= []).push(compiled);
-      else rule.tests.push(compiled);
+      if (typeof compiled === 'boolean') {
+        rule.exists ??= [];
+        rule.exists.push(compiled);
+      } else rule.tests.push(compiled);
     } else if (isLeaf(value)) {
       rule.tests.push(exact(value));
     } else {

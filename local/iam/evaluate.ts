@@ -41,7 +41,10 @@ export class PolicyEvaluator {
 
   async evaluate(caller: Caller, check: AuthorizationCheck): Promise<Decision> {
     let memo = this.decisions.get(caller.policies);
-    if (!memo) this.decisions.set(caller.policies, (memo = new Map()));
+    if (!memo) {
+      memo = new Map();
+      this.decisions.set(caller.policies, memo);
+    }
     const key = `${caller.principalArn}\n${check.action}\n${this.signatureOf(caller.policies)?.(check.resource) ?? check.resource}`;
     const known = memo.get(key);
     if (known) return known;
@@ -55,7 +58,10 @@ export class PolicyEvaluator {
 
   private signatureOf(policies: readonly IdentityPolicy[]) {
     let signature = this.signatures.get(policies);
-    if (signature === undefined) this.signatures.set(policies, (signature = resourceSignature(policies) ?? null));
+    if (signature === undefined) {
+      signature = resourceSignature(policies) ?? null;
+      this.signatures.set(policies, signature);
+    }
     return signature;
   }
 

@@ -13,13 +13,17 @@ beforeAll(() => {
   ({ stack, template } = synth());
 });
 
+/** CloudFormation properties, read as loose JSON by the assertions below. */
+// biome-ignore lint/suspicious/noExplicitAny: template properties are arbitrary JSON; the assertions check their shape.
+type Loose = Record<string, any>;
+
 const only = <T = Record<string, unknown>>(type: string, from = template) => {
   const found = Object.values(from.findResources(type));
   expect(found, type).toHaveLength(1);
   return (found[0] as { Properties: T }).Properties;
 };
 const distributionConfig = (from = template) =>
-  only<{ DistributionConfig: Record<string, any> }>('AWS::CloudFront::Distribution', from).DistributionConfig;
+  only<{ DistributionConfig: Loose }>('AWS::CloudFront::Distribution', from).DistributionConfig;
 
 describe('cdk-nag (AwsSolutions)', () => {
   it('fails synthesis on a finding nobody acknowledged, and passes without it', () => {
@@ -101,7 +105,7 @@ describe('edge (CloudFront)', () => {
   const headers = () =>
     only<{
       ResponseHeadersPolicyConfig: {
-        SecurityHeadersConfig: Record<string, any>;
+        SecurityHeadersConfig: Loose;
         CustomHeadersConfig: { Items: { Header: string; Value: string }[] };
       };
     }>('AWS::CloudFront::ResponseHeadersPolicy').ResponseHeadersPolicyConfig;
@@ -147,7 +151,7 @@ describe('edge (CloudFront)', () => {
 });
 
 describe('users (Cognito)', () => {
-  const pool = () => only<Record<string, any>>('AWS::Cognito::UserPool');
+  const pool = () => only<Loose>('AWS::Cognito::UserPool');
 
   it('requires 8+ characters with upper and lower case, a digit and a symbol, and verifies the e-mail address by code', () => {
     expect(pool().Policies.PasswordPolicy).toMatchObject({
@@ -170,7 +174,7 @@ describe('users (Cognito)', () => {
 });
 
 describe('http api', () => {
-  const stage = () => only<Record<string, any>>('AWS::ApiGatewayV2::Stage');
+  const stage = () => only<Loose>('AWS::ApiGatewayV2::Stage');
 
   it('writes one JSON access-log line per request to a log group with bounded retention, never the query string', () => {
     const { DestinationArn, Format } = stage().AccessLogSettings;
@@ -199,7 +203,7 @@ describe('http api', () => {
 
 describe('job state machine', () => {
   it('logs every transition without payloads (they hold task tokens) and traces with X-Ray', () => {
-    const machine = only<Record<string, any>>('AWS::StepFunctions::StateMachine');
+    const machine = only<Loose>('AWS::StepFunctions::StateMachine');
     expect(machine.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
     expect(machine.TracingConfiguration).toEqual({ Enabled: true });
   });

@@ -26,7 +26,8 @@ describe('policies of the synthesized Ghostless template', () => {
       expect(role.policies.length, `${id} (${handler})`).toBeGreaterThan(0);
       // Every function writes to its own log group: evaluating that also proves iam-simulate accepts each policy document.
       const caller = { principalArn: assumedRolePrincipal(role.roleName, handler), policies: role.policies };
-      const logGroup = (template.Resources?.[id]?.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const { Properties } = (template.Resources ?? {})[id] as unknown as { Properties: { LoggingConfig: { LogGroup: { Ref: string } } } };
+      const logGroup = Properties.LoggingConfig.LogGroup.Ref;
       const logs = {
         action: 'logs:PutLogEvents',
         resource: `arn:aws:logs:us-east-1:000000000000:log-group:${String(resolve({ Ref: logGroup }))}:log-stream:x`,

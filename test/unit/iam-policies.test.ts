@@ -17,6 +17,7 @@ const template = {
         Policies: [
           {
             PolicyName: 'Inline',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a template literal.
             PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Sub': '${Media.Arn}/inputs/*' } }] },
           },
         ],

@@ -68,6 +68,7 @@ describe('IAM decisions memoized per resource signature', () => {
   it('are not used when a pattern holds a policy variable', () => {
     const perUser: IdentityPolicy = {
       name: 'PerUser',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template literal.
       document: { Statement: { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/${aws:username}/*' } },
     };
     expect(resourceSignature([...policies, perUser])).toBeUndefined();

@@ -5,6 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { readSigV4Claim, SignatureMismatchError, verifySigV4 } from '../../local/iam/signature';
 import { requestCapture } from '../support/sdk-capture';
 
+/** The request's SigV4 claim; these requests are all signed. */
+function claimOf(request: Parameters<typeof readSigV4Claim>[0]) {
+  const claim = readSigV4Claim(request);
+  if (!claim) throw new Error('the request carries no SigV4 claim');
+  return claim;
+}
+
 const { config, capture } = requestCapture();
 const secret = config.credentials.secretAccessKey;
 
@@ -26,7 +33,7 @@ describe('verifySigV4', () => {
       new DynamoDBClient(config),
       new GetItemCommand({ TableName: 'Jobs', Key: { pk: { S: 'a' } } }),
     );
-    const claim = readSigV4Claim(request)!;
+    const claim = claimOf(request);
     await expect(verifySigV4({ ...request, body: request.body?.replace('Jobs', 'Other') }, claim, secret)).rejects.toThrow(
       SignatureMismatchError,
     );
@@ -36,8 +43,8 @@ describe('verifySigV4', () => {
   it('accepts an S3 upload from its headers alone, trusting x-amz-content-sha256', async () => {
     const s3 = new S3Client({ ...config, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
     const request = await capture('s3', s3, new PutObjectCommand({ Bucket: 'media', Key: 'inputs/a b+ü.png', Body: 'hello' }));
-    await verifySigV4(request, readSigV4Claim(request)!, secret);
-    await expect(verifySigV4({ ...request, path: '/media/inputs/other' }, readSigV4Claim(request)!, secret)).rejects.toThrow(
+    await verifySigV4(request, claimOf(request), secret);
+    await expect(verifySigV4({ ...request, path: '/media/inputs/other' }, claimOf(request), secret)).rejects.toThrow(
       SignatureMismatchError,
     );
   });

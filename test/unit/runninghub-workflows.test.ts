@@ -35,7 +35,7 @@ describe('parseWorkflowMap', () => {
   it.each([
     [
       'a missing input slot',
-      map((m) => delete (m['try-on']?.inputs as Record<string, unknown>).garment),
+      map((m) => delete (m['try-on'] as { inputs: Record<string, unknown> }).inputs.garment),
       'RUNNINGHUB_WORKFLOWS: "try-on" needs inputs.garment ({nodeId, fieldName})',
     ],
     [
@@ -51,6 +51,7 @@ describe('parseWorkflowMap', () => {
     ['no id', map((m) => delete m['pose-changer']?.workflowId), '"pose-changer" needs exactly one of workflowId or webappId'],
     [
       'an id given as a number',
+      // biome-ignore lint/correctness/noPrecisionLoss: the point: an id written as a JSON number loses its last digits.
       map((m) => Object.assign(m['upscale-video'] ?? {}, { workflowId: 1950000000000000002 })),
       '"upscale-video" workflowId must be a string (quote the id)',
     ],
@@ -81,7 +82,7 @@ describe('parseWorkflowMap', () => {
   it('reports every problem at once', () => {
     const message = problem(
       map((m) => {
-        delete (m['try-on']?.inputs as Record<string, unknown>).person;
+        delete (m['try-on'] as { inputs: Record<string, unknown> }).inputs.person;
         delete m['upscale-video'];
       }),
     );
