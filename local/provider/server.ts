@@ -82,6 +82,8 @@ export interface LocalProvider {
   setForeignTasks(count: number): void;
   /** How many creates were answered with each non-zero code (421 when the key was full, 500 injected…). */
   refusals(): Record<number, number>;
+  /** How many files `/task/openapi/upload` accepted (each answered with a fileName). */
+  uploadCount(): number;
   stop(): Promise<void>;
 }
 
@@ -138,6 +140,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
   let rejection: { code: number; msg: string } | null = null;
   let loseNextAnswer = false;
   const refused: Record<number, number> = {};
+  let uploaded = 0;
   const refuse = (code: number, msg?: string) => {
     refused[code] = (refused[code] ?? 0) + 1;
     return fail(code, msg);
@@ -167,6 +170,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     await writeFile(staged, bytes);
     await rename(staged, path);
     uploads.set(fileName, { path, contentType: file.type || CONTENT_TYPES[extension] || 'application/octet-stream' });
+    uploaded++;
     const fileType = form.get('fileType');
     return ok({ fileName, fileType: typeof fileType === 'string' && fileType ? fileType : 'input' });
   }
@@ -308,6 +312,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
       foreignTasks = count;
     },
     refusals: () => ({ ...refused }),
+    uploadCount: () => uploaded,
     async stop() {
       runner.stop();
       server.closeAllConnections();
