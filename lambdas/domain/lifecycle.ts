@@ -1,6 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { outputRule } from './catalog';
-import { type JobErrorCode, JobFinished, NotFound, ProviderBusy, ProviderFailed, ProviderUnavailable } from './errors';
+import {
+  type JobErrorCode,
+  JobFinished,
+  NotFound,
+  ProviderBusy,
+  ProviderFailed,
+  ProviderOutcomeUnknown,
+  ProviderUnavailable,
+} from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
@@ -66,6 +74,12 @@ export function lifecycle(deps: LifecycleDeps) {
     try {
       ({ taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl }));
     } catch (error) {
+      if (error instanceof ProviderOutcomeUnknown) {
+        // The create may have started a task: its webhook carries this job's secret and adopts it while the job
+        // runs (onProviderCallback); if none comes, the run timeout ends the job. RunOnProvider stays parked.
+        log('create answer lost: waiting for the task to call back', { jobId, error: error.message });
+        return;
+      }
       if (!(error instanceof ProviderBusy || error instanceof ProviderUnavailable)) throw error;
       // The key is full (its other clients count), or the provider refused for now: no task exists. The job does
       // not fail for it; only the queue timeout can end it, counted from its admission, not from this refusal.

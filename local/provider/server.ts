@@ -78,6 +78,8 @@ export interface LocalProvider {
   rejectNextCreate(code: number, msg?: string): void;
   /** The next create starts its task, then drops the connection before answering (an answer lost on the way). */
   loseNextCreateAnswer(): void;
+  /** The next `count` creates each start their task and then drop the connection before answering. */
+  loseCreateAnswers(count: number): void;
   /** Tasks of other clients of the same key. */
   setForeignTasks(count: number): void;
   /** How many creates were answered with each non-zero code (421 when the key was full, 500 injected…). */
@@ -138,7 +140,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
   });
   const uploads = new Map<string, { path: string; contentType: string }>();
   let rejection: { code: number; msg: string } | null = null;
-  let loseNextAnswer = false;
+  let answersToLose = 0;
   const refused: Record<number, number> = {};
   let uploaded = 0;
   const refuse = (code: number, msg?: string) => {
@@ -205,8 +207,8 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     if (runner.activeCount() + foreignTasks >= maxConcurrent) return refuse(CODES.TASK_QUEUE_MAXED);
     const webhookUrl = typeof body.webhookUrl === 'string' && body.webhookUrl ? body.webhookUrl : undefined;
     const taskId = runner.start(workflow.runs, params, inputs, webhookUrl);
-    if (loseNextAnswer) {
-      loseNextAnswer = false;
+    if (answersToLose > 0) {
+      answersToLose--;
       return DROP;
     }
     const promptTips = JSON.stringify({ result: true, error: null, outputs_to_execute: ['99'], node_errors: {} });
@@ -306,7 +308,10 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
       rejection = { code, msg: msg ?? CODE_NAMES[code] ?? 'ERROR' };
     },
     loseNextCreateAnswer() {
-      loseNextAnswer = true;
+      answersToLose = 1;
+    },
+    loseCreateAnswers(count) {
+      answersToLose = count;
     },
     setForeignTasks(count) {
       foreignTasks = count;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { S3Files } from '../../lambdas/adapters/s3-files';
-import { ProviderBusy, ProviderUnavailable } from '../../lambdas/domain/errors';
+import { ProviderBusy, ProviderOutcomeUnknown, ProviderUnavailable } from '../../lambdas/domain/errors';
 import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
 import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
@@ -77,12 +77,13 @@ async function running(script: Script = {}, jobStore: typeof store = store) {
   return { userId, jobId, life, provider, workflow, seen, secretOf, job: () => store.getJob(jobId) };
 }
 
-const lost = () => Promise.reject(new Error('RunningHub create: timed out'));
+const lost = () => Promise.reject(new ProviderOutcomeUnknown('RunningHub create: timed out'));
 
 describe('a task whose create answer was lost', () => {
   it('is adopted by its webhook while the job runs, and the execution resumes', async () => {
     const run = await running({ create: lost });
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow('timed out');
+    // No answer: the job keeps waiting (RunOnProvider stays parked) instead of failing.
+    await expect(run.life.startRun(run.jobId, 'token-1')).resolves.toBeUndefined();
     expect(await run.job()).toMatchObject({ status: 'running', runToken: 'token-1', creatingAt: expect.any(String) });
     expect((await run.job())?.providerTaskId).toBeUndefined();
 
@@ -95,7 +96,8 @@ describe('a task whose create answer was lost', () => {
 
   it('is cancelled when its job has ended', async () => {
     const run = await running({ create: lost });
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow('timed out');
+    // No answer: the job keeps waiting (RunOnProvider stays parked) instead of failing.
+    await expect(run.life.startRun(run.jobId, 'token-1')).resolves.toBeUndefined();
     await run.life.fail(run.jobId, { Error: 'Error' });
     const reply = await run.life.onProviderCallback(run.jobId, run.secretOf(run.seen.created[0]), { event: 'TASK_END', taskId: '778' });
     expect(reply).toEqual({ accepted: false });
@@ -114,7 +116,7 @@ describe('a task whose create answer was lost', () => {
 
   it('is refused without the secret', async () => {
     const run = await running({ create: lost });
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow();
+    await run.life.startRun(run.jobId, 'token-1');
     await expect(run.life.onProviderCallback(run.jobId, 'forged', { taskId: '780' })).rejects.toThrow('No task waits');
     expect((await run.job())?.providerTaskId).toBeUndefined();
   });
