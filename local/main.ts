@@ -1,3 +1,5 @@
+import { WorkflowConfigError } from '../lambdas/adapters/runninghub-workflows';
+import { LocalConfigError } from './provider-config';
 import { startLocalStack } from './stack';
 
 /** `npm start`: the whole system on one machine. PORT (3000) and DATA_DIR (.local/) configure it. */
@@ -12,9 +14,17 @@ try {
   stack = await startLocalStack({ port, dataDir: process.env.DATA_DIR || '.local' });
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
-  console.error(/EADDRINUSE/.test(message) ? `Port ${port} is in use: set PORT to another port.` : error);
+  // A configuration the stack refuses: the sentence says what to set, a stack trace would only hide it.
+  const refused = error instanceof LocalConfigError || error instanceof WorkflowConfigError;
+  console.error(/EADDRINUSE/.test(message) ? `Port ${port} is in use: set PORT to another port.` : refused ? message : error);
   process.exit(1);
 }
+const { providerEndpoint } = stack;
+console.log(
+  providerEndpoint.bundled
+    ? `Provider: the bundled RunningHub-compatible provider at ${providerEndpoint.url}`
+    : `Provider: the RunningHub endpoint at ${providerEndpoint.url} (RUNNINGHUB_BASE_URL); no bundled provider started`,
+);
 console.log(`Ghostless local stack ready at ${stack.url}`);
 
 let stopping = false;

@@ -41,6 +41,7 @@ import {
 } from './iam';
 import { type AsyncFailure, type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
 import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
+import { checkAssemblyMap, providerSetting } from './provider-config';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
 import { LocalStepFunctions, toStatusChangeDetail } from './stepfunctions/runtime';
@@ -98,8 +99,10 @@ export interface LocalStack {
   functionName(handlerFile: string): string;
   /** The local Step Functions runtime running the synthesized state machine. */
   stepFunctions: LocalStepFunctions;
-  /** The RunningHub-compatible provider (fault hooks for tests). */
+  /** The bundled RunningHub-compatible provider (fault hooks for tests); throws when the stack uses an external endpoint. */
   provider: LocalProvider;
+  /** Where the functions' provider calls go, and whether it is the bundled provider the stack started. */
+  providerEndpoint: { url: string; bundled: boolean };
   /** Every AWS call a function made, with IAM's decision (what `npm test` reports per function). */
   iamUsage(): DecisionRecord[];
   /**
@@ -118,6 +121,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const knob = (name: string): string | undefined => options.env?.[name] ?? process.env[name];
   const number = (name: string, fallback: number) => Number(knob(name) ?? fallback);
   const optionalNumber = (name: string) => (knob(name) === undefined ? undefined : Number(knob(name)));
+
+  // Refused before anything starts: one or two of the three external-endpoint variables, or a malformed map.
+  const providerConfig = providerSetting(knob);
+  const external = providerConfig.kind === 'external' ? providerConfig : null;
 
   const inMemory = options.inMemory ?? false;
   const dataDir = inMemory ? mkdtempSync(join(tmpdir(), 'ghostless-local-')) : resolve(options.dataDir ?? '.local');
@@ -180,18 +187,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const reuse = options.emulators;
     let assembly: CloudAssembly;
     [assembly, dynamodb, s3, provider] = await Promise.all([
-      assemblyDir ? loadCloudAssembly(assemblyDir) : synthesizeCloudAssembly(LOCAL_SYNTH_CONTEXT),
+      assemblyDir
+        ? loadCloudAssembly(assemblyDir)
+        : synthesizeCloudAssembly(external ? { runningHubWorkflows: external.workflows } : LOCAL_SYNTH_CONTEXT),
       reuse ? undefined : startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb') }),
       startS3Local({ dataDir: join(dataDir, 's3'), region: REGION }),
-      startLocalProvider({
-        latencyMs: number('PROVIDER_LATENCY_MS', 1500),
-        failRate: number('PROVIDER_FAIL_RATE', 0),
-        createFailRate: optionalNumber('PROVIDER_CREATE_FAIL_RATE'),
-        foreignTasks: optionalNumber('PROVIDER_FOREIGN_TASKS'),
-        webhookRetryScale: optionalNumber('PROVIDER_WEBHOOK_RETRY_SCALE'),
-        dataDir: inMemory ? undefined : join(dataDir, 'provider'),
-      }),
+      // An external endpoint replaces the bundled provider: it is not started at all.
+      external
+        ? undefined
+        : startLocalProvider({
+            latencyMs: number('PROVIDER_LATENCY_MS', 1500),
+            failRate: number('PROVIDER_FAIL_RATE', 0),
+            createFailRate: optionalNumber('PROVIDER_CREATE_FAIL_RATE'),
+            foreignTasks: optionalNumber('PROVIDER_FOREIGN_TASKS'),
+            webhookRetryScale: optionalNumber('PROVIDER_WEBHOOK_RETRY_SCALE'),
+            dataDir: inMemory ? undefined : join(dataDir, 'provider'),
+          }),
     ]);
+    const providerUrl = external?.baseUrl ?? (provider as LocalProvider).url;
     const dynamodbEndpoint = reuse?.dynamodbEndpoint ?? (dynamodb as DynamoDbLocal).endpoint;
     const tableName = reuse?.tableName ?? TABLE_NAME;
 
@@ -204,7 +217,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (resource.Type === 'AWS::Lambda::Function' || resource.Type === 'AWS::IAM::Role')
         physicalIds[id] = `${stackName}-${id}`.slice(0, 64);
     }
-    const parameters: Record<string, string> = { RunningHubBaseUrl: knob('RUNNINGHUB_BASE_URL') ?? provider.url };
+    const parameters: Record<string, string> = { RunningHubBaseUrl: providerUrl };
     for (const [parameter, name] of Object.entries(PARAMETER_KNOBS)) {
       const value = knob(name);
       if (value !== undefined) parameters[parameter] = value;
@@ -253,6 +266,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...spec,
       environment: Object.fromEntries(Object.entries(spec.environment).map(([name, value]) => [name, localize(value)])),
     }));
+    checkAssemblyMap(
+      providerConfig,
+      functions.map((spec) => spec.environment.RUNNINGHUB_WORKFLOWS),
+    );
     // IAM: each function calls AWS with its own key, as its own role; the gateway evaluates every call
     // against that role's policies from the template and answers AccessDenied as AWS would.
     const identities = new Map<string, GatewayIdentity & { accessKeyId: string }>();
@@ -275,9 +292,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     secretsManager = await startSecretsManagerLocal(
       templateSecrets(resolver).map((secret) => ({
         ...secret,
-        value: providerKeySecrets.has(secret.arn)
-          ? (knob('RUNNINGHUB_API_KEY') ?? BUNDLED_ACCOUNT.apiKey)
-          : randomBytes(24).toString('base64url'),
+        value: providerKeySecrets.has(secret.arn) ? (external?.apiKey ?? BUNDLED_ACCOUNT.apiKey) : randomBytes(24).toString('base64url'),
       })),
     );
     // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.
@@ -445,7 +460,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return name;
       },
       stepFunctions,
-      provider,
+      get provider(): LocalProvider {
+        if (!provider) throw new Error(`The local stack uses the external provider at ${providerUrl}: no bundled provider runs`);
+        return provider;
+      },
+      providerEndpoint: { url: providerUrl, bundled: !external },
       iamUsage: () => (gateway as AwsGateway).usage(),
       destinations,
       sweep: () => Promise.all(scheduled.map(fire)),

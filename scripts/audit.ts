@@ -5,6 +5,9 @@
  * heal on its next run (same rules as `lambdas/domain/healing.ts`: grace HEAL_GRACE_MS, queue timeout,
  * deadline, execution status, lost wake-ups), plus the ones it would NOT heal (marked "sweeper: no") — an
  * queued job without a queue entry… — and, for every user, that the balance equals the sum of the ledger.
+ * With RUNNINGHUB_API_KEY (and RUNNINGHUB_BASE_URL, default https://www.runninghub.ai), it also compares the tasks
+ * the provider key runs (`/uc/openapi/accountStatus` currentTaskCounts) with the running jobs that hold one (or sent a
+ * create): the difference is tasks Ghostless cannot account for — the key's other clients', or ones it lost.
  *
  * Where it looks:
  *   --local [--data-dir DIR]   the local stack's data (DATA_DIR, default .local/): uses the DynamoDB Local
@@ -27,6 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { accountTaskCount } from '../lambdas/adapters/runninghub';
 import { SfnWorkflow } from '../lambdas/adapters/sfn-workflow';
 import { diagnoseJob, type Repair } from '../lambdas/domain/healing';
 import { isTerminal, type JobRecord, type JobStatus } from '../lambdas/domain/jobs';
@@ -87,6 +91,11 @@ export interface AuditReport {
   lockedUsers: number;
   /** Users whose balance was checked against the sum of their ledger, and their ledger entries. */
   ledger: { users: number; entries: number };
+  /**
+   * The provider key's tasks (accountStatus currentTaskCounts) against Ghostless's running jobs that hold a task or sent
+   * a create (`ghostless`); `unaccounted` = the key's tasks beyond those; null when the provider was not asked.
+   */
+  provider: { currentTaskCounts: number; ghostless: number; unaccounted: number } | null;
   stragglers: Straggler[];
 }
 
@@ -97,6 +106,8 @@ export interface AuditOptions {
   capacity: number;
   /** Execution status of a job's driver; undefined = not available (driver checks are reported unverified). */
   executionStatus?: (jobId: string) => Promise<ExecutionStatus>;
+  /** The tasks the provider key runs now, from every client (accountStatus); undefined = not checked. */
+  providerTaskCount?: () => Promise<number>;
   now?: () => Date;
 }
 
@@ -243,6 +254,14 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     add('ledger_mismatch', 'no', { userId }, 0, `balance ${balance} but its ledger sums to ${sum}`);
   }
 
+  // The provider key's tasks: each running job holds at most one (a create in flight may have started it).
+  let provider: AuditReport['provider'] = null;
+  if (options.providerTaskCount) {
+    const currentTaskCounts = await options.providerTaskCount();
+    const ghostless = jobs.filter((job) => job.status === 'running' && (job.providerTaskId || job.creatingAt)).length;
+    provider = { currentTaskCounts, ghostless, unaccounted: Math.max(0, currentTaskCounts - ghostless) };
+  }
+
   return {
     table: options.tableName,
     generatedAt: now.toISOString(),
@@ -255,6 +274,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     queueLength: queue.length,
     lockedUsers: users.filter((u) => u.activeJobId).length,
     ledger: { users: users.length, entries: entries.length },
+    provider,
     stragglers,
   };
 }
@@ -304,6 +324,7 @@ export function renderAudit(report: AuditReport): string {
     '',
     `slots held ${report.slotsHeld}/${report.capacity}, queue ${report.queueLength}, users holding the lock ${report.lockedUsers}`,
     `credits: ${report.ledger.users} balance(s) checked against ${report.ledger.entries} ledger entries`,
+    providerLine(report.provider),
     '',
   ];
   if (report.stragglers.length === 0) lines.push('No stragglers.');
@@ -328,6 +349,15 @@ export function renderAudit(report: AuditReport): string {
   return lines.join('\n');
 }
 
+function providerLine(provider: AuditReport['provider']) {
+  if (!provider) return 'provider tasks: not checked (set RUNNINGHUB_API_KEY and RUNNINGHUB_BASE_URL)';
+  const { currentTaskCounts, ghostless, unaccounted } = provider;
+  const head = `provider tasks: the key runs ${currentTaskCounts}, Ghostless accounts for ${ghostless}`;
+  return unaccounted === 0
+    ? `${head}; none unaccounted for`
+    : `${head}; ${unaccounted} unaccounted for (the key's other clients, or tasks Ghostless lost track of, billed until they end)`;
+}
+
 // ------------------------------------------------------------------------------------------------ CLI
 
 interface Args {
@@ -338,6 +368,7 @@ interface Args {
   graceMs: number;
   capacity: number;
   stateMachineArn: string | undefined;
+  provider: { baseUrl: string; apiKey: string } | undefined;
 }
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
@@ -376,6 +407,9 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
     graceMs: number(value('grace-ms') ?? env.HEAL_GRACE_MS, 120_000, 'HEAL_GRACE_MS'),
     capacity: number(value('max-running') ?? env.MAX_RUNNING, 3, 'MAX_RUNNING'),
     stateMachineArn: value('state-machine-arn') ?? env.STATE_MACHINE_ARN,
+    provider: env.RUNNINGHUB_API_KEY
+      ? { baseUrl: env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai', apiKey: env.RUNNINGHUB_API_KEY }
+      : undefined,
   };
 }
 
@@ -452,7 +486,16 @@ async function main() {
         executionStatus = (jobId) => workflow.status(jobId);
       }
     }
-    const report = await audit({ doc, tableName: args.table, graceMs: args.graceMs, capacity: args.capacity, executionStatus });
+    const { provider } = args;
+    const providerTaskCount = provider ? () => accountTaskCount(provider.baseUrl, provider.apiKey) : undefined;
+    const report = await audit({
+      doc,
+      tableName: args.table,
+      graceMs: args.graceMs,
+      capacity: args.capacity,
+      executionStatus,
+      providerTaskCount,
+    });
     console.log(args.json ? JSON.stringify(report, null, 2) : renderAudit(report));
     process.exitCode = report.stragglers.some((s) => s.sweeper === 'no') ? 2 : 0;
   } finally {

@@ -7,6 +7,7 @@ import {
   JitterType,
   JsonPath,
   LogLevel,
+  Pass,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -135,6 +136,17 @@ export class JobMachine extends Construct {
     // wake the queue, and a refused create is not tried again at once. A slot freed meanwhile still goes to it.
     const busyBackoff = new Wait(this, 'ProviderBusyBackoff', { time: WaitTime.duration(Duration.millis(BUSY_HOLD_MS)) });
     busyBackoff.next(waitForSlot);
+    // RunOnProvider sent the job back to the queue and says how long it may still wait there (its queue timeout counts
+    // from admission): that replaces the input's queueTimeoutSeconds, so WaitForSlot's timer does not start afresh.
+    const queueTimeLeft = new Pass(this, 'QueueTimeLeft', {
+      parameters: {
+        state: JsonPath.jsonMerge(JsonPath.entirePayload, JsonPath.stringToJson(JsonPath.stringAt('$.requeued.Cause'))),
+      },
+      outputPath: '$.state',
+    });
+    queueTimeLeft.next(busyBackoff);
+    runOnProvider.addCatch(queueTimeLeft, { errors: ['Requeued'], resultPath: '$.requeued' });
+    // Thrown before any requeue (an upload refused for capacity, say): the job still holds its slot and runs again.
     runOnProvider.addCatch(busyBackoff, { errors: ['ProviderBusy', 'ProviderUnavailable'], resultPath: '$.busy' });
     for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize]) {
       task.addCatch(finalizeFailure, { errors: ['States.ALL'], resultPath: '$.failure' });

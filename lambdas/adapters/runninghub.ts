@@ -1,4 +1,4 @@
-import { ProviderBusy, ProviderFailed, ProviderUnavailable } from '../domain/errors';
+import { ProviderBusy, ProviderFailed, ProviderOutcomeUnknown, ProviderUnavailable } from '../domain/errors';
 import type { Provider, ProviderInput, ProviderOutcome, ProviderTaskRequest } from '../domain/ports';
 import { isRefusal, isTransient, type RetryClock, type RetryPolicy, realClock, transientError, withRetries } from './retry';
 import { buildNodeInfoList, parseWorkflowMap, type WorkflowMap } from './runninghub-workflows';
@@ -161,7 +161,9 @@ export class RunningHubProvider implements Provider {
         throw error;
       }),
     ).catch((error: unknown) => {
-      throw isTransient(error) && !uncertain ? new ProviderUnavailable((error as Error).message) : error;
+      if (!isTransient(error)) throw error;
+      const message = (error as Error).message;
+      throw uncertain ? new ProviderOutcomeUnknown(message) : new ProviderUnavailable(message);
     });
     const taskId = readTaskId(reply);
     if (!taskId) throw new Error('RunningHub create: the answer carries no taskId');
@@ -299,6 +301,25 @@ export class RunningHubProvider implements Provider {
   toJSON() {
     return { provider: 'runninghub', baseUrl: this.#baseUrl };
   }
+}
+
+/**
+ * `/uc/openapi/accountStatus` (body `{apikey}`, lower-case, as RunningHub documents it): `currentTaskCounts`, the
+ * tasks the key runs now for every one of its clients.
+ */
+export async function accountTaskCount(baseUrl: string, apiKey: string, fetchImpl: typeof fetch = fetch): Promise<number> {
+  const response = await fetchImpl(`${baseUrl.replace(/\/+$/, '')}/uc/openapi/accountStatus`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ apikey: apiKey }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!response.ok) throw new Error(`RunningHub accountStatus: HTTP ${response.status}`);
+  const { code, msg, data } = (await response.json()) as { code?: unknown; msg?: unknown; data?: { currentTaskCounts?: unknown } | null };
+  if (code !== CODES.OK) throw new Error(`RunningHub accountStatus: ${String(code)} ${String(msg ?? '')}`.trim());
+  const count = Number(data?.currentTaskCounts);
+  if (!Number.isSafeInteger(count) || count < 0) throw new Error('RunningHub accountStatus: the answer carries no currentTaskCounts');
+  return count;
 }
 
 /** `data.taskId`, read from the raw text when it arrives as a number too long for a double. */

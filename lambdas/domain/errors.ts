@@ -93,6 +93,14 @@ export class ProviderUnavailable extends Error {
   override name = 'ProviderUnavailable';
 }
 
+/**
+ * Create was sent and its last try got no answer (a timeout, a dropped connection): a task may exist that only its
+ * webhook can name. The job keeps its secret and waits for that webhook, which adopts the task, or for its run timeout.
+ */
+export class ProviderOutcomeUnknown extends Error {
+  override name = 'ProviderOutcomeUnknown';
+}
+
 /** The provider refused or failed the task: the job fails with PROVIDER_ERROR. */
 export class ProviderFailed extends Error {
   override name = 'ProviderFailed';

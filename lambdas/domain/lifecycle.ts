@@ -1,10 +1,18 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { outputRule } from './catalog';
-import { type JobErrorCode, JobFinished, NotFound, ProviderBusy, ProviderFailed, ProviderUnavailable } from './errors';
+import {
+  type JobErrorCode,
+  JobFinished,
+  NotFound,
+  ProviderBusy,
+  ProviderFailed,
+  ProviderOutcomeUnknown,
+  ProviderUnavailable,
+} from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
-import type { JobQueue } from './queue';
+import { BUSY_HOLD_MS, type JobQueue } from './queue';
 
 export interface LifecycleDeps {
   store: JobStore & QueueStore;
@@ -66,11 +74,26 @@ export function lifecycle(deps: LifecycleDeps) {
     try {
       ({ taskId } = await provider.createTask({ tool: job.tool, params: job.params, files: staged, webhookUrl }));
     } catch (error) {
+      if (error instanceof ProviderOutcomeUnknown) {
+        // The create may have started a task: its webhook carries this job's secret and adopts it while the job
+        // runs (onProviderCallback); if none comes, the run timeout ends the job. RunOnProvider stays parked.
+        log('create answer lost: waiting for the task to call back', { jobId, error: error.message });
+        return;
+      }
       if (!(error instanceof ProviderBusy || error instanceof ProviderUnavailable)) throw error;
-      // The key is full (its other clients count), or the provider refused for now: no task exists. Back to the
-      // head of the queue, and the state machine's Catch parks the execution in WaitForSlot again. The job does
-      // not fail for it; only the queue timeout can end it.
-      if (await queue.yieldSlot({ ...job, providerFiles: staged }, { keyFull: error instanceof ProviderBusy })) throw error;
+      // The key is full (its other clients count), or the provider refused for now: no task exists. The job does
+      // not fail for it; only the queue timeout can end it, counted from its admission, not from this refusal.
+      const left = queueTimeLeft(job, clock.now());
+      if (left === null) {
+        await workflow.fail(token, 'QueueTimeout', `${(error as Error).message}; the queue timeout has passed.`);
+        return;
+      }
+      // Back to the head of the queue; the state machine parks the execution in WaitForSlot again, for what is
+      // left of the job's queue timeout.
+      if (await queue.yieldSlot({ ...job, providerFiles: staged }, { keyFull: error instanceof ProviderBusy })) {
+        await workflow.fail(token, 'Requeued', JSON.stringify({ queueTimeoutSeconds: left }));
+        return;
+      }
       await workflow.fail(token, 'JobFinished', 'Job ended while the provider was busy.');
       return;
     }
@@ -263,7 +286,17 @@ export function lifecycle(deps: LifecycleDeps) {
 
 export type LifecycleService = ReturnType<typeof lifecycle>;
 
+/**
+ * Whole seconds a job sent back to the queue may still wait there, after the state machine's BUSY_HOLD pause: its
+ * queue timeout counts from its admission (as the sweeper's does), not from each return. Null when none is left.
+ */
+export function queueTimeLeft(job: JobRecord, now: Date): number | null {
+  const leftMs = Date.parse(job.createdAt) + job.limits.queueSeconds * 1000 - now.getTime() - BUSY_HOLD_MS;
+  return leftMs >= 1000 ? Math.floor(leftMs / 1000) : null;
+}
+
 export function failureCode(job: JobRecord, failure: StepFailure): JobErrorCode {
+  if (failure.Error === 'QueueTimeout') return 'QUEUE_TIMEOUT';
   if (failure.Error === 'States.Timeout') return job.status === 'queued' ? 'QUEUE_TIMEOUT' : 'PROVIDER_TIMEOUT';
   if (failure.Error === 'Healed') return 'HEALED';
   if (failure.Error === 'ProviderFailed' || failure.Error === 'ProviderBusy') return 'PROVIDER_ERROR';

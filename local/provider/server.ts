@@ -78,10 +78,14 @@ export interface LocalProvider {
   rejectNextCreate(code: number, msg?: string): void;
   /** The next create starts its task, then drops the connection before answering (an answer lost on the way). */
   loseNextCreateAnswer(): void;
+  /** The next `count` creates each start their task and then drop the connection before answering. */
+  loseCreateAnswers(count: number): void;
   /** Tasks of other clients of the same key. */
   setForeignTasks(count: number): void;
   /** How many creates were answered with each non-zero code (421 when the key was full, 500 injected…). */
   refusals(): Record<number, number>;
+  /** How many files `/task/openapi/upload` accepted (each answered with a fileName). */
+  uploadCount(): number;
   stop(): Promise<void>;
 }
 
@@ -136,8 +140,9 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
   });
   const uploads = new Map<string, { path: string; contentType: string }>();
   let rejection: { code: number; msg: string } | null = null;
-  let loseNextAnswer = false;
+  let answersToLose = 0;
   const refused: Record<number, number> = {};
+  let uploaded = 0;
   const refuse = (code: number, msg?: string) => {
     refused[code] = (refused[code] ?? 0) + 1;
     return fail(code, msg);
@@ -167,6 +172,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     await writeFile(staged, bytes);
     await rename(staged, path);
     uploads.set(fileName, { path, contentType: file.type || CONTENT_TYPES[extension] || 'application/octet-stream' });
+    uploaded++;
     const fileType = form.get('fileType');
     return ok({ fileName, fileType: typeof fileType === 'string' && fileType ? fileType : 'input' });
   }
@@ -201,8 +207,8 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     if (runner.activeCount() + foreignTasks >= maxConcurrent) return refuse(CODES.TASK_QUEUE_MAXED);
     const webhookUrl = typeof body.webhookUrl === 'string' && body.webhookUrl ? body.webhookUrl : undefined;
     const taskId = runner.start(workflow.runs, params, inputs, webhookUrl);
-    if (loseNextAnswer) {
-      loseNextAnswer = false;
+    if (answersToLose > 0) {
+      answersToLose--;
       return DROP;
     }
     const promptTips = JSON.stringify({ result: true, error: null, outputs_to_execute: ['99'], node_errors: {} });
@@ -302,12 +308,16 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
       rejection = { code, msg: msg ?? CODE_NAMES[code] ?? 'ERROR' };
     },
     loseNextCreateAnswer() {
-      loseNextAnswer = true;
+      answersToLose = 1;
+    },
+    loseCreateAnswers(count) {
+      answersToLose = count;
     },
     setForeignTasks(count) {
       foreignTasks = count;
     },
     refusals: () => ({ ...refused }),
+    uploadCount: () => uploaded,
     async stop() {
       runner.stop();
       server.closeAllConnections();

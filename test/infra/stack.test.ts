@@ -704,6 +704,20 @@ describe('job state machine', () => {
     expect((state('RunOnProvider').Retry ?? []).some((r) => r.ErrorEquals.includes('ProviderBusy'))).toBe(false);
   });
 
+  it('sends a requeued RunOnProvider back to WaitForSlot with what is left of its queue timeout, not a fresh one', () => {
+    const catchers = state('RunOnProvider').Catch ?? [];
+    const requeued = catchers.findIndex((c) => c.ErrorEquals.includes('Requeued'));
+    expect(catchers[requeued]).toMatchObject({ ErrorEquals: ['Requeued'], Next: 'QueueTimeLeft', ResultPath: '$.requeued' });
+    expect(requeued).toBeLessThan(catchers.findIndex((c) => c.ErrorEquals.includes('States.ALL')));
+    // The Cause (`{"queueTimeoutSeconds": n}`, from lifecycle.startRun) replaces the input's field WaitForSlot times out on.
+    expect(state('QueueTimeLeft')).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'state.$': 'States.JsonMerge($, States.StringToJson($.requeued.Cause), false)' },
+      OutputPath: '$.state',
+      Next: 'ProviderBusyBackoff',
+    });
+  });
+
   it('catches every error of every task into FinalizeFailure, and a failing FinalizeFailure into a Fail state', () => {
     const definition = definitionOf();
     expect(

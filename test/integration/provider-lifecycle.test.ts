@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { S3Files } from '../../lambdas/adapters/s3-files';
-import { ProviderBusy, ProviderUnavailable } from '../../lambdas/domain/errors';
+import { ProviderBusy, ProviderOutcomeUnknown, ProviderUnavailable } from '../../lambdas/domain/errors';
 import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
 import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
@@ -21,6 +21,8 @@ const { store, credits, queue } = stack.services;
 interface Script {
   create?: (request: ProviderTaskRequest) => Promise<{ taskId: string }>;
   outputs?: () => Promise<Awaited<ReturnType<Provider['outputs']>>>;
+  /** The lifecycle's clock (default: the real one). */
+  now?: () => Date;
 }
 
 /** A running job and a lifecycle whose provider follows `script` and records what it was asked. */
@@ -35,6 +37,7 @@ async function running(script: Script = {}, jobStore: typeof store = store) {
     cancelled: [] as string[],
     resumed: [] as unknown[],
     failed: [] as string[],
+    causes: [] as string[],
   };
   const provider: Provider = {
     stageInputs: async (inputs) => {
@@ -51,7 +54,10 @@ async function running(script: Script = {}, jobStore: typeof store = store) {
   const workflow: Workflow = {
     start: async () => {},
     resume: async (token, output) => void seen.resumed.push({ token, output }),
-    fail: async (token, error) => void seen.failed.push(`${token}:${error}`),
+    fail: async (token, error, cause) => {
+      seen.failed.push(`${token}:${error}`);
+      seen.causes.push(cause);
+    },
     stop: async () => {},
     status: async () => 'RUNNING',
   };
@@ -62,7 +68,7 @@ async function running(script: Script = {}, jobStore: typeof store = store) {
     provider,
     workflow,
     queue,
-    clock: { now: () => new Date() },
+    clock: { now: script.now ?? (() => new Date()) },
     callbackBaseUrl: 'https://app.test',
     log: () => {},
     countOutcome: () => {},
@@ -71,12 +77,13 @@ async function running(script: Script = {}, jobStore: typeof store = store) {
   return { userId, jobId, life, provider, workflow, seen, secretOf, job: () => store.getJob(jobId) };
 }
 
-const lost = () => Promise.reject(new Error('RunningHub create: timed out'));
+const lost = () => Promise.reject(new ProviderOutcomeUnknown('RunningHub create: timed out'));
 
 describe('a task whose create answer was lost', () => {
   it('is adopted by its webhook while the job runs, and the execution resumes', async () => {
     const run = await running({ create: lost });
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow('timed out');
+    // No answer: the job keeps waiting (RunOnProvider stays parked) instead of failing.
+    await expect(run.life.startRun(run.jobId, 'token-1')).resolves.toBeUndefined();
     expect(await run.job()).toMatchObject({ status: 'running', runToken: 'token-1', creatingAt: expect.any(String) });
     expect((await run.job())?.providerTaskId).toBeUndefined();
 
@@ -89,7 +96,8 @@ describe('a task whose create answer was lost', () => {
 
   it('is cancelled when its job has ended', async () => {
     const run = await running({ create: lost });
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow('timed out');
+    // No answer: the job keeps waiting (RunOnProvider stays parked) instead of failing.
+    await expect(run.life.startRun(run.jobId, 'token-1')).resolves.toBeUndefined();
     await run.life.fail(run.jobId, { Error: 'Error' });
     const reply = await run.life.onProviderCallback(run.jobId, run.secretOf(run.seen.created[0]), { event: 'TASK_END', taskId: '778' });
     expect(reply).toEqual({ accepted: false });
@@ -108,7 +116,7 @@ describe('a task whose create answer was lost', () => {
 
   it('is refused without the secret', async () => {
     const run = await running({ create: lost });
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toThrow();
+    await run.life.startRun(run.jobId, 'token-1');
     await expect(run.life.onProviderCallback(run.jobId, 'forged', { taskId: '780' })).rejects.toThrow('No task waits');
     expect((await run.job())?.providerTaskId).toBeUndefined();
   });
@@ -145,7 +153,8 @@ describe('startRun', () => {
   it('puts the job back at the head of the queue when the provider refused for now (500 on every try), keeping the slot count', async () => {
     const run = await running({ create: () => Promise.reject(new ProviderUnavailable('RunningHub create: 500 Injected')) });
     const before = await store.providerCapacity();
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toBeInstanceOf(ProviderUnavailable);
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(run.seen.failed).toEqual(['token-1:Requeued']);
     expect(await run.job()).toMatchObject({ status: 'queued', refunded: false, providerFiles: { image: 'api/image-1.png' } });
     expect(await store.providerCapacity()).toEqual(before);
     expect(await queue.grantNext()).toBe(1);
@@ -162,7 +171,8 @@ describe('startRun', () => {
       },
     });
     const { slot } = (await run.job()) ?? {};
-    await expect(run.life.startRun(run.jobId, 'token-1')).rejects.toBeInstanceOf(ProviderBusy);
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(run.seen.failed).toEqual(['token-1:Requeued']);
     const requeued = await run.job();
     expect(requeued).toMatchObject({ status: 'queued', charged: true, refunded: false, providerFiles: { image: 'api/image-1.png' } });
     expect([requeued?.slot, requeued?.runToken, requeued?.creatingAt, requeued?.callbackSecretHash]).toEqual([
@@ -185,6 +195,51 @@ describe('startRun', () => {
     expect(run.seen.staged).toBe(1);
     expect(run.seen.created.map((r) => r.files)).toEqual([{ image: 'api/image-1.png' }, { image: 'api/image-1.png' }]);
     expect(await run.job()).toMatchObject({ providerTaskId: '901', providerFiles: { image: 'api/image-1.png' } });
+  });
+
+  /** A running job whose every create the key refuses (421), and `at(ms)`, which sets the lifecycle's clock that long after its admission. */
+  async function alwaysRefused() {
+    const clock = { now: new Date() };
+    const run = await running({
+      create: () => Promise.reject(new ProviderBusy('RunningHub create: 421 TASK_QUEUE_MAXED')),
+      now: () => clock.now,
+    });
+    const job = (await run.job()) as NonNullable<Awaited<ReturnType<typeof run.job>>>;
+    const at = (offsetMs: number) => {
+      clock.now = new Date(Date.parse(job.createdAt) + offsetMs);
+    };
+    return { run, job, at };
+  }
+
+  it('sends a requeued job back with what is left of its queue timeout, counted from its admission', async () => {
+    const { run, job, at } = await alwaysRefused();
+    at(10_000);
+    await run.life.startRun(run.jobId, 'token-1');
+    const firstLeft = job.limits.queueSeconds - 10 - BUSY_HOLD_MS / 1000;
+    expect(run.seen.causes).toEqual([JSON.stringify({ queueTimeoutSeconds: firstLeft })]);
+
+    // Granted again 30 s after admission and refused again: the wait left shrinks, it does not start afresh.
+    await store.noteProviderCapacity(50, new Date(0).toISOString()); // the key's 421 has aged
+    expect(await queue.grantNext()).toBeGreaterThanOrEqual(1);
+    at(30_000);
+    await run.life.startRun(run.jobId, 'token-2');
+    expect(run.seen.failed).toEqual(['token-1:Requeued', 'token-2:Requeued']);
+    expect(run.seen.causes[1]).toBe(JSON.stringify({ queueTimeoutSeconds: firstLeft - 20 }));
+    expect((await run.job())?.status).toBe('queued');
+    // Leave the queue as it was for the next test: no job waiting at its head, no key answer holding the slots down.
+    await run.life.cancel(run.userId, run.jobId);
+    await store.noteProviderCapacity(50, new Date(0).toISOString());
+  });
+
+  it('ends a job refused once its queue timeout has passed with QUEUE_TIMEOUT instead of requeueing it again', async () => {
+    const { run, job, at } = await alwaysRefused();
+    at(job.limits.queueSeconds * 1000);
+    await run.life.startRun(run.jobId, 'token-1');
+    expect(run.seen.failed).toEqual(['token-1:QueueTimeout']);
+    // The state machine's Catch finalizes it: still running, it holds its slot until then.
+    expect((await run.job())?.status).toBe('running');
+    await run.life.fail(run.jobId, { Error: 'QueueTimeout', Cause: run.seen.causes[0] });
+    expect(await run.job()).toMatchObject({ status: 'failed', refunded: true, error: { code: 'QUEUE_TIMEOUT' } });
   });
 
   it('does not fail the run when the outputs check right after create meets a network blip', async () => {

@@ -30,7 +30,8 @@ export async function startTestStack(env: Record<string, string> = {}, options: 
     await stop();
   };
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamodbEndpoint }));
-  return { ...stack, api: apiClient(stack.url), doc, config: { tableName } };
+  // Assigned, not spread: a spread would read `provider`, which throws when the stack uses an external endpoint.
+  return Object.assign(stack, { api: apiClient(stack.url), doc, config: { tableName } });
 }
 
 export type StartedTestStack = Awaited<ReturnType<typeof startTestStack>>;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffMs, transientError, withRetries } from '../../lambdas/adapters/retry';
 import { RunningHubProvider } from '../../lambdas/adapters/runninghub';
 import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
-import { ProviderBusy, ProviderFailed, ProviderUnavailable } from '../../lambdas/domain/errors';
+import { ProviderBusy, ProviderFailed, ProviderOutcomeUnknown, ProviderUnavailable } from '../../lambdas/domain/errors';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import * as docs from '../fixtures/runninghub/docs';
 
@@ -62,11 +62,11 @@ describe('create', () => {
     ['a timeout', new DOMException('The operation was aborted due to timeout', 'TimeoutError')],
     ['a network error', new TypeError('fetch failed')],
     ['HTTP 502', new Response('bad gateway', { status: 502 })],
-  ])('gives up as a plain Error when one try ended in %s: a task may exist', async (_name, unknown) => {
+  ])('gives up as ProviderOutcomeUnknown when one try ended in %s: a task may exist', async (_name, unknown) => {
     const fail = () => json({ code: 500, msg: 'UNKNOWN_ERROR', data: null });
     const { provider } = scripted([fail(), unknown, fail()]);
     const error = await provider.createTask(request).catch((e: unknown) => e as Error);
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(ProviderOutcomeUnknown);
     expect([ProviderUnavailable, ProviderBusy, ProviderFailed].some((kind) => error instanceof kind)).toBe(false);
   });
 
