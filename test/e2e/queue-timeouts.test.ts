@@ -4,8 +4,10 @@ import { assertInvariants } from '../support/invariants';
 import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
 
-// One slot, a 3 s run limit and a 2 s queue limit, so both timeouts happen within one test.
-const stack = await startTestStack({ MAX_RUNNING: '1', RUN_TIMEOUT_SECONDS: '3', QUEUE_TIMEOUT_SECONDS: '2', PROVIDER_LATENCY_MS: '200' });
+// One slot, an 8 s run limit and a 2 s queue limit, so both timeouts happen within one test. The run limit is well
+// above the queue limit so that, however slowly a loaded machine admits the second job, it times out in the queue
+// before the first job's limit frees the slot (with 3 s, a second job admitted 1 s late was granted instead).
+const stack = await startTestStack({ MAX_RUNNING: '1', RUN_TIMEOUT_SECONDS: '8', QUEUE_TIMEOUT_SECONDS: '2', PROVIDER_LATENCY_MS: '200' });
 afterAll(() => stack.stop());
 const { api } = stack;
 
