@@ -145,7 +145,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const tools: Record<string, ToolSummary> = {};
   const totals: Partial<Record<JobStatus, number>> = {};
   for (const job of jobs) {
-    const t = (tools[job.tool] ??= { byStatus: {}, total: 0, oldestQueuedSeconds: null, oldestRunningSeconds: null });
+    tools[job.tool] ??= { byStatus: {}, total: 0, oldestQueuedSeconds: null, oldestRunningSeconds: null };
+    const t = tools[job.tool] as ToolSummary;
     t.byStatus[job.status] = (t.byStatus[job.status] ?? 0) + 1;
     t.total++;
     totals[job.status] = (totals[job.status] ?? 0) + 1;

@@ -1,7 +1,7 @@
 import { ProviderBusy, ProviderFailed, ProviderOutcomeUnknown, ProviderUnavailable } from '../domain/errors';
 import type { Provider, ProviderInput, ProviderOutcome, ProviderTaskRequest } from '../domain/ports';
 import { isRefusal, isTransient, type RetryClock, type RetryPolicy, realClock, transientError, withRetries } from './retry';
-import { buildNodeInfoList, parseWorkflowMap, type WorkflowMap } from './runninghub-workflows';
+import { buildNodeInfoList, type WorkflowMap } from './runninghub-workflows';
 
 /**
  * RunningHub's ComfyUI workflow API (`/task/openapi/*`). Every answer is HTTP 200 with a business

@@ -252,7 +252,7 @@ export function lifecycle(deps: LifecycleDeps) {
   /** The "release queue" button: cancels the caller's waiting job(s), with refund. */
   async function releaseQueue(userId: string, activeJobId: string | null) {
     const job = activeJobId ? await store.getJob(activeJobId) : null;
-    if (!job || job.status !== 'queued') return { cancelled: [] as string[] };
+    if (job?.status !== 'queued') return { cancelled: [] as string[] };
     try {
       await cancel(userId, job.jobId);
       return { cancelled: [job.jobId] };

@@ -230,7 +230,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
   /** `Get Workflow JSON`: the workflow's API format as a JSON string in `data.prompt`. */
   function apiFormat(body: Record<string, unknown>): Reply {
     const workflow = workflows[String(body.workflowId ?? '')];
-    if (!workflow || workflow.kind !== 'workflow') return fail(CODES.WORKFLOW_NOT_EXISTS);
+    if (workflow?.kind !== 'workflow') return fail(CODES.WORKFLOW_NOT_EXISTS);
     return ok({ prompt: JSON.stringify(workflow.prompt) });
   }
 
