@@ -1,6 +1,7 @@
 import { checkpoint } from './faults';
 import type { JobRecord } from './jobs';
 import type { Clock, JobStore, QueueStore, Workflow } from './ports';
+import { runningDeadlineSeconds } from './run-budget';
 
 export interface QueueDeps {
   store: JobStore & QueueStore;
@@ -53,8 +54,8 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
     const job = await store.getJob(jobId);
     if (!job || job.status !== 'queued') return false;
     const now = clock.now();
-    // The deadline covers the run limit plus time to collect outputs and finalize.
-    const deadline = new Date(now.getTime() + (job.limits.runSeconds + 120) * 1000).toISOString();
+    // The longest legal path of a running job: the run limit plus retries, collecting and finalizing (run-budget.ts).
+    const deadline = new Date(now.getTime() + runningDeadlineSeconds(job.limits.runSeconds) * 1000).toISOString();
     if (!(await store.grant(job, slot, now.toISOString(), deadline))) return false;
     await checkpoint('grant:after-commit', jobId);
     const granted = await store.getJob(jobId);
