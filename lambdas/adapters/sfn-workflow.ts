@@ -47,6 +47,7 @@ export class SfnWorkflow implements Workflow {
   }
 
   async status(jobId: string): Promise<ExecutionStatus> {
+    await checkpoint('sfn:describe-execution', jobId);
     try {
       const { status } = await this.sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(jobId) }));
       return (status as ExecutionStatus | undefined) ?? 'MISSING';
