@@ -41,7 +41,10 @@ export class Healing extends Construct {
       // Re-driving a lost admission runs the S3 event's own admission: it reads the upload, copies it to its
       // admitted/ key and starts the job's execution.
       .bindBucket(storage.bucket, { read: [INPUTS_PREFIX, ADMITTED_PREFIX], write: [ADMITTED_PREFIX] });
-    this.sweeper.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArns.arn] }));
+    // Starting a re-driven admission's execution; listing the running executions (one call per 1,000 live jobs).
+    this.sweeper.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [stateMachineArns.arn] }),
+    );
     this.cleanup = healer('ExecutionEndedFunction', 'execution-ended');
 
     new Rule(this, 'SweepSchedule', {

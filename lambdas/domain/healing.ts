@@ -13,10 +13,10 @@ const HEAL_CONCURRENCY = 8;
  * DescribeExecution calls one sweep makes at most. Step Functions throttles DescribeExecution per account and region
  * with a token bucket; the lowest quota AWS has published is a bucket of 200 refilled at 2/s (120 a minute). 100 per
  * one-minute sweep fits the bucket as a burst and stays under the refill, leaving room for `npm run audit`. The job's
- * own state decides first (in grace, past its timeout or deadline: no call); the calls go to the jobs looked at least
- * recently, so with N live jobs each execution is described every ⌈N / 100⌉ sweeps (5,000 jobs: 50 minutes). That
- * backstop is for lost end events only: an execution that fails, times out or is aborted is healed by the
- * execution-ended rule within seconds.
+ * own state decides first (in grace, past its timeout or deadline: no call), then one ListExecutions page per 1,000
+ * running executions (5,000 live jobs: 5 calls); only jobs missing from that list are described, to confirm, least
+ * recently described first. More than 100 of those at once (a mass failure) take ⌈N / 100⌉ sweeps; an execution that
+ * fails, times out or is aborted is healed by the execution-ended rule within seconds anyway.
  */
 export const DESCRIBES_PER_SWEEP = 100;
 
@@ -174,9 +174,19 @@ export function healing(deps: HealingDeps) {
 
     const live = await store.liveJobs();
     const liveById = new Map(live.map((job) => [job.jobId, job]));
-    const scan = { examined: 0, described: 0, deferred: 0, failed: 0 };
+    const scan = { examined: 0, listed: 0, described: 0, deferred: 0, failed: 0 };
+    // Running executions, listed in pages of 1,000 (read after the jobs: an execution listed is still running now).
+    // Only a job whose execution is not listed is described, to confirm it ended; without the list, every one is.
+    const running = await workflow.runningJobIds?.().catch((error: unknown) => {
+      log('listing running executions failed; describing each job', { error: (error as Error).message });
+      return undefined;
+    });
     let budget = deps.describeBudget ?? DESCRIBES_PER_SWEEP;
     const describe = async (jobId: string) => {
+      if (running?.has(jobId)) {
+        scan.listed++;
+        return 'RUNNING' as const;
+      }
       if (budget <= 0) return undefined;
       budget--;
       scan.described++;

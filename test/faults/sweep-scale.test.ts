@@ -5,6 +5,7 @@ import { arm, disarm, firings } from '../../lambdas/domain/faults';
 import { DESCRIBES_PER_SWEEP } from '../../lambdas/domain/healing';
 import type { JobRecord } from '../../lambdas/domain/jobs';
 import { type StartedTestStack, startTestStack } from '../support/local-stack';
+import { image } from '../support/media';
 
 /**
  * The sweeper at scale, on the local runtime (the synthesized sweeper function in its sandbox, behind the IAM
@@ -20,7 +21,7 @@ const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Throt
 type SweepResult = {
   repairs: Record<string, number>;
   gauges: { queued: number; running: number };
-  scan: { examined: number; described: number; deferred: number; failed: number };
+  scan: { examined: number; listed: number; described: number; deferred: number; failed: number };
 };
 
 let stack: StartedTestStack;
@@ -61,7 +62,8 @@ async function sweep(): Promise<SweepResult> {
 }
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  // A short grace, so that the job submitted through the API below is old enough to be checked within the test.
+  stack = await startTestStack({ HEAL_GRACE_MS: '2000', PROVIDER_LATENCY_MS: '600000' });
   store = new DynamoStore(stack.doc, stack.tableName, 30);
   // Admitted ten minutes ago, one millisecond apart: well past the heal grace, in a known queue order.
   const base = Date.now() - 10 * 60_000;
@@ -107,5 +109,18 @@ describe('a sweep of 5,000 live jobs', () => {
     expect(second.scan.examined).toBe(LIVE_JOBS - (DESCRIBES_PER_SWEEP - 3));
     expect(second.scan.failed).toBe(0);
     for (const job of jobs.slice(0, 3)) expect((await store.getJob(job.jobId))?.error?.code).toBe('HEALED');
+  }, 300_000);
+
+  it('takes a job whose execution the list shows running as alive, without describing it', async () => {
+    const user = await stack.api.user(`${run}-live`, 5);
+    const jobId = await stack.api.submit(user.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image() }]);
+    await stack.api.waitForJob(user.token, jobId, (job) => job.status === 'queued' || job.status === 'running', 60_000);
+    arm('sfn:describe-execution', { action: 'delay', delayMs: 0, subject: jobId, times: Number.POSITIVE_INFINITY });
+    // Past its grace: from here on only its execution says whether it has a driver.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const third = await sweep();
+    expect(third.scan.listed).toBeGreaterThanOrEqual(1);
+    expect(firings('sfn:describe-execution').filter((f) => f.subject === jobId)).toEqual([]);
+    expect((await stack.api.job(user.token, jobId)).body.status).toMatch(/queued|running/);
   }, 300_000);
 });
