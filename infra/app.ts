@@ -1,6 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { GhostlessStack } from './ghostless-stack';
 import { enforceAwsSolutions } from './nag';
+import { parseReservedConcurrency } from './reserved-concurrency';
 
 const app = new App();
 // cdk-nag AwsSolutions: synthesis (and so deployment) fails on any finding not acknowledged with a reason.
@@ -59,5 +60,7 @@ new GhostlessStack(app, 'Ghostless', {
   cognitoFeaturePlan: app.node.tryGetContext('cognitoFeaturePlan'),
   // `-c alarmEmail=ops@example.com`: every alarm e-mails there.
   alarmEmail: app.node.tryGetContext('alarmEmail'),
+  // `-c reservedConcurrency=on` (or a JSON object per function): off by default, as a new account cannot reserve any.
+  reservedConcurrency: parseReservedConcurrency(app.node.tryGetContext('reservedConcurrency'), days('maxRunning') ?? 3),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

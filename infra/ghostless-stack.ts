@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { parseWorkflowMap } from '../lambdas/adapters/runninghub-workflows';
@@ -15,6 +16,7 @@ import { SpaOriginCors } from './constructs/spa-cors';
 import { Storage } from './constructs/storage';
 import { Web, type WebDomain } from './constructs/web';
 import { acknowledge } from './nag';
+import type { HandoffFunction, ReservedConcurrency } from './reserved-concurrency';
 
 const DEFAULT_FILE_HOSTS = 'rh-images.xiaoyaoyou.com,*.runninghub.ai,*.runninghub.cn';
 
@@ -45,6 +47,8 @@ export interface GhostlessStackProps extends StackProps {
   cognitoFeaturePlan?: 'plus' | 'essentials';
   /** Who every alarm notifies (an SNS e-mail subscription; the address confirms it once). */
   alarmEmail?: string;
+  /** Reserved concurrency of the hand-off functions (default none: see infra/reserved-concurrency.ts). */
+  reservedConcurrency?: ReservedConcurrency;
 }
 
 export class GhostlessStack extends Stack {
@@ -159,6 +163,10 @@ export class GhostlessStack extends Stack {
       this.healing.cleanup,
     ];
     for (const fn of providerCallers) this.providerApiKey.grantRead(fn);
+    for (const fn of [...this.jobs.functions, this.healing.cleanup]) {
+      const reserved = props.reservedConcurrency?.[fn.handlerFile as HandoffFunction];
+      if (reserved !== undefined) (fn.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved;
+    }
     this.alerts = new Alerts(this, 'Alerts', {
       email: props.alarmEmail,
       stateMachine: this.jobs.stateMachine,

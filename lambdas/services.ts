@@ -22,6 +22,7 @@ import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
 import { jobViews } from './domain/views';
 import { logger, metrics } from './logger';
+import { jobOutcomeMetric, METRICS } from './metric-names';
 
 /** Wires the domain to its adapters. Handlers use the singleton in `runtime.ts`; tests build their own. */
 export function buildServices(config: Config, overrides: { workflow?: Workflow } = {}) {
@@ -53,11 +54,12 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   );
   const views = jobViews(store, files);
   const creditService = credits(store, config.signupCredits);
-  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log });
-  const countOutcome = (status: string, tool: string) => {
+  const recordHandoff = (ms: number) => metrics.addMetric(METRICS.handoffMs, MetricUnit.Milliseconds, ms);
+  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log, recordHandoff });
+  const countOutcome = (status: Parameters<typeof jobOutcomeMetric>[0], tool: string) => {
     const metric = metrics.singleMetric();
     metric.addDimension('tool', tool);
-    metric.addMetric(`job_${status}`, MetricUnit.Count, 1);
+    metric.addMetric(jobOutcomeMetric(status), MetricUnit.Count, 1);
   };
   const jobLifecycle = lifecycle({
     store,

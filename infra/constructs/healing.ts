@@ -5,6 +5,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { TOOLS, type ToolId } from '../../lambdas/domain/catalog';
+import { HEALED_METRICS, jobOutcomeMetric, METRIC_NAMESPACE, METRIC_SERVICE, METRICS } from '../../lambdas/metric-names';
 import { GhostlessFunction } from './ghostless-function';
 import { ADMITTED_PREFIX, INPUTS_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
 
@@ -39,7 +41,10 @@ export class Healing extends Construct {
       // Re-driving a lost admission runs the S3 event's own admission: it reads the upload, copies it to its
       // admitted/ key and starts the job's execution.
       .bindBucket(storage.bucket, { read: [INPUTS_PREFIX, ADMITTED_PREFIX], write: [ADMITTED_PREFIX] });
-    this.sweeper.addToRolePolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArns.arn] }));
+    // Starting a re-driven admission's execution; listing the running executions (one call per 1,000 live jobs).
+    this.sweeper.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:StartExecution', 'states:ListExecutions'], resources: [stateMachineArns.arn] }),
+    );
     this.cleanup = healer('ExecutionEndedFunction', 'execution-ended');
 
     new Rule(this, 'SweepSchedule', {
@@ -57,9 +62,15 @@ export class Healing extends Construct {
       targets: [new LambdaFunction(this.cleanup, { retryAttempts: 8 })],
     });
 
-    const ghostless = (metricName: string, statistic = 'Sum') =>
-      new Metric({ namespace: 'Ghostless', metricName, dimensionsMap: { service: 'ghostless' }, statistic, period: Duration.minutes(5) });
-    const healed = ghostless('healed_total');
+    const ghostless = (metricName: string, statistic = 'Sum', dimensions: Record<string, string> = {}) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: METRIC_SERVICE, ...dimensions },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    const healed = ghostless(METRICS.healedTotal);
     new Alarm(this, 'HealedJobsAlarm', {
       alarmDescription: 'The sweeper is healing jobs: something is killing drivers',
       metric: new MathExpression({ expression: 'SUM(METRICS())', usingMetrics: { healed }, period: Duration.hours(1) }),
@@ -70,7 +81,7 @@ export class Healing extends Construct {
     });
     new Alarm(this, 'OldestQueuedAlarm', {
       alarmDescription: 'A job has waited in the queue for over 30 minutes',
-      metric: ghostless('oldest_queued_seconds', 'Maximum'),
+      metric: ghostless(METRICS.oldestQueuedSeconds, 'Maximum'),
       threshold: 1800,
       evaluationPeriods: 2,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -85,42 +96,31 @@ export class Healing extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
+    const handoff = (statistic: string) => ghostless(METRICS.handoffMs, statistic);
     new Dashboard(this, 'Dashboard', {
       widgets: [
         [
           new GraphWidget({
-            title: 'Queue depth and running jobs',
-            left: [ghostless('queued', 'Maximum'), ghostless('running', 'Maximum')],
+            title: 'Queue length and running jobs',
+            left: [ghostless(METRICS.queued, 'Maximum'), ghostless(METRICS.running, 'Maximum')],
           }),
-          new GraphWidget({ title: 'Oldest queued (s)', left: [ghostless('oldest_queued_seconds', 'Maximum')] }),
+          new GraphWidget({ title: 'Oldest queued (s)', left: [ghostless(METRICS.oldestQueuedSeconds, 'Maximum')] }),
+          new GraphWidget({
+            title: 'Hand-off latency (ms): free slot seen → next job woken',
+            left: [handoff('p50'), handoff('p99'), handoff('Maximum')],
+          }),
         ],
         [
+          new GraphWidget({ title: 'Heals by kind', left: HEALED_METRICS.map((name) => ghostless(name)) }),
           new GraphWidget({
-            title: 'Heals by kind',
-            left: [
-              'queued_without_driver',
-              'queued_past_timeout',
-              'running_without_driver',
-              'running_past_deadline',
-              'slot_leak',
-              'lock_leak',
-              'lost_wakeup',
-              'lost_admission',
-            ].map((kind) => ghostless(`healed_${kind}`)),
+            title: 'Sweeps: jobs examined, deferred (DescribeExecution budget), failed',
+            left: [ghostless(METRICS.sweepExamined, 'Maximum')],
+            right: [ghostless(METRICS.sweepDeferred, 'Maximum'), ghostless(METRICS.sweepFailed)],
           }),
           new GraphWidget({
             title: 'Job outcomes per tool',
-            left: ['succeeded', 'failed', 'cancelled'].flatMap((status) =>
-              ['upscale-image', 'upscale-video', 'pose-changer', 'try-on'].map(
-                (tool) =>
-                  new Metric({
-                    namespace: 'Ghostless',
-                    metricName: `job_${status}`,
-                    dimensionsMap: { service: 'ghostless', tool },
-                    statistic: 'Sum',
-                    period: Duration.minutes(5),
-                  }),
-              ),
+            left: (['succeeded', 'failed', 'cancelled'] as const).flatMap((status) =>
+              (Object.keys(TOOLS) as ToolId[]).map((tool) => ghostless(jobOutcomeMetric(status), 'Sum', { tool })),
             ),
           }),
         ],

@@ -19,6 +19,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
+import { COLLECT_RETRY, FINALIZE_RETRY, type RetryPolicy, STEP_TIMEOUT_SECONDS, THROTTLE_RETRY } from '../../lambdas/domain/run-budget';
 import { acknowledge, acknowledgeWildcard } from '../nag';
 import { GhostlessFunction } from './ghostless-function';
 import { ADMITTED_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
@@ -30,6 +31,13 @@ export interface JobMachineProps {
   /** Where the provider's webhook reaches the API. */
   publicApiUrl: string;
 }
+
+const retryProps = ({ maxAttempts, intervalSeconds, backoffRate, maxDelaySeconds }: RetryPolicy) => ({
+  maxAttempts,
+  interval: Duration.seconds(intervalSeconds),
+  backoffRate,
+  ...(maxDelaySeconds !== undefined && { maxDelay: Duration.seconds(maxDelaySeconds) }),
+});
 
 /** Name fixed up front so functions can be granted on the ARN without a dependency cycle. */
 export const stateMachineArnOf = (scope: Construct) => {
@@ -58,23 +66,26 @@ export class JobMachine extends Construct {
   constructor(scope: Construct, id: string, { storage, environment, publicApiUrl }: JobMachineProps) {
     super(scope, id);
     const { name, arn } = stateMachineArnOf(this);
-    const step = (fnId: string, handlerFile: string, timeout = 30, memorySize?: number) =>
+    const step = (fnId: string, handlerFile: string, timeout: number, memorySize?: number) =>
       new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(timeout), ...(memorySize && { memorySize }) })
         .bindTable(storage.table)
         .allowTaskResponses(arn);
 
-    const waitFn = step('WaitForSlotFunction', 'wait-for-slot');
-    const runFn = step('RunOnProviderFunction', 'run-on-provider', 120)
+    const waitFn = step('WaitForSlotFunction', 'wait-for-slot', STEP_TIMEOUT_SECONDS.waitForSlot);
+    const runFn = step('RunOnProviderFunction', 'run-on-provider', STEP_TIMEOUT_SECONDS.runOnProvider)
       // Presigns the admitted copies of the inputs, never the keys the browser can still upload to.
       .bindBucket(storage.bucket, { read: [ADMITTED_PREFIX] })
       .addEnvironment('PUBLIC_API_URL', publicApiUrl);
     // Collecting streams each output (at most 40 MiB in flight, provider-output.ts) and sniffs its type: 256 MB covers
     // that plus the runtime. 300 s moves the largest output (OUTPUT_LIMITS: 2 GiB) at 7.2 MB/s or faster.
-    const collectFn = step('CollectOutputsFunction', 'collect-outputs', 300, 256).bindBucket(storage.bucket, {
-      write: [OUTPUTS_PREFIX],
-      streamed: true,
-    });
-    const finalizeFn = step('FinalizeFunction', 'finalize');
+    const collectFn = step('CollectOutputsFunction', 'collect-outputs', STEP_TIMEOUT_SECONDS.collectOutputs, 256).bindBucket(
+      storage.bucket,
+      {
+        write: [OUTPUTS_PREFIX],
+        streamed: true,
+      },
+    );
+    const finalizeFn = step('FinalizeFunction', 'finalize', STEP_TIMEOUT_SECONDS.finalize);
     this.functions = [waitFn, runFn, collectFn, finalizeFn];
 
     const jobId = JsonPath.stringAt('$.jobId');
@@ -98,7 +109,7 @@ export class JobMachine extends Construct {
       resultSelector: { 'outputs.$': '$.Payload' },
       resultPath: '$.collected',
     });
-    collectOutputs.addRetry({ errors: ['Error'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3 });
+    collectOutputs.addRetry({ errors: ['Error'], ...retryProps(COLLECT_RETRY) });
     const finalize = new LambdaInvoke(this, 'Finalize', {
       lambdaFunction: finalizeFn,
       payload: TaskInput.fromObject({ jobId, outputs: JsonPath.objectAt('$.collected.outputs') }),
@@ -110,20 +121,13 @@ export class JobMachine extends Construct {
       resultPath: JsonPath.DISCARD,
     });
     for (const task of [finalize, finalizeFailure]) {
-      task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 6 });
+      task.addRetry({ errors: ['States.ALL'], ...retryProps(FINALIZE_RETRY) });
     }
 
     for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize, finalizeFailure]) {
       // LambdaInvoke already retries Lambda.ServiceException, AWSLambdaException and SdkClientException; a throttle is
       // transient too. Invoked again at 1, 2, 4 … 30 s (with jitter): about 3 minutes before the Catch decides.
-      task.addRetry({
-        errors: ['Lambda.TooManyRequestsException'],
-        interval: Duration.seconds(1),
-        backoffRate: 2,
-        maxDelay: Duration.seconds(30),
-        jitterStrategy: JitterType.FULL,
-        maxAttempts: 10,
-      });
+      task.addRetry({ errors: ['Lambda.TooManyRequestsException'], ...retryProps(THROTTLE_RETRY), jitterStrategy: JitterType.FULL });
     }
 
     const done = new Succeed(this, 'Done');

@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  ListExecutionsCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   type SFNClient,
@@ -47,6 +48,7 @@ export class SfnWorkflow implements Workflow {
   }
 
   async status(jobId: string): Promise<ExecutionStatus> {
+    await checkpoint('sfn:describe-execution', jobId);
     try {
       const { status } = await this.sfn.send(new DescribeExecutionCommand({ executionArn: this.executionArn(jobId) }));
       return (status as ExecutionStatus | undefined) ?? 'MISSING';
@@ -54,6 +56,19 @@ export class SfnWorkflow implements Workflow {
       if ((error as Error).name === 'ExecutionDoesNotExist') return 'MISSING';
       throw error;
     }
+  }
+
+  async runningJobIds() {
+    const names = new Set<string>();
+    let nextToken: string | undefined;
+    do {
+      const page = await this.sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING', maxResults: 1000, nextToken }),
+      );
+      for (const execution of page.executions ?? []) if (execution.name) names.add(execution.name);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return names;
   }
 
   private executionArn(jobId: string) {

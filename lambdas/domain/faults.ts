@@ -34,7 +34,9 @@ export type FaultPoint =
   /** sfn-workflow adapter: StartExecution about to be sent (subject: the job id). */
   | 'sfn:start-execution'
   /** sfn-workflow adapter: SendTaskSuccess about to be sent (subject: the task token). */
-  | 'sfn:send-task-success';
+  | 'sfn:send-task-success'
+  /** sfn-workflow adapter: DescribeExecution about to be sent (subject: the job id; a crash with a ThrottlingException = throttled). */
+  | 'sfn:describe-execution';
 
 export type FaultAction = 'crash' | 'delay';
 

@@ -9,6 +9,16 @@ import type { JobQueue } from './queue';
 
 /** Stragglers diagnosed and healed at once by one sweep. */
 const HEAL_CONCURRENCY = 8;
+/**
+ * DescribeExecution calls one sweep makes at most. Step Functions throttles DescribeExecution per account and region
+ * with a token bucket; the lowest quota AWS has published is a bucket of 200 refilled at 2/s (120 a minute). 100 per
+ * one-minute sweep fits the bucket as a burst and stays under the refill, leaving room for `npm run audit`. The job's
+ * own state decides first (in grace, past its timeout or deadline: no call), then one ListExecutions page per 1,000
+ * running executions (5,000 live jobs: 5 calls); only jobs missing from that list are described, to confirm, least
+ * recently described first. More than 100 of those at once (a mass failure) take ⌈N / 100⌉ sweeps; an execution that
+ * fails, times out or is aborted is healed by the execution-ended rule within seconds anyway.
+ */
+export const DESCRIBES_PER_SWEEP = 100;
 
 export interface LiveStore {
   liveJobs(): Promise<JobRecord[]>;
@@ -35,18 +45,23 @@ export interface HealingDeps {
   clock: Clock;
   /** How long a job may look driverless before it is healed (covers start-up races). */
   graceMs: number;
+  /** DescribeExecution calls per sweep (default DESCRIBES_PER_SWEEP). */
+  describeBudget?: number;
   log(message: string, fields: Record<string, unknown>): void;
 }
 
-export type Repair =
-  | 'queued_without_driver'
-  | 'queued_past_timeout'
-  | 'running_without_driver'
-  | 'running_past_deadline'
-  | 'slot_leak'
-  | 'lock_leak'
-  | 'lost_wakeup'
-  | 'lost_admission';
+/** Every kind of repair a sweep counts (one metric each). */
+export const REPAIRS = [
+  'queued_without_driver',
+  'queued_past_timeout',
+  'running_without_driver',
+  'running_past_deadline',
+  'slot_leak',
+  'lock_leak',
+  'lost_wakeup',
+  'lost_admission',
+] as const;
+export type Repair = (typeof REPAIRS)[number];
 
 /**
  * Why a live job has no working driver, or null if it has one: the sweeper's rule, shared with `npm run audit`.
@@ -83,7 +98,8 @@ export function healing(deps: HealingDeps) {
 
   const age = (iso: string | null | undefined) => (iso ? clock.now().getTime() - Date.parse(iso) : 0);
 
-  const diagnose = (job: JobRecord) => diagnoseJob(job, clock.now(), graceMs, () => workflow.status(job.jobId)) as Promise<Repair | null>;
+  /** When each live job's execution was last described (this warm sweeper's memory): the budget goes to the oldest. */
+  const describedAt = new Map<string, number>();
 
   /**
    * Finalizes a driverless job. A provider task known to have finished keeps its real outcome;
@@ -157,21 +173,53 @@ export function healing(deps: HealingDeps) {
     };
 
     const live = await store.liveJobs();
+    const liveById = new Map(live.map((job) => [job.jobId, job]));
+    const scan = { examined: 0, listed: 0, described: 0, deferred: 0, failed: 0 };
+    // Running executions, listed in pages of 1,000 (read after the jobs: an execution listed is still running now).
+    // Only a job whose execution is not listed is described, to confirm it ended; without the list, every one is.
+    const running = await workflow.runningJobIds?.().catch((error: unknown) => {
+      log('listing running executions failed; describing each job', { error: (error as Error).message });
+      return undefined;
+    });
+    let budget = deps.describeBudget ?? DESCRIBES_PER_SWEEP;
+    const describe = async (jobId: string) => {
+      if (running?.has(jobId)) {
+        scan.listed++;
+        return 'RUNNING' as const;
+      }
+      if (budget <= 0) return undefined;
+      budget--;
+      scan.described++;
+      const status = await workflow.status(jobId);
+      describedAt.set(jobId, clock.now().getTime());
+      return status;
+    };
     // A few jobs at a time: every repair is a conditional write, so heals racing each other (or a live driver)
     // settle in DynamoDB, and a restart's worth of stragglers is healed within one interval, not one by one.
-    const pending = [...live];
+    const pending = [...live].sort((a, b) => (describedAt.get(a.jobId) ?? 0) - (describedAt.get(b.jobId) ?? 0));
+    let next = 0;
     const worker = async () => {
-      for (let job = pending.shift(); job; job = pending.shift()) {
-        const repair = await diagnose(job);
-        if (!repair) continue;
-        log('healing job', { jobId: job.jobId, status: job.status, repair });
-        // A used token is tolerated as "gone", so waking twice is harmless.
-        if (repair === 'lost_wakeup') await workflow.resume(job.waitToken as string, { slot: job.slot });
-        else await heal(job);
-        count(repair);
+      for (let job = pending[next++]; job; job = pending[next++]) {
+        scan.examined++;
+        try {
+          const repair = await diagnoseJob(job, clock.now(), graceMs, () => describe(job.jobId));
+          // Out of DescribeExecution calls for this sweep: a later sweep looks at it first.
+          if (repair === 'unverified') scan.deferred++;
+          if (!repair || repair === 'unverified') continue;
+          log('healing job', { jobId: job.jobId, status: job.status, repair });
+          // A used token is tolerated as "gone", so waking twice is harmless.
+          if (repair === 'lost_wakeup') await workflow.resume(job.waitToken as string, { slot: job.slot });
+          else await heal(job);
+          count(repair);
+        } catch (error) {
+          // A throttled call or a failed heal must not stop the sweep: the next one tries this job again.
+          scan.failed++;
+          log('examining a job failed', { jobId: job.jobId, error: (error as Error).message });
+        }
       }
     };
     await Promise.all(Array.from({ length: HEAL_CONCURRENCY }, worker));
+    for (const jobId of describedAt.keys()) if (!liveById.has(jobId)) describedAt.delete(jobId);
     const intents = await store.pendingIntents();
     const readmitter = async () => {
       for (let pending = intents.shift(); pending; pending = intents.shift()) {
@@ -184,27 +232,46 @@ export function healing(deps: HealingDeps) {
       }
     };
     await Promise.all(Array.from({ length: HEAL_CONCURRENCY }, readmitter));
+    // The live list already shows most holders alive (finalizing releases slot and lock in the same transaction):
+    // only the others are read again.
+    const holds = (job: JobRecord | null | undefined, slot: number) => job?.status === 'running' && job.slot === slot;
+    const attempt = async (what: string, fields: Record<string, unknown>, step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        scan.failed++;
+        log(`${what} failed`, { ...fields, error: (error as Error).message });
+      }
+    };
     for (const { slot, jobId } of await store.heldSlots()) {
-      const job = await store.getJob(jobId);
-      if (job?.status === 'running' && job.slot === slot) continue;
-      if (await store.releaseSlot(slot, jobId)) count('slot_leak');
+      if (holds(liveById.get(jobId), slot)) continue;
+      await attempt('checking a slot', { slot, jobId }, async () => {
+        if (holds(await store.getJob(jobId), slot)) return;
+        if (await store.releaseSlot(slot, jobId)) count('slot_leak');
+      });
     }
     for (const { userId, jobId } of await store.heldLocks()) {
-      const job = await store.getJob(jobId);
-      if (job && !isTerminal(job.status)) continue;
-      if (await store.releaseLock(userId, jobId)) count('lock_leak');
+      if (liveById.has(jobId)) continue;
+      await attempt('checking a lock', { userId, jobId }, async () => {
+        const job = await store.getJob(jobId);
+        if (job && !isTerminal(job.status)) return;
+        if (await store.releaseLock(userId, jobId)) count('lock_leak');
+      });
     }
-    const granted = await queue.grantNext();
+    let granted = 0;
+    await attempt('granting', {}, async () => {
+      granted = await queue.grantNext();
+    });
     if (granted > 0) for (let i = 0; i < granted; i++) count('lost_wakeup');
     // Housekeeping, not a repair: keeps a position's reads to the minutes that still have someone waiting.
-    await store.pruneQueueCounters(clock.now());
+    await attempt('pruning queue counters', {}, () => store.pruneQueueCounters(clock.now()));
     const queued = live.filter((job) => job.status === 'queued');
     const gauges = {
       queued: queued.length,
       running: live.length - queued.length,
       oldestQueuedSeconds: Math.round(Math.max(0, ...queued.map((job) => age(job.createdAt))) / 1000),
     };
-    return { repairs, gauges };
+    return { repairs, gauges, scan };
   }
 
   return { sweep, onExecutionEnded };

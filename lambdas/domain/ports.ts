@@ -125,6 +125,8 @@ export interface Workflow {
   fail(token: string, error: string, cause: string): Promise<void>;
   stop(jobId: string, cause: string): Promise<void>;
   status(jobId: string): Promise<ExecutionStatus>;
+  /** The job ids whose execution is running now, listed in pages (a few calls for thousands of jobs); optional. */
+  runningJobIds?(): Promise<Set<string>>;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'MISSING';

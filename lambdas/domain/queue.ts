@@ -1,6 +1,7 @@
 import { checkpoint } from './faults';
 import type { JobRecord } from './jobs';
 import type { Clock, JobStore, QueueStore, Workflow } from './ports';
+import { runningDeadlineSeconds } from './run-budget';
 
 export interface QueueDeps {
   store: JobStore & QueueStore;
@@ -8,6 +9,8 @@ export interface QueueDeps {
   clock: Clock;
   capacity: number;
   log(message: string, fields: Record<string, unknown>): void;
+  /** Hand-off latency: from the grant seeing a free slot to the parked execution of the next job woken (a metric in AWS). */
+  recordHandoff?(ms: number): void;
 }
 
 /** Rounds after which a grant gives up on a queue that keeps changing under it; the next release or the sweeper grants again. */
@@ -22,11 +25,12 @@ export const BUSY_HOLD_MS = 2000;
  * The FIFO queue and its slots. No polling: a waiting execution parks on a task token, and every
  * enqueue and every release runs `grantNext`, which hands free slots to the head of the queue.
  */
-export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
+export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff }: QueueDeps) {
   /** Grants free slots to the oldest waiting jobs, one transaction each; conditions settle concurrent grants. */
   async function grantNext(): Promise<number> {
     let granted = 0;
     for (let round = 0; round < MAX_GRANT_ROUNDS; round++) {
+      const seenAt = clock.now().getTime();
       // Both reads at once: a hand-off is on the critical path of the next job.
       const [all, waiting, key] = await Promise.all([store.freeSlots(capacity), store.queueHeads(capacity), store.providerCapacity()]);
       // Never above MAX_RUNNING; lower while the provider key, shared with its other clients, has said it is full.
@@ -37,7 +41,7 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
       let changed = false;
       // In order, so no job is granted before an older one: a failed grant means the queue moved, so look again.
       for (const [i, jobId] of heads.entries()) {
-        if (!(await grantOne(jobId, free[i] as number))) {
+        if (!(await grantOne(jobId, free[i] as number, seenAt))) {
           changed = true;
           break;
         }
@@ -49,17 +53,20 @@ export function jobQueue({ store, workflow, clock, capacity, log }: QueueDeps) {
     return granted;
   }
 
-  async function grantOne(jobId: string, slot: number) {
+  async function grantOne(jobId: string, slot: number, seenAt: number) {
     const job = await store.getJob(jobId);
     if (!job || job.status !== 'queued') return false;
     const now = clock.now();
-    // The deadline covers the run limit plus time to collect outputs and finalize.
-    const deadline = new Date(now.getTime() + (job.limits.runSeconds + 120) * 1000).toISOString();
+    // The longest legal path of a running job: the run limit plus retries, collecting and finalizing (run-budget.ts).
+    const deadline = new Date(now.getTime() + runningDeadlineSeconds(job.limits.runSeconds) * 1000).toISOString();
     if (!(await store.grant(job, slot, now.toISOString(), deadline))) return false;
     await checkpoint('grant:after-commit', jobId);
     const granted = await store.getJob(jobId);
     // No token yet: the execution has not parked; `park` sees the job running and wakes itself.
-    if (granted?.waitToken) await workflow.resume(granted.waitToken, { slot });
+    if (granted?.waitToken) {
+      await workflow.resume(granted.waitToken, { slot });
+      recordHandoff?.(clock.now().getTime() - seenAt);
+    }
     return true;
   }
 

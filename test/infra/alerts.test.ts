@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { HEALED_METRICS, METRIC_NAMESPACE, METRICS } from '../../lambdas/metric-names';
 import { synth } from '../support/synth';
 
 describe('alerts', () => {
@@ -42,5 +43,27 @@ describe('alerts', () => {
         )
         .sort(),
     );
+  });
+
+  it('alarm on the failed S3 events queue, the oldest queued job and the heal count', () => {
+    const metricNames = alarms.map(([, alarm]) => JSON.stringify(alarm.Properties));
+    expect(metricNames.some((text) => text.includes('ApproximateNumberOfMessagesVisible'))).toBe(true);
+    for (const name of [METRICS.oldestQueuedSeconds, METRICS.healedTotal]) {
+      expect(
+        metricNames.some((text) => text.includes(`"MetricName":"${name}"`) && text.includes(METRIC_NAMESPACE)),
+        name,
+      ).toBe(true);
+    }
+  });
+
+  it('chart queue length, running jobs, hand-off latency and every kind of heal, by the names the functions emit', () => {
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
+    const charted = (name: string) => body.includes(`\\"${name}\\"`);
+    for (const name of [METRICS.queued, METRICS.running, METRICS.handoffMs, METRICS.sweepExamined, ...HEALED_METRICS]) {
+      expect(charted(name), name).toBe(true);
+    }
+    expect(body).toContain('p99');
   });
 });

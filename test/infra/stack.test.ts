@@ -554,11 +554,15 @@ describe('least privilege', () => {
       // Each step may wake another parked execution (slot handed over) or answer its own token.
       ...stack.jobs.functions.map((fn): [IConstruct, string[]] => [fn, on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES)]),
       // The healers also inspect and stop the executions of the jobs they finalize; the sweeper starts the one of a
-      // job it admits for a lost S3 event.
+      // job it admits for a lost S3 event, and lists the running executions.
       ...[stack.healing.sweeper, stack.healing.cleanup].map((fn): [IConstruct, string[]] => [
         fn,
         [
-          ...on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES, ...(fn === stack.healing.sweeper ? ['states:StartExecution'] : [])),
+          ...on(
+            STATE_MACHINE_ARN,
+            ...SEND_TASK_RESPONSES,
+            ...(fn === stack.healing.sweeper ? ['states:StartExecution', 'states:ListExecutions'] : []),
+          ),
           ...on(EXECUTIONS_ARN, 'states:DescribeExecution', 'states:StopExecution'),
         ],
       ]),
