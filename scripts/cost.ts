@@ -125,7 +125,8 @@ async function measure(jobs: number): Promise<{ perJob: Record<string, Counts>; 
     for (const record of stack.iamUsage()) {
       const handler = [...functionsOf(stack.assembly.template).keys()].find((h) => stack.functionName(h) === record.functionName);
       if (!handler || handler === 'sweeper') continue;
-      const counts = (perJob[handler] ??= { dynamoRead: 0, dynamoWrite: 0, s3Read: 0, s3Write: 0 });
+      perJob[handler] ??= { dynamoRead: 0, dynamoWrite: 0, s3Read: 0, s3Write: 0 };
+      const counts = perJob[handler];
       const action = record.action.split(':')[1] ?? '';
       if (record.action.startsWith('dynamodb:')) {
         if (/^(Get|Query|Scan|BatchGet|ConditionCheck)/.test(action)) counts.dynamoRead += 1 / jobs;

@@ -55,7 +55,7 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff 
 
   async function grantOne(jobId: string, slot: number, seenAt: number) {
     const job = await store.getJob(jobId);
-    if (!job || job.status !== 'queued') return false;
+    if (job?.status !== 'queued') return false;
     const now = clock.now();
     // The longest legal path of a running job: the run limit plus retries, collecting and finalizing (run-budget.ts).
     const deadline = new Date(now.getTime() + runningDeadlineSeconds(job.limits.runSeconds) * 1000).toISOString();

@@ -58,7 +58,7 @@ describe('the local stack on an edited cloud assembly', () => {
   it('fails the job path as Lambda would when one function loses an environment variable', async () => {
     const stack = await start((template) => {
       const [, fn] = functionBuiltFrom(template, 'wait-for-slot');
-      const variables = (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+      const variables = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       delete variables.BUCKET_NAME;
     });
     const { user, jobId } = await submitOne(stack, `env-${Date.now()}`);
@@ -79,7 +79,7 @@ describe('the local stack on an edited cloud assembly', () => {
     let removed: unknown;
     const stack = await start((template) => {
       const [fnId, fn] = functionBuiltFrom(template, 's3-event');
-      const roleId = ((fn.Properties?.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'] as string[])[0];
+      const roleId = (fn.Properties as { Role: { 'Fn::GetAtt': string[] } }).Role['Fn::GetAtt'][0];
       const policy = Object.values(template.Resources ?? {}).find(
         (r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties?.Roles).includes(`"${roleId}"`),
       );

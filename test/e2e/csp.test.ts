@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -23,21 +21,24 @@ type Part = string | { 'Fn::GetAtt'?: [string, string]; Ref?: string };
 function edgeHeaders(mediaOrigin: string) {
   const { template } = synth();
   const [policy] = Object.values(template.findResources('AWS::CloudFront::ResponseHeadersPolicy')) as {
+    // biome-ignore lint/suspicious/noExplicitAny: the template's header policy, read as loose JSON.
     Properties: { ResponseHeadersPolicyConfig: { SecurityHeadersConfig: Record<string, any> } };
   }[];
   const security = policy?.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig ?? {};
+  /** Stands for the bucket's domain (a template reference) until it is swapped for the local S3 endpoint. */
+  const BUCKET_HOST = 'bucket.invalid';
   const raw = security.ContentSecurityPolicy.ContentSecurityPolicy as string | { 'Fn::Join': [string, Part[]] };
   const parts = typeof raw === 'string' ? [raw] : raw['Fn::Join'][1];
   const csp = parts
     .map((part) => {
       if (typeof part === 'string') return part;
       const [, attribute] = part['Fn::GetAtt'] ?? [];
-      if (attribute === 'RegionalDomainName' || attribute === 'DomainName') return '\u0000';
+      if (attribute === 'RegionalDomainName' || attribute === 'DomainName') return BUCKET_HOST;
       throw new Error(`unexpected token in the CSP: ${JSON.stringify(part)}`);
     })
     .join('')
     // `https://<bucket host>` → the local S3 endpoint (plain http, no TLS locally).
-    .replace(/https:\/\/\u0000/g, mediaOrigin);
+    .replaceAll(`https://${BUCKET_HOST}`, mediaOrigin);
   return {
     'content-security-policy': csp,
     'x-content-type-options': 'nosniff',

@@ -266,7 +266,7 @@ describe('finding: bytes swapped after admission reached the provider (now the a
 
     // What the job will send: its input is an admitted/ copy, byte for byte the inspected upload.
     const { Item } = await stack.doc.send(new GetCommand({ TableName: stack.config.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }));
-    const [input] = Item?.inputs as { key: string }[];
+    const [input] = (Item as { inputs: { key: string }[] }).inputs;
     expect(input?.key).toMatch(new RegExp(`^admitted/${jobId}/image/`));
     const s3 = new S3Client({
       endpoint: stack.s3Endpoint,

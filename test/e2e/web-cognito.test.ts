@@ -65,6 +65,7 @@ function fakeCognito(secret: Uint8Array) {
     signLocalToken(secret, user.sub, { claims: { email }, expiresInSeconds: seconds });
   const emailOf = (user: User) => [...users].find(([, u]) => u === user)?.[0] ?? '';
 
+  // biome-ignore lint/suspicious/noExplicitAny: Cognito's JSON requests, read field by field as the real service does.
   async function handle(target: string, input: Record<string, any>): Promise<{ status: number; body: unknown }> {
     calls.push(target);
     if (input.ClientId !== CLIENT_ID) return fail('ResourceNotFoundException', 'User pool client does not exist.');

@@ -665,14 +665,13 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     expect(colours).toHaveLength(2);
     expect(colours[0]).toBe(colours[1]);
     await expectTouchTarget(
-      page,
       'Ver',
       page
         .locator('.history-item')
         .first()
         .getByRole('button', { name: /^Ver pedido/ }),
     );
-    await expectTouchTarget(page, 'Atualizar', page.getByRole('button', { name: 'Atualizar' }));
+    await expectTouchTarget('Atualizar', page.getByRole('button', { name: 'Atualizar' }));
     await page.locator('.history').scrollIntoViewIfNeeded();
     await expectFits(page);
     await screenshot(page, '17-history');
@@ -710,7 +709,6 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await screenshot(page, '18-english-result');
     await expectAccessible(page, 'result and history (en)');
     await expectTouchTarget(
-      page,
       'View',
       page
         .locator('.history-item')
@@ -734,8 +732,8 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     await page.setInputFiles('#file-upscale-image-image', file.photo as string);
     expect(await (await submitButton(page)).isDisabled()).toBe(true);
     expect(await text(page.getByTestId('block-reason'))).toBe('Saldo insuficiente: este pedido custa 1 crédito e seu saldo é 0 créditos.');
-    await expectTouchTarget(page, '+20 créditos (teste)', page.getByRole('button', { name: '+20 créditos (teste)' }));
-    await expectTouchTarget(page, 'Atualizar', page.getByRole('button', { name: 'Atualizar' }));
+    await expectTouchTarget('+20 créditos (teste)', page.getByRole('button', { name: '+20 créditos (teste)' }));
+    await expectTouchTarget('Atualizar', page.getByRole('button', { name: 'Atualizar' }));
     await screenshot(page, '19-credits-short');
     await expectAccessible(page, 'credits short (pt-BR)');
     // Credits added: the error goes by itself, "Enviar" is enabled, no other file to pick.
@@ -774,7 +772,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
     expect(await text(page.getByTestId('block-reason'))).toBe('Not enough credits: this job costs 2 credits and your balance is 1 credit.');
     expect(await (await submitButton(page)).isDisabled()).toBe(true);
     expect(posts).toEqual([]);
-    await expectTouchTarget(page, '+20 credits (test)', page.getByRole('button', { name: '+20 credits (test)' }));
+    await expectTouchTarget('+20 credits (test)', page.getByRole('button', { name: '+20 credits (test)' }));
     await screenshot(page, '21-credits-short-en');
     await expectAccessible(page, 'credits short (en)');
     await page.getByRole('button', { name: '+20 credits (test)' }).click();

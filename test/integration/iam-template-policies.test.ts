@@ -26,7 +26,8 @@ describe('policies of the synthesized Ghostless template', () => {
       expect(role.policies.length, `${id} (${handler})`).toBeGreaterThan(0);
       // Every function writes to its own log group: evaluating that also proves iam-simulate accepts each policy document.
       const caller = { principalArn: assumedRolePrincipal(role.roleName, handler), policies: role.policies };
-      const { Properties } = (template.Resources ?? {})[id] as unknown as { Properties: { LoggingConfig: { LogGroup: { Ref: string } } } };
+      const resource = (template.Resources as Record<string, unknown>)[id];
+      const { Properties } = resource as { Properties: { LoggingConfig: { LogGroup: { Ref: string } } } };
       const logGroup = Properties.LoggingConfig.LogGroup.Ref;
       const logs = {
         action: 'logs:PutLogEvents',

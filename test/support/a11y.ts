@@ -18,7 +18,7 @@ export async function expectAccessible(page: Page, screen: string) {
 }
 
 /** A touch target a thumb can hit: at least 44 × 44 CSS px. */
-export async function expectTouchTarget(page: Page, name: string, locator: ReturnType<Page['locator']>) {
+export async function expectTouchTarget(name: string, locator: ReturnType<Page['locator']>) {
   const box = await locator.boundingBox();
   expect(box, `${name} is visible`).not.toBeNull();
   expect([name, (box?.width ?? 0) >= 43.99, (box?.height ?? 0) >= 43.99]).toEqual([name, true, true]);
