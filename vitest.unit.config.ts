@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+
+/** The domain unit suite alone (no emulators, no globalSetup): what `npm run test:mutation` runs for every mutant. */
+export default defineConfig({
+  test: {
+    include: ['test/unit/domain-*.test.ts'],
+    pool: 'threads',
+  },
+});
