@@ -15,6 +15,9 @@ export default {
   jsonReporter: { fileName: 'test-output/mutation/mutation.json' },
   thresholds: { high: 90, low: 85, break: 85 },
   tempDirName: '.stryker-tmp',
+  // Reuses the results of unchanged mutants and tests from the previous run (local; test-output/ is not committed).
+  incremental: true,
+  incrementalFile: 'test-output/mutation/stryker-incremental.json',
   // The sandbox needs only the domain, the unit suite and its support: not the SPA, the CDK app or the local stack.
   ignorePatterns: ['/*', '!/lambdas', '!/test', '!/package.json', '!/tsconfig.json', '!/vitest.unit.config.ts'],
 };

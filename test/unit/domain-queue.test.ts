@@ -52,6 +52,35 @@ describe('the queue', () => {
     expect(started).toEqual(ids);
   });
 
+  it('hands a freed slot to the oldest of several waiting jobs', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 2 });
+    const ids = await queued(system, ['u1', 'u2', 'u3', 'u4']);
+
+    // Act
+    await system.lifecycle.succeed(ids[0] as string, []);
+    const afterFirst = await statuses(system, ids);
+    await system.lifecycle.succeed(ids[1] as string, []);
+
+    // Assess
+    expect(afterFirst).toEqual(['succeeded', 'running', 'running', 'queued']);
+    expect(await statuses(system, ids)).toEqual(['succeeded', 'succeeded', 'running', 'running']);
+  });
+
+  it('grants several free slots oldest first: the oldest job gets the first slot and is woken first', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 3 });
+    const ids = await queued(system, ['u1', 'u2', 'u3'], { park: false });
+    for (const id of ids) await system.store.recordToken(id, 'queued', `wait-${id}`);
+
+    // Act
+    const granted = await system.queue.grantNext();
+
+    // Assess
+    expect(granted).toBe(3);
+    expect(system.workflow.resumed).toEqual(ids.map((id, i) => ({ token: `wait-${id}`, output: { slot: i + 1 } })));
+  });
+
   it('breaks a tie in admission time by job id', async () => {
     // Prepare
     const system = domainSystem({ capacity: 1 });
