@@ -48,6 +48,8 @@ interface UserItem {
 interface IntentItem {
   intent: UploadIntent;
   stored: Record<string, StoredInput>;
+  /** When DynamoDB's TTL may delete it (epoch seconds). */
+  ttl: number;
   /** In the `live` index (partition INTENT): no job yet. */
   pending: boolean;
 }
@@ -74,8 +76,8 @@ export class MemoryStore implements JobStore, QueueStore, LiveStore, CreditLedge
 
   // JobStore
 
-  async putIntent(intent: UploadIntent, _expiresAtEpoch: number) {
-    this.intents.set(intent.jobId, { intent: copy(intent), stored: {}, pending: true });
+  async putIntent(intent: UploadIntent, expiresAtEpoch: number) {
+    this.intents.set(intent.jobId, { intent: copy(intent), stored: {}, ttl: expiresAtEpoch, pending: true });
   }
 
   async getIntent(jobId: string) {

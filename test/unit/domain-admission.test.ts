@@ -19,6 +19,13 @@ describe('requestUpload', () => {
     });
 
     // Assess
+    expect(answer.uploads[1]).toEqual({
+      slot: 'pose',
+      url: 'memory://bucket',
+      fields: { key: inputKey(answer.jobId, 'pose'), 'Content-Type': 'image/jpeg', size: '20', expires: '900' },
+    });
+    // The intent outlives the upload window by a day, so late S3 events still find it.
+    expect(system.store.intents.get(answer.jobId)?.ttl).toBe(Date.parse(answer.expiresAt) / 1000 + 86_400);
     expect(answer.uploads.map((u) => [u.slot, u.fields.key])).toEqual([
       ['person', inputKey(answer.jobId, 'person')],
       ['pose', inputKey(answer.jobId, 'pose')],
