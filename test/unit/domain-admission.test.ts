@@ -315,7 +315,11 @@ describe('onInputStored', () => {
 
     // Assess
     expect(outcomes).toEqual(['ignored', 'ignored', 'ignored']);
-    expect(system.logs.filter((l) => l.message === 'object does not belong to an issued upload')).toHaveLength(3);
+    expect(system.logs).toEqual([
+      { message: 'object does not belong to an issued upload', fields: { key: 'uploads/whatever.png' } },
+      { message: 'object does not belong to an issued upload', fields: { key: inputKey(stranger, 'image') } },
+      { message: 'object does not belong to an issued upload', fields: { key: inputKey(jobId, 'video') } },
+    ]);
     expect(await system.store.getJob(jobId)).toBeNull();
   });
 

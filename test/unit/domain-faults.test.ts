@@ -168,4 +168,22 @@ describe('fault points', () => {
     // Assess
     expect(firings()).toEqual([]);
   });
+
+  it('asks the bridge of a local Lambda sandbox instead of its own registry', async () => {
+    // Prepare
+    const registry = (globalThis as Record<symbol, { bridge?: unknown }>)[Symbol.for('ghostless.faults')] as { bridge?: unknown };
+    const answer = Promise.resolve();
+    const bridge = vi.fn(() => answer);
+    registry.bridge = bridge;
+    try {
+      // Act
+      const result = checkpoint('sfn:start-execution', 'job');
+
+      // Assess
+      expect(result).toBe(answer);
+      expect(bridge).toHaveBeenCalledWith('sfn:start-execution', 'job');
+    } finally {
+      delete registry.bridge;
+    }
+  });
 });

@@ -262,6 +262,7 @@ describe('sweep', () => {
 
     // Assess
     expect(repairs).toEqual({ running_past_deadline: 1 });
+    expect(system.logs).toContainEqual({ message: 'healing job', fields: { jobId, status: 'running', repair: 'running_past_deadline' } });
     expect((await system.job(jobId)).error?.code).toBe('HEALED');
     expect(system.workflow.stopped).toEqual([{ jobId, cause: 'Healed by the sweeper' }]);
   });
@@ -428,7 +429,7 @@ describe('lost admissions', () => {
   it('re-drives only the inputs admission has not recorded', async () => {
     // Prepare
     const system = domainSystem();
-    const { keys } = await uploadedWithoutEvents(system, ['person', 'pose'], 'pose-changer');
+    const { jobId, keys } = await uploadedWithoutEvents(system, ['person', 'pose'], 'pose-changer');
     await system.admission.onInputStored(keys[0] as string);
     system.clock.advance(GRACE);
     const onInputStored = vi.spyOn(system.admission, 'onInputStored');
@@ -438,6 +439,7 @@ describe('lost admissions', () => {
 
     // Assess
     expect(onInputStored.mock.calls).toEqual([[keys[1]]]);
+    expect(system.logs).toContainEqual({ message: 're-driving a lost admission', fields: { jobId, slots: ['pose'] } });
   });
 
   it('waits while an input is missing, and stops looking once the upload window has closed', async () => {

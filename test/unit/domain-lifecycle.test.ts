@@ -242,6 +242,55 @@ describe('startRun', () => {
     expect(system.workflow.resumed).toContainEqual({ token: 'run-token', output: { taskId: job.providerTaskId } });
   });
 
+  it('stops its own task when the job already runs another one', async () => {
+    // Prepare
+    const system = domainSystem();
+    const jobId = await runningJob(system);
+    const create = system.provider.createTask.bind(system.provider);
+    let taskId = '';
+    vi.spyOn(system.provider, 'createTask').mockImplementationOnce(async (request) => {
+      taskId = (await create(request)).taskId;
+      await system.store.adoptTask(jobId, '1950000000000000099');
+      return { taskId };
+    });
+
+    // Act
+    await system.lifecycle.startRun(jobId, 'run-token');
+
+    // Assess
+    expect(system.provider.cancelled).toEqual([taskId]);
+    expect(system.workflow.failed).toEqual([{ token: 'run-token', error: 'JobFinished', cause: 'Job ended while its task was starting.' }]);
+    expect((await system.job(jobId)).providerTaskId).toBe('1950000000000000099');
+  });
+
+  it('backs off 200, 400 and 800 ms between tries to record the task', async () => {
+    vi.useFakeTimers();
+    try {
+      // Prepare
+      const system = domainSystem();
+      const jobId = await runningJob(system);
+      const adopt = vi.spyOn(system.store, 'adoptTask').mockRejectedValue(new Error('throttled'));
+      const run = system.lifecycle.startRun(jobId, 'run-token').catch((error: Error) => error);
+      const calls: number[] = [];
+
+      // Act
+      for (const step of [0, 199, 1, 399, 1, 799, 1]) {
+        await vi.advanceTimersByTimeAsync(step);
+        calls.push(adopt.mock.calls.length);
+      }
+
+      // Assess
+      expect(calls).toEqual([1, 1, 2, 2, 3, 3, 4]);
+      expect(((await run) as Error).message).toBe('throttled');
+      expect(system.logs).toContainEqual({
+        message: 'recording the provider task failed; trying again',
+        fields: { jobId, taskId: [...system.provider.tasks.keys()][0], error: 'throttled' },
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('tries recording the task again when the write fails, and gives up after four tries', async () => {
     // Prepare
     vi.useFakeTimers();
@@ -420,6 +469,28 @@ describe('onProviderCallback', () => {
     expect((await system.job(jobId)).providerTaskId).toBe(taskId);
     expect(system.workflow.resumed).toContainEqual({ token: 'run-token', output: { taskId } });
     expect(system.logs).toContainEqual({ message: 'provider task adopted by its webhook', fields: { jobId, taskId } });
+  });
+
+  it('takes a task id sent as a number', async () => {
+    // Prepare
+    const system = domainSystem();
+    const jobId = await runningJob(system);
+    let webhookUrl = '';
+    vi.spyOn(system.provider, 'createTask').mockImplementationOnce(async (request) => {
+      webhookUrl = request.webhookUrl;
+      throw new Error('socket hang up');
+    });
+    await expect(system.lifecycle.startRun(jobId, 'run-token')).rejects.toThrow('socket hang up');
+
+    // Act
+    const answer = await system.lifecycle.onProviderCallback(jobId, new URL(webhookUrl).searchParams.get('secret') as string, {
+      taskId: 12345,
+    });
+
+    // Assess
+    expect(answer).toEqual({ accepted: true });
+    expect((await system.job(jobId)).providerTaskId).toBe('12345');
+    expect(system.workflow.resumed).toContainEqual({ token: 'run-token', output: { taskId: '12345' } });
   });
 
   it('stops a task bearing the secret of a job that ended before it was recorded', async () => {

@@ -206,6 +206,20 @@ describe('the queue', () => {
     expect(await statuses(system, ids)).toEqual(['succeeded', 'cancelled', 'running']);
   });
 
+  it('looks again when a grant fails with slots to spare', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 3 });
+    const ids = await queued(system, ['u1', 'u2'], { park: false });
+    vi.spyOn(system.store, 'grant').mockResolvedValueOnce(false);
+
+    // Act
+    const granted = await system.queue.grantNext();
+
+    // Assess
+    expect(granted).toBe(2);
+    expect(await statuses(system, ids)).toEqual(['running', 'running']);
+  });
+
   it('gives up after twenty rounds on a queue that keeps changing, and says so', async () => {
     // Prepare
     const system = domainSystem({ capacity: 1 });
