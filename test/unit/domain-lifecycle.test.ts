@@ -14,6 +14,23 @@ async function runningJob(system: DomainSystem, user = 'ana', balance = 5) {
 const secretOf = (system: DomainSystem, taskId: string) =>
   new URL(system.provider.tasks.get(taskId)?.request.webhookUrl as string).searchParams.get('secret') as string;
 
+/**
+ * RunOnProvider whose create answer is lost (the task may exist, its id unrecorded); answers the secret its
+ * webhook bears and the id of the task, if `created`.
+ */
+async function startWithLostAnswer(system: DomainSystem, jobId: string, { created = false } = {}) {
+  const create = system.provider.createTask.bind(system.provider);
+  let webhookUrl = '';
+  let taskId = '';
+  vi.spyOn(system.provider, 'createTask').mockImplementationOnce(async (request) => {
+    webhookUrl = request.webhookUrl;
+    if (created) taskId = (await create(request)).taskId;
+    throw new Error('socket hang up');
+  });
+  await expect(system.lifecycle.startRun(jobId, 'run-token')).rejects.toThrow('socket hang up');
+  return { secret: new URL(webhookUrl).searchParams.get('secret') as string, taskId };
+}
+
 const sum = (system: DomainSystem, user: string) => system.store.ledgers.get(user)?.reduce((total, e) => total + e.delta, 0);
 
 describe('startRun', () => {
@@ -451,18 +468,10 @@ describe('onProviderCallback', () => {
     // Prepare
     const system = domainSystem();
     const jobId = await runningJob(system);
-    const create = system.provider.createTask.bind(system.provider);
-    let webhookUrl = '';
-    let taskId = '';
-    vi.spyOn(system.provider, 'createTask').mockImplementationOnce(async (request) => {
-      webhookUrl = request.webhookUrl;
-      taskId = (await create(request)).taskId;
-      throw new Error('socket hang up');
-    });
-    await expect(system.lifecycle.startRun(jobId, 'run-token')).rejects.toThrow('socket hang up');
+    const { secret, taskId } = await startWithLostAnswer(system, jobId, { created: true });
 
     // Act
-    const answer = await system.lifecycle.onProviderCallback(jobId, new URL(webhookUrl).searchParams.get('secret') as string, { taskId });
+    const answer = await system.lifecycle.onProviderCallback(jobId, secret, { taskId });
 
     // Assess
     expect(answer).toEqual({ accepted: true });
@@ -475,15 +484,10 @@ describe('onProviderCallback', () => {
     // Prepare
     const system = domainSystem();
     const jobId = await runningJob(system);
-    let webhookUrl = '';
-    vi.spyOn(system.provider, 'createTask').mockImplementationOnce(async (request) => {
-      webhookUrl = request.webhookUrl;
-      throw new Error('socket hang up');
-    });
-    await expect(system.lifecycle.startRun(jobId, 'run-token')).rejects.toThrow('socket hang up');
+    const { secret } = await startWithLostAnswer(system, jobId);
 
     // Act
-    const answer = await system.lifecycle.onProviderCallback(jobId, new URL(webhookUrl).searchParams.get('secret') as string, {
+    const answer = await system.lifecycle.onProviderCallback(jobId, secret, {
       taskId: 12345,
     });
 
@@ -497,16 +501,11 @@ describe('onProviderCallback', () => {
     // Prepare
     const system = domainSystem();
     const jobId = await runningJob(system);
-    let webhookUrl = '';
-    vi.spyOn(system.provider, 'createTask').mockImplementationOnce(async (request) => {
-      webhookUrl = request.webhookUrl;
-      throw new Error('socket hang up');
-    });
-    await expect(system.lifecycle.startRun(jobId, 'run-token')).rejects.toThrow('socket hang up');
+    const { secret } = await startWithLostAnswer(system, jobId);
     await system.lifecycle.fail(jobId, { Error: 'States.TaskFailed' });
 
     // Act
-    const answer = await system.lifecycle.onProviderCallback(jobId, new URL(webhookUrl).searchParams.get('secret') as string, {
+    const answer = await system.lifecycle.onProviderCallback(jobId, secret, {
       taskId: '1950000000000000077',
     });
 
