@@ -117,6 +117,7 @@ describe('catalog', () => {
 
   it('accepts from the provider the output kind of each tool, up to its limit', () => {
     expect(outputRule('try-on')).toEqual({ types: MEDIA_TYPES.image, maxBytes: OUTPUT_LIMITS.image });
+    expect(outputRule('pose-changer')).toEqual({ types: ['image/jpeg', 'image/png', 'image/webp'], maxBytes: OUTPUT_LIMITS.image });
     expect(outputRule('upscale-video')).toEqual({ types: ['video/mp4', 'video/quicktime'], maxBytes: 2048 * 1024 * 1024 });
     expect(OUTPUT_LIMITS.image).toBe(1024 * 1024 * 1024);
   });

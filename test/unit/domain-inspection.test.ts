@@ -50,6 +50,15 @@ describe('inspectInput, images', () => {
     expect(await inspectInput(declared('image/png', file.length), stored(file), {})).toBeNull();
   });
 
+  it('lets the two-image tools take up to 25 megapixels', async () => {
+    const fits = png(5000, 5000);
+    const over = png(5001, 5000);
+    for (const tool of ['pose-changer', 'try-on'] as const) {
+      expect(await inspectInput(declared('image/png', fits.length), stored(fits), TOOLS[tool].limits)).toBeNull();
+      expect(await inspectInput(declared('image/png', over.length), stored(over), TOOLS[tool].limits)).toMatch(/at most 25 megapixels/);
+    }
+  });
+
   it('refuses an image whose header does not give its dimensions', async () => {
     const file = png(0, 0);
     expect(await inspectInput(declared('image/png', file.length), stored(file), imageLimits)).toBe(
