@@ -1,6 +1,11 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { arm, checkpoint, clearFirings, disarm, firings, onArmedChange, SimulatedCrash } from '../../lambdas/domain/faults';
 
+// The registry is shared by every file of a run without isolation: start and end with a clean one.
+beforeEach(() => {
+  disarm();
+  clearFirings();
+});
 afterEach(() => {
   disarm();
   clearFirings();
