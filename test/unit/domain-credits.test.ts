@@ -197,6 +197,7 @@ describe('queries', () => {
       );
     }
     expect((await system.queries.listJobs('ana', { limit: '100' })).jobs).toHaveLength(3);
+    expect((await system.queries.listJobs('ana', { limit: '1' })).jobs).toHaveLength(1);
   });
 
   it('answers the balance and the ledger', async () => {

@@ -148,6 +148,20 @@ describe('fault points', () => {
     expect(checkpoint('grant:after-commit')).toBeUndefined();
   });
 
+  it('disarms only the point named, and a spec already disarmed is a no-op', async () => {
+    // Prepare
+    const undo = arm('sweep:start', { action: 'crash' });
+    arm('grant:after-commit', { action: 'crash', error: new Error('still armed') });
+
+    // Act
+    disarm('sweep:start');
+    undo();
+
+    // Assess
+    expect(checkpoint('sweep:start')).toBeUndefined();
+    await expect(checkpoint('grant:after-commit')).rejects.toThrow('still armed');
+  });
+
   it('tells listeners when a spec used itself up', async () => {
     // Prepare
     const seen: string[][] = [];

@@ -172,7 +172,10 @@ describe('sweep', () => {
 
     // Assess
     expect((await system.job(jobId)).error?.code).toBe('HEALED');
-    expect(system.logs.map((l) => l.message)).toContain('healing could not collect outputs');
+    expect(system.logs).toContainEqual({
+      message: 'healing could not collect outputs',
+      fields: { jobId, error: "The provider's output https://gone.test/x.png could not be fetched." },
+    });
   });
 
   it("does not read Ghostless's own cancel of the task as the provider's failure", async () => {
@@ -356,17 +359,18 @@ describe('sweep', () => {
     // Prepare
     const system = domainSystem({ capacity: 1 });
     await runningWithTask(system, 'u1');
+    system.clock.advance(30_000);
     await system.store.seedUser('u2', 5);
     const { jobId } = await system.submit('u2');
     await system.queue.park(jobId, 'wait');
-    system.clock.advance(90_500);
+    system.clock.advance(60_500);
     const before = structuredClone([...system.store.jobs.values()]);
 
     // Act
     const result = await system.healing.sweep();
 
     // Assess
-    expect(result).toEqual({ repairs: {}, gauges: { queued: 1, running: 1, oldestQueuedSeconds: 91 } });
+    expect(result).toEqual({ repairs: {}, gauges: { queued: 1, running: 1, oldestQueuedSeconds: 61 } });
     expect([...system.store.jobs.values()]).toEqual(before);
   });
 
@@ -442,6 +446,36 @@ describe('lost admissions', () => {
     expect(system.logs).toContainEqual({ message: 're-driving a lost admission', fields: { jobId, slots: ['pose'] } });
   });
 
+  it('re-drives the first input when only the second was recorded', async () => {
+    // Prepare
+    const system = domainSystem();
+    const { jobId, keys } = await uploadedWithoutEvents(system, ['person', 'pose'], 'pose-changer');
+    await system.admission.onInputStored(keys[1] as string);
+    system.clock.advance(GRACE);
+
+    // Act
+    const { repairs } = await system.healing.sweep();
+
+    // Assess
+    expect(repairs).toMatchObject({ lost_admission: 1 });
+    expect((await system.job(jobId)).inputs.map((i) => i.slot)).toEqual(['person', 'pose']);
+  });
+
+  it('counts no lost admission when re-driving it admits nothing', async () => {
+    // Prepare
+    const system = domainSystem();
+    const { keys } = await uploadedWithoutEvents(system);
+    system.clock.advance(GRACE);
+    vi.spyOn(system.files, 'copy').mockResolvedValue(false);
+
+    // Act
+    const { repairs } = await system.healing.sweep();
+
+    // Assess
+    expect(keys).toHaveLength(1);
+    expect(repairs).toEqual({});
+  });
+
   it('waits while an input is missing, and stops looking once the upload window has closed', async () => {
     // Prepare
     const system = domainSystem();
@@ -457,6 +491,7 @@ describe('lost admissions', () => {
     await system.healing.sweep();
 
     // Assess
+    expect(system.logs.map((l) => l.message)).not.toContain('re-driving a lost admission');
     expect(stillPending).toBe(1);
     expect(await system.store.pendingIntents()).toEqual([]);
     expect(await system.store.getJob(jobId)).toBeNull();

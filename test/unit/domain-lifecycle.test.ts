@@ -733,6 +733,7 @@ describe('finalizing', () => {
       message: 'Something went wrong on our side; your credits were refunded.',
     });
     expect([await system.store.balance('u1'), await system.store.balance('u2')]).toEqual([5, 5]);
+    expect((await system.job(broken)).outputs).toEqual([]);
   });
 
   it('refunds at most once and never finalizes twice', async () => {

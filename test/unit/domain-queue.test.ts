@@ -246,6 +246,7 @@ describe('the queue', () => {
     // Assess
     expect(granted).toBe(0);
     expect(await system.queue.stats()).toEqual({ capacity: 1, running: 1, queued: 1 });
+    expect(system.logs).toEqual([]);
   });
 });
 
