@@ -12,9 +12,18 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvalidRequest } from '../domain/errors';
-import type { LiveStore } from '../domain/healing';
 import { isJobId, type JobRecord, type StoredInput, type UploadIntent } from '../domain/jobs';
-import type { Account, AdmitResult, CreditLedger, FinalChange, JobStore, LedgerEntry, LedgerReason, QueueStore } from '../domain/ports';
+import type {
+  Account,
+  AdmitResult,
+  CreditLedger,
+  FinalChange,
+  JobStore,
+  LedgerEntry,
+  LedgerReason,
+  LiveStore,
+  QueueStore,
+} from '../domain/ports';
 
 /**
  * Single-table layout:

@@ -2,10 +2,8 @@ import type { StoredOutcome } from './admission';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, type UploadIntent } from './jobs';
 import type { LifecycleService } from './lifecycle';
-import type { Clock, ExecutionStatus, FileStore, JobStore, Provider, QueueStore, Workflow } from './ports';
+import type { Clock, ExecutionStatus, FileStore, JobStore, LiveStore, Provider, QueueStore, Workflow } from './ports';
 import type { JobQueue } from './queue';
-
-/** What the sweeper reads beyond the job store: only live things, through the sparse `live` index. */
 
 /** Stragglers diagnosed and healed at once by one sweep. */
 const HEAL_CONCURRENCY = 8;
@@ -19,19 +17,6 @@ const HEAL_CONCURRENCY = 8;
  * fails, times out or is aborted is healed by the execution-ended rule within seconds anyway.
  */
 export const DESCRIBES_PER_SWEEP = 100;
-
-export interface LiveStore {
-  liveJobs(): Promise<JobRecord[]>;
-  heldLocks(): Promise<{ userId: string; jobId: string }[]>;
-  heldSlots(): Promise<{ slot: number; jobId: string }[]>;
-  /** Conditional on the holder still being `jobId`; false if it changed. */
-  releaseSlot(slot: number, jobId: string): Promise<boolean>;
-  releaseLock(userId: string, jobId: string): Promise<boolean>;
-  /** Uploads whose job does not exist yet, with the slots admission has recorded as stored. */
-  pendingIntents(): Promise<{ intent: UploadIntent; storedSlots: string[] }[]>;
-  /** Stops listing an upload as pending (its job exists, or its window closed with an input missing). */
-  settleIntent(jobId: string): Promise<boolean>;
-}
 
 export interface HealingDeps {
   store: JobStore & QueueStore & LiveStore;

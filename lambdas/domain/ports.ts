@@ -118,6 +118,20 @@ export interface FinalChange {
   completedAt: string;
 }
 
+/** What the sweeper reads beyond the job store: only live things, through the sparse `live` index. */
+export interface LiveStore {
+  liveJobs(): Promise<JobRecord[]>;
+  heldLocks(): Promise<{ userId: string; jobId: string }[]>;
+  heldSlots(): Promise<{ slot: number; jobId: string }[]>;
+  /** Conditional on the holder still being `jobId`; false if it changed. */
+  releaseSlot(slot: number, jobId: string): Promise<boolean>;
+  releaseLock(userId: string, jobId: string): Promise<boolean>;
+  /** Uploads whose job does not exist yet, with the slots admission has recorded as stored. */
+  pendingIntents(): Promise<{ intent: UploadIntent; storedSlots: string[] }[]>;
+  /** Stops listing an upload as pending (its job exists, or its window closed with an input missing). */
+  settleIntent(jobId: string): Promise<boolean>;
+}
+
 /** The job's driver: one Step Functions execution per job, named after it. */
 export interface Workflow {
   start(jobId: string): Promise<void>;
