@@ -1,6 +1,7 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { outputKey } from '../../lambdas/domain/jobs';
+import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import { assertInvariants } from '../support/invariants';
 import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
@@ -11,7 +12,12 @@ import { startRunningHubStub } from '../support/runninghub-stub';
 const OUTPUT_BYTES = 300 * 1024 * 1024;
 const png = await image('png', 64, 64);
 const provider = await startRunningHubStub({ bytes: OUTPUT_BYTES, head: png.subarray(0, 64), fileType: 'png' });
-const stack = await startTestStack({ RUNNINGHUB_BASE_URL: provider.url });
+// The stub stands in for an external RunningHub endpoint: all three variables, with the map the assembly was built with.
+const stack = await startTestStack({
+  RUNNINGHUB_BASE_URL: provider.url,
+  RUNNINGHUB_API_KEY: 'big-output-key',
+  RUNNINGHUB_WORKFLOWS: BUNDLED_WORKFLOW_MAP_JSON,
+});
 
 afterAll(async () => {
   await stack.stop();
