@@ -282,7 +282,7 @@ export function schedShares(from: SchedSample | undefined, to: SchedSample | und
 }
 
 /** A job record as admission writes it for a queued upscale, for filling a queue through the store itself. */
-export function waitingJob(userId: string, createdAt: string): JobRecord {
+export function waitingJob(userId: string, createdAt: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
     jobId: randomUUID(),
     userId,
@@ -299,5 +299,6 @@ export function waitingJob(userId: string, createdAt: string): JobRecord {
     startedAt: null,
     completedAt: null,
     limits: { queueSeconds: 3600, runSeconds: 900 },
+    ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapLimit, waitingJob } from '../../bench/support';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import { arm, disarm, firings } from '../../lambdas/domain/faults';
 import { DESCRIBES_PER_SWEEP } from '../../lambdas/domain/healing';
@@ -29,32 +30,10 @@ let store: DynamoStore;
 const jobs: JobRecord[] = [];
 const run = randomUUID().slice(0, 8);
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      for (let item = items[next++]; item !== undefined; item = items[next++]) await fn(item);
-    }),
-  );
-}
-
-const jobOf = (i: number, createdAt: string): JobRecord => ({
-  jobId: randomUUID(),
-  userId: `${run}-user-${i}`,
-  tool: 'upscale-image',
-  status: 'queued',
-  params: { scale: 2 },
-  inputs: [{ slot: 'image', key: `inputs/${run}-${i}/image`, contentType: 'image/png', bytes: 1024 }],
-  creditCost: 1,
-  charged: true,
-  refunded: false,
-  error: null,
-  outputs: [],
-  createdAt,
-  startedAt: null,
-  completedAt: null,
-  limits: { queueSeconds: 3600, runSeconds: 900 },
-});
+const jobOf = (i: number, createdAt: string): JobRecord =>
+  waitingJob(`${run}-user-${i}`, createdAt, {
+    inputs: [{ slot: 'image', key: `inputs/${run}-${i}/image`, contentType: 'image/png', bytes: 1024 }],
+  });
 
 async function sweep(): Promise<SweepResult> {
   const [[result]] = (await stack.sweep()) as [[SweepResult]];

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { waitingJob } from '../../bench/support';
 import { diagnoseJob } from '../../lambdas/domain/healing';
 import { inputKey, type JobRecord } from '../../lambdas/domain/jobs';
 import type { ExecutionStatus } from '../../lambdas/domain/ports';
@@ -10,24 +11,11 @@ const NOW = new Date('2026-01-01T12:00:00.000Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
 
 function record(overrides: Partial<JobRecord>): JobRecord {
-  return {
+  return waitingJob('ana', ago(GRACE + 1), {
     jobId: '00000000-0000-4000-8000-000000000001',
-    userId: 'ana',
-    tool: 'upscale-image',
-    status: 'queued',
-    params: { scale: 2 },
-    inputs: [],
-    creditCost: 1,
-    charged: true,
-    refunded: false,
-    error: null,
-    outputs: [],
-    createdAt: ago(GRACE + 1),
-    startedAt: null,
-    completedAt: null,
     limits: { queueSeconds: 600, runSeconds: 300 },
     ...overrides,
-  };
+  });
 }
 
 const diagnose = (job: JobRecord, execution: ExecutionStatus | undefined = 'MISSING') =>
