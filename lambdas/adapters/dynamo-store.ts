@@ -491,14 +491,27 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   }
 
   async releaseSlot(slot: number, jobId: string) {
-    return this.conditional(
-      new DeleteCommand({
-        TableName: this.table,
-        Key: slotKey(slot),
-        ConditionExpression: 'jobId = :job',
-        ExpressionAttributeValues: { ':job': jobId },
-      }),
-    );
+    // The job's side is checked in the same transaction: a job sent back to the queue and granted this slot again
+    // between the sweeper's read and this write holds it anew (same slot, same job id), and must keep it.
+    return this.transact([
+      {
+        Delete: {
+          TableName: this.table,
+          Key: slotKey(slot),
+          ConditionExpression: 'jobId = :job',
+          ExpressionAttributeValues: { ':job': jobId },
+        },
+      },
+      {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: jobKey(jobId),
+          ConditionExpression: 'attribute_not_exists(pk) OR #status <> :running OR slot <> :slot',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': 'running', ':slot': slot },
+        },
+      },
+    ]);
   }
 
   async releaseLock(userId: string, jobId: string) {

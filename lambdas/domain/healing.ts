@@ -217,9 +217,8 @@ export function healing(deps: HealingDeps) {
       }
     };
     await Promise.all(Array.from({ length: HEAL_CONCURRENCY }, readmitter));
-    // The live list already shows most holders alive (finalizing releases slot and lock in the same transaction):
-    // only the others are read again.
-    const holds = (job: JobRecord | null | undefined, slot: number) => job?.status === 'running' && job.slot === slot;
+    // The live list already shows most holders alive (finalizing releases slot and lock in the same transaction).
+    const holds = (job: JobRecord | undefined, slot: number) => job?.status === 'running' && job.slot === slot;
     const attempt = async (what: string, fields: Record<string, unknown>, step: () => Promise<unknown>) => {
       try {
         await step();
@@ -230,8 +229,9 @@ export function healing(deps: HealingDeps) {
     };
     for (const { slot, jobId } of await store.heldSlots()) {
       if (holds(liveById.get(jobId), slot)) continue;
-      await attempt('checking a slot', { slot, jobId }, async () => {
-        if (holds(await store.getJob(jobId), slot)) return;
+      // Not read first: the release itself checks, at its write, that the job does not run in this slot (a job sent
+      // back to the queue can be granted the same slot again between a read and the write).
+      await attempt('releasing a slot', { slot, jobId }, async () => {
         if (await store.releaseSlot(slot, jobId)) count('slot_leak');
       });
     }

@@ -123,7 +123,7 @@ export interface LiveStore {
   liveJobs(): Promise<JobRecord[]>;
   heldLocks(): Promise<{ userId: string; jobId: string }[]>;
   heldSlots(): Promise<{ slot: number; jobId: string }[]>;
-  /** Conditional on the holder still being `jobId`; false if it changed. */
+  /** Conditional, at the write, on the holder still being `jobId` and that job not running in `slot`; false otherwise. */
   releaseSlot(slot: number, jobId: string): Promise<boolean>;
   releaseLock(userId: string, jobId: string): Promise<boolean>;
   /** Uploads whose job does not exist yet, with the slots admission has recorded as stored. */

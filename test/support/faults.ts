@@ -406,7 +406,10 @@ export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobI
       const prev = held[i - 1] as JobRecord;
       const next = held[i] as JobRecord;
       const prevEnd = isTerminal(prev.status) ? ms(prev.completedAt) : Number.POSITIVE_INFINITY;
-      if (ms(next.startedAt) < prevEnd) violations.push(`inv3: slot ${slot} held by ${prev.jobId} and ${next.jobId} at once`);
+      if (ms(next.startedAt) < prevEnd)
+        violations.push(
+          `inv3: slot ${slot} held by ${prev.jobId} (${prev.startedAt} → ${prev.completedAt ?? prev.status}) and ${next.jobId} (${next.startedAt} → ${next.completedAt ?? next.status}) at once`,
+        );
     }
   }
   const edges = ran.flatMap((j) => [

@@ -274,6 +274,8 @@ export class MemoryStore implements JobStore, QueueStore, LiveStore, CreditLedge
 
   async releaseSlot(slot: number, jobId: string) {
     if (this.slots.get(slot) !== jobId) return false;
+    const job = this.jobs.get(jobId)?.job;
+    if (job?.status === 'running' && job.slot === slot) return false;
     this.slots.delete(slot);
     return true;
   }

@@ -312,6 +312,29 @@ describe('sweep', () => {
     expect(await system.store.heldSlots()).toEqual([{ slot: 1, jobId }]);
   });
 
+  it('keeps a slot its job was granted again after going back to the queue, though every read showed it waiting', async () => {
+    // Prepare: the job went back to the queue (the provider's key was full) and was granted the same slot again;
+    // whatever the sweep reads of the job comes from the moment it was waiting, so only the write can tell.
+    const system = domainSystem({ capacity: 1 });
+    await system.store.seedUser('ana', 5);
+    const { jobId } = await system.submit('ana');
+    await system.queue.park(jobId, `wait-${jobId}`);
+    await system.queue.yieldSlot(await system.job(jobId), { keyFull: false });
+    const waiting = await system.store.liveJobs();
+    await system.queue.grantNext();
+    vi.spyOn(system.store, 'liveJobs').mockResolvedValue(waiting);
+    vi.spyOn(system.store, 'getJob').mockImplementation(async (id) => waiting.find((job) => job.jobId === id) ?? null);
+
+    // Act
+    const { repairs } = await system.healing.sweep();
+
+    // Assess
+    expect(waiting.map((job) => job.status)).toEqual(['queued']);
+    expect(repairs).toEqual({});
+    expect(await system.store.heldSlots()).toEqual([{ slot: 1, jobId }]);
+    expect(system.store.jobs.get(jobId)?.job).toMatchObject({ status: 'running', slot: 1 });
+  });
+
   it('releases a slot held by a job that does not exist', async () => {
     // Prepare
     const system = domainSystem();
