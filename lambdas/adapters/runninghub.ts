@@ -1,4 +1,4 @@
-import { ProviderBusy, ProviderFailed, ProviderOutcomeUnknown, ProviderUnavailable } from '../domain/errors';
+import { InvalidRequest, ProviderBusy, ProviderFailed, ProviderOutcomeUnknown, ProviderUnavailable } from '../domain/errors';
 import type { Provider, ProviderInput, ProviderOutcome, ProviderTaskRequest } from '../domain/ports';
 import { isRefusal, isTransient, type RetryClock, type RetryPolicy, realClock, transientError, withRetries } from './retry';
 import { buildNodeInfoList, type WorkflowMap } from './runninghub-workflows';
@@ -322,15 +322,38 @@ export async function accountTaskCount(baseUrl: string, apiKey: string, fetchImp
   return count;
 }
 
-/** `data.taskId`, read from the raw text when it arrives as a number too long for a double. */
+/** `data.taskId` of an answer. */
 function readTaskId(reply: Envelope): string | null {
-  const value = (reply.data as { taskId?: unknown } | null)?.taskId;
+  return taskIdText((reply.data as { taskId?: unknown } | null)?.taskId, reply.raw);
+}
+
+/**
+ * A taskId as text. RunningHub's ids are 19 digits: sent as a JSON number, JSON.parse rounds them to the nearest
+ * double (another task's id), so the digits are read from the raw text instead. (An escaped `\"taskId\"` inside a
+ * string field such as the webhook's `eventData` does not match.)
+ */
+function taskIdText(value: unknown, raw: string): string | null {
   if (typeof value === 'string' && value) return value;
   if (typeof value === 'number') {
     if (Number.isSafeInteger(value)) return String(value);
-    return /"taskId"\s*:\s*(\d+)/.exec(reply.raw)?.[1] ?? null;
+    return /"taskId"\s*:\s*(\d+)/.exec(raw)?.[1] ?? null;
   }
   return null;
+}
+
+/**
+ * The webhook's body (`{event: "TASK_END", taskId, eventData}`), parsed with its taskId kept exact as text;
+ * anything that is not a JSON object is passed on as it is, for the domain to turn away.
+ */
+export function parseWebhook(raw: string): unknown {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new InvalidRequest('The body must be valid JSON.');
+  }
+  if (typeof body !== 'object' || body === null || !('taskId' in body)) return body;
+  return { ...body, taskId: taskIdText(body.taskId, raw) ?? body.taskId };
 }
 
 function errorText(error: unknown) {

@@ -228,18 +228,23 @@ export function lifecycle(deps: LifecycleDeps) {
     });
   }
 
-  /** Cancels the user's own job: queued → refunded; running → provider task cancelled, no refund. */
-  async function cancel(userId: string, jobId: string) {
+  /**
+   * Cancels the user's own job: queued → refunded; running → provider task cancelled, no refund. `onlyWaiting`
+   * cancels nothing once the job has started (the finalize is conditional on the status it decided from).
+   */
+  async function cancel(userId: string, jobId: string, { onlyWaiting = false } = {}) {
     const job = await store.getJob(jobId);
     if (!job || job.userId !== userId) throw new NotFound('No job with this id.');
     // Before the slot is handed on, so the next job does not find the provider's account full.
     await stopProviderTask(job);
     const ended = await finish(jobId, (current) =>
-      change(
-        'cancelled',
-        { code: 'CANCELLED_BY_USER', message: 'You cancelled this job.' },
-        current.status === 'queued' && current.charged,
-      ),
+      onlyWaiting && current.status !== 'queued'
+        ? null
+        : change(
+            'cancelled',
+            { code: 'CANCELLED_BY_USER', message: 'You cancelled this job.' },
+            current.status === 'queued' && current.charged,
+          ),
     );
     if (!ended) throw new JobFinished();
     await checkpoint('cancel:after-finalize', jobId);
@@ -249,12 +254,15 @@ export function lifecycle(deps: LifecycleDeps) {
     return ended;
   }
 
-  /** The "release queue" button: cancels the caller's waiting job(s), with refund. */
+  /**
+   * The "release queue" button: cancels the caller's waiting job, with refund. A job granted a slot between the
+   * click and the write keeps running: the user asked to leave the queue, not to stop a started job unrefunded.
+   */
   async function releaseQueue(userId: string, activeJobId: string | null) {
     const job = activeJobId ? await store.getJob(activeJobId) : null;
     if (job?.status !== 'queued') return { cancelled: [] as string[] };
     try {
-      await cancel(userId, job.jobId);
+      await cancel(userId, job.jobId, { onlyWaiting: true });
       return { cancelled: [job.jobId] };
     } catch (error) {
       // It started or ended meanwhile: nothing is waiting any more.

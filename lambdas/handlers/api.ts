@@ -1,3 +1,4 @@
+import { parseWebhook } from '../adapters/runninghub';
 import { services } from '../runtime';
 import { created, httpApi, ok } from './middleware';
 
@@ -18,5 +19,5 @@ export const handler = httpApi({
   },
   'GET /api/queue': async () => ok(await queue.stats()),
   'POST /api/provider/callback/{jobId}': async (req) =>
-    ok(await lifecycle.onProviderCallback(req.path('jobId'), req.query.secret, req.json())),
+    ok(await lifecycle.onProviderCallback(req.path('jobId'), req.query.secret, parseWebhook(req.text()))),
 });

@@ -11,6 +11,8 @@ type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export interface ApiRequest {
   /** The `sub` claim the JWT authorizer verified; throws 401 when the route had no token. */
   userId(): string;
+  /** The body as text (base64 bodies decoded). */
+  text(): string;
   json(): unknown;
   path(name: string): string;
   query: Record<string, string | undefined>;
@@ -52,10 +54,12 @@ function toRequest(event: HttpEvent): ApiRequest {
       if (typeof sub !== 'string' || sub === '') throw new Unauthorized();
       return sub;
     },
+    text() {
+      return (event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) ?? '';
+    },
     json() {
-      const raw = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       try {
-        return JSON.parse(raw ?? '');
+        return JSON.parse(this.text());
       } catch {
         throw new InvalidRequest('The body must be valid JSON.');
       }

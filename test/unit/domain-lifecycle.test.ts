@@ -949,6 +949,26 @@ describe('releaseQueue', () => {
     expect((await system.job(waiting)).error?.code).toBe('QUEUE_TIMEOUT');
   });
 
+  it('leaves running, charged once, a job granted its slot between the click and the write', async () => {
+    // Prepare: the slot frees and the waiting job is granted while the release is deciding.
+    const system = domainSystem({ capacity: 1 });
+    const running = await runningJob(system);
+    const waiting = await runningJob(system, 'bia');
+    const finalize = system.store.finalize.bind(system.store);
+    vi.spyOn(system.store, 'finalize').mockImplementationOnce(async (job, change) => {
+      await system.lifecycle.succeed(running, []);
+      return finalize(job, change);
+    });
+
+    // Act
+    const answer = await system.lifecycle.releaseQueue('bia', waiting);
+
+    // Assess
+    expect(answer).toEqual({ cancelled: [] });
+    expect(await system.job(waiting)).toMatchObject({ status: 'running', refunded: false });
+    expect(await system.store.balance('bia')).toBe(4);
+  });
+
   it('passes on any other error', async () => {
     // Prepare
     const system = domainSystem({ capacity: 1 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { businessError, describeFailure, RunningHubProvider } from '../../lambdas/adapters/runninghub';
+import { businessError, describeFailure, parseWebhook, RunningHubProvider } from '../../lambdas/adapters/runninghub';
 import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
-import { ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
+import { InvalidRequest, ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import * as docs from '../fixtures/runninghub/docs';
 import { start } from '../support/provider';
@@ -229,5 +229,26 @@ describe('RunningHubProvider', () => {
     expect(error).toBeInstanceOf(ProviderFailed);
     expect(error.message).toBe('RunningHub cancel: 802 APIKEY_UNAUTHORIZED ***');
     expect(JSON.stringify(provider)).not.toContain(KEY);
+  });
+});
+
+describe('parseWebhook', () => {
+  it('keeps a 19-digit numeric taskId exact, where JSON.parse would round it to another task', () => {
+    const raw =
+      '{"event":"TASK_END","taskId":1910246754753896450,"eventData":"{\\"code\\":0,\\"taskId\\":1910246754753896999,\\"data\\":[]}"}';
+
+    expect(String(JSON.parse(raw).taskId)).not.toBe('1910246754753896450');
+    expect(parseWebhook(raw)).toMatchObject({ event: 'TASK_END', taskId: '1910246754753896450' });
+  });
+
+  it('passes string and small taskIds, and bodies without one, as they are', () => {
+    expect(parseWebhook('{"taskId":"1910246754753896450"}')).toEqual({ taskId: '1910246754753896450' });
+    expect(parseWebhook('{"taskId":42}')).toEqual({ taskId: '42' });
+    expect(parseWebhook('{"event":"TASK_END"}')).toEqual({ event: 'TASK_END' });
+    expect(parseWebhook('null')).toBeNull();
+  });
+
+  it('turns away a body that is not JSON as a bad request', () => {
+    expect(() => parseWebhook('taskId=1')).toThrow(InvalidRequest);
   });
 });
