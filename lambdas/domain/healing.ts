@@ -105,11 +105,10 @@ export function healing(deps: HealingDeps) {
     }
     // A concurrent healer (sweeper and execution-ended) may have cancelled the task since this one looked.
     const providerFailed = outcome?.status === 'failed' && !(await store.getJob(job.jobId))?.providerCancelledAt;
-    const failure =
-      providerFailed && outcome?.status === 'failed'
-        ? { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: outcome.reason }) }
-        : { Error: 'Healed' };
-    await lifecycle.fail(job.jobId, failure);
+    await lifecycle.fail(
+      job.jobId,
+      providerFailed && outcome?.status === 'failed' ? { kind: 'provider-failed', reason: outcome.reason } : { kind: 'healed' },
+    );
     // A driver that still runs (past its deadline) must not act on the healed job.
     await workflow.stop(job.jobId, 'Healed by the sweeper');
   }

@@ -28,11 +28,17 @@ export interface LifecycleDeps {
   countOutcome(status: FinalChange['status'], tool: JobRecord['tool']): void;
 }
 
-/** How a Catch in the state machine reports an error: Step Functions' `{Error, Cause}`. */
-export interface StepFailure {
-  Error: string;
-  Cause?: string;
-}
+/** Why a job failed, in the domain's terms (the finalize handler reads it from the state machine's Catch). */
+export type JobFailure =
+  /** The step it was in ran out of time: the queue's timeout while queued, the provider's once running. */
+  | { kind: 'timeout' }
+  | { kind: 'queue-timeout' }
+  | { kind: 'healed' }
+  /** The provider ran the task and it failed; `reason` is the provider's own message, shown to the user. */
+  | { kind: 'provider-failed'; reason?: string }
+  /** The provider refused the task on every try. */
+  | { kind: 'provider-refused' }
+  | { kind: 'internal' };
 
 const MAX_FINALIZE_ATTEMPTS = 5;
 /** Tries to record a created task (each with the SDK's own retries inside). */
@@ -219,7 +225,7 @@ export function lifecycle(deps: LifecycleDeps) {
   }
 
   /** Finalize (any Catch). The job's state says where it failed: a timeout while queued is the queue's. */
-  async function fail(jobId: string, failure: StepFailure) {
+  async function fail(jobId: string, failure: JobFailure) {
     // Stop the provider task first: a retry after a crash must not leave it running (and billed).
     await stopProviderTask(await store.getJob(jobId));
     await finish(jobId, (job) => {
@@ -303,36 +309,36 @@ export function queueTimeLeft(job: JobRecord, now: Date): number | null {
   return leftMs >= 1000 ? Math.floor(leftMs / 1000) : null;
 }
 
-export function failureCode(job: JobRecord, failure: StepFailure): JobErrorCode {
-  if (failure.Error === 'QueueTimeout') return 'QUEUE_TIMEOUT';
-  if (failure.Error === 'States.Timeout') return job.status === 'queued' ? 'QUEUE_TIMEOUT' : 'PROVIDER_TIMEOUT';
-  if (failure.Error === 'Healed') return 'HEALED';
-  if (failure.Error === 'ProviderFailed' || failure.Error === 'ProviderBusy') return 'PROVIDER_ERROR';
-  return 'INTERNAL';
+export function failureCode(job: JobRecord, failure: JobFailure): JobErrorCode {
+  switch (failure.kind) {
+    case 'queue-timeout':
+      return 'QUEUE_TIMEOUT';
+    case 'timeout':
+      return job.status === 'queued' ? 'QUEUE_TIMEOUT' : 'PROVIDER_TIMEOUT';
+    case 'healed':
+      return 'HEALED';
+    case 'provider-failed':
+    case 'provider-refused':
+      return 'PROVIDER_ERROR';
+    default:
+      return 'INTERNAL';
+  }
 }
 
-function failureMessage(code: JobErrorCode, failure: StepFailure) {
+function failureMessage(code: JobErrorCode, failure: JobFailure) {
   switch (code) {
     case 'QUEUE_TIMEOUT':
       return 'The queue was too long; your credits were refunded.';
     case 'PROVIDER_TIMEOUT':
       return 'The AI provider took too long; your credits were refunded.';
-    case 'PROVIDER_ERROR':
-      return `The AI provider could not process this job${providerReason(failure)}; your credits were refunded.`;
+    case 'PROVIDER_ERROR': {
+      // Only the provider's own message is shown, never anything of ours; a long one is cut.
+      const reason = failure.kind === 'provider-failed' && failure.reason ? ` (${failure.reason.slice(0, 200)})` : '';
+      return `The AI provider could not process this job${reason}; your credits were refunded.`;
+    }
     case 'HEALED':
       return 'This job stopped responding and was closed automatically; your credits were refunded.';
     default:
       return 'Something went wrong on our side; your credits were refunded.';
-  }
-}
-
-/** Provider reasons are shown to the user, but never anything that is not the provider's own message. */
-function providerReason(failure: StepFailure) {
-  if (failure.Error !== 'ProviderFailed' || !failure.Cause) return '';
-  try {
-    const message = JSON.parse(failure.Cause).errorMessage;
-    return typeof message === 'string' && message ? ` (${message.slice(0, 200)})` : '';
-  } catch {
-    return '';
   }
 }

@@ -1,5 +1,5 @@
+import { jobFailureOf, type StepFailure } from '../adapters/step-failure';
 import type { JobRecord } from '../domain/jobs';
-import type { StepFailure } from '../domain/lifecycle';
 import { services } from '../runtime';
 import { eventHandler } from './middleware';
 
@@ -7,6 +7,6 @@ type FinalizeEvent = { jobId: string; outputs: JobRecord['outputs'] } | { jobId:
 
 /** Finalize: every path of the state machine ends here, success or any Catch. */
 export const handler = eventHandler(async (event: FinalizeEvent) => {
-  if ('failure' in event) await services.lifecycle.fail(event.jobId, event.failure);
+  if ('failure' in event) await services.lifecycle.fail(event.jobId, jobFailureOf(event.failure));
   else await services.lifecycle.succeed(event.jobId, event.outputs);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { S3Files } from '../../lambdas/adapters/s3-files';
+import { jobFailureOf } from '../../lambdas/adapters/step-failure';
 import { ProviderBusy, ProviderOutcomeUnknown, ProviderUnavailable } from '../../lambdas/domain/errors';
 import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
@@ -98,7 +99,7 @@ describe('a task whose create answer was lost', () => {
     const run = await running({ create: lost });
     // No answer: the job keeps waiting (RunOnProvider stays parked) instead of failing.
     await expect(run.life.startRun(run.jobId, 'token-1')).resolves.toBeUndefined();
-    await run.life.fail(run.jobId, { Error: 'Error' });
+    await run.life.fail(run.jobId, { kind: 'internal' });
     const reply = await run.life.onProviderCallback(run.jobId, run.secretOf(run.seen.created[0]), { event: 'TASK_END', taskId: '778' });
     expect(reply).toEqual({ accepted: false });
     expect(run.seen.cancelled).toEqual(['778']);
@@ -238,7 +239,7 @@ describe('startRun', () => {
     expect(run.seen.failed).toEqual(['token-1:QueueTimeout']);
     // The state machine's Catch finalizes it: still running, it holds its slot until then.
     expect((await run.job())?.status).toBe('running');
-    await run.life.fail(run.jobId, { Error: 'QueueTimeout', Cause: run.seen.causes[0] });
+    await run.life.fail(run.jobId, jobFailureOf({ Error: 'QueueTimeout', Cause: run.seen.causes[0] }));
     expect(await run.job()).toMatchObject({ status: 'failed', refunded: true, error: { code: 'QUEUE_TIMEOUT' } });
   });
 

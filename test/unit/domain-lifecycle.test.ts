@@ -502,7 +502,7 @@ describe('onProviderCallback', () => {
     const system = domainSystem();
     const jobId = await runningJob(system);
     const { secret } = await startWithLostAnswer(system, jobId);
-    await system.lifecycle.fail(jobId, { Error: 'States.TaskFailed' });
+    await system.lifecycle.fail(jobId, { kind: 'internal' });
 
     // Act
     const answer = await system.lifecycle.onProviderCallback(jobId, secret, {
@@ -629,7 +629,7 @@ describe('finalizing', () => {
     await system.run(jobId);
 
     // Act
-    await system.lifecycle.fail(jobId, { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: 'node 12 ran out of memory' }) });
+    await system.lifecycle.fail(jobId, { kind: 'provider-failed', reason: 'node 12 ran out of memory' });
 
     // Assess
     const job = await system.job(jobId);
@@ -650,9 +650,9 @@ describe('finalizing', () => {
     const long = 'x'.repeat(300);
 
     // Act
-    await system.lifecycle.fail(ids[0] as string, { Error: 'ProviderFailed', Cause: 'not json' });
-    await system.lifecycle.fail(ids[1] as string, { Error: 'ProviderBusy', Cause: JSON.stringify({ errorMessage: 'secret internals' }) });
-    await system.lifecycle.fail(ids[2] as string, { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: long }) });
+    await system.lifecycle.fail(ids[0] as string, { kind: 'provider-failed' });
+    await system.lifecycle.fail(ids[1] as string, { kind: 'provider-refused' });
+    await system.lifecycle.fail(ids[2] as string, { kind: 'provider-failed', reason: long });
 
     // Assess
     const messages = await Promise.all(ids.map(async (id) => (await system.job(id)).error?.message));
@@ -666,12 +666,11 @@ describe('finalizing', () => {
   it('omits an empty or missing provider reason', async () => {
     // Prepare
     const system = domainSystem();
-    const ids = [await runningJob(system, 'u1'), await runningJob(system, 'u2'), await runningJob(system, 'u3')];
+    const ids = [await runningJob(system, 'u1'), await runningJob(system, 'u2')];
 
     // Act
-    await system.lifecycle.fail(ids[0] as string, { Error: 'ProviderFailed' });
-    await system.lifecycle.fail(ids[1] as string, { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: '' }) });
-    await system.lifecycle.fail(ids[2] as string, { Error: 'ProviderFailed', Cause: JSON.stringify({ errorMessage: 42 }) });
+    await system.lifecycle.fail(ids[0] as string, { kind: 'provider-failed' });
+    await system.lifecycle.fail(ids[1] as string, { kind: 'provider-failed', reason: '' });
 
     // Assess
     const messages = await Promise.all(ids.map(async (id) => (await system.job(id)).error?.message));
@@ -685,7 +684,7 @@ describe('finalizing', () => {
     const taskId = await system.run(jobId);
 
     // Act
-    await system.lifecycle.fail(jobId, { Error: 'States.Timeout' });
+    await system.lifecycle.fail(jobId, { kind: 'timeout' });
 
     // Assess
     const job = await system.job(jobId);
@@ -703,7 +702,7 @@ describe('finalizing', () => {
     const waiting = await runningJob(system, 'bia');
 
     // Act
-    await system.lifecycle.fail(waiting, { Error: 'States.Timeout' });
+    await system.lifecycle.fail(waiting, { kind: 'timeout' });
 
     // Assess
     const job = await system.job(waiting);
@@ -720,8 +719,8 @@ describe('finalizing', () => {
     const broken = await runningJob(system, 'u2');
 
     // Act
-    await system.lifecycle.fail(healed, { Error: 'Healed' });
-    await system.lifecycle.fail(broken, { Error: 'Lambda.Unknown', Cause: 'boom' });
+    await system.lifecycle.fail(healed, { kind: 'healed' });
+    await system.lifecycle.fail(broken, { kind: 'internal' });
 
     // Assess
     expect((await system.job(healed)).error).toEqual({
@@ -740,10 +739,10 @@ describe('finalizing', () => {
     // Prepare
     const system = domainSystem();
     const jobId = await runningJob(system);
-    await system.lifecycle.fail(jobId, { Error: 'Healed' });
+    await system.lifecycle.fail(jobId, { kind: 'healed' });
 
     // Act
-    await system.lifecycle.fail(jobId, { Error: 'States.Timeout' });
+    await system.lifecycle.fail(jobId, { kind: 'timeout' });
     await system.lifecycle.succeed(jobId, []);
 
     // Assess
@@ -788,7 +787,7 @@ describe('finalizing', () => {
     system.store.jobs.get(jobId)!.job.charged = false;
 
     // Act
-    await system.lifecycle.fail(jobId, { Error: 'Healed' });
+    await system.lifecycle.fail(jobId, { kind: 'healed' });
 
     // Assess
     expect((await system.job(jobId)).refunded).toBe(false);
@@ -932,7 +931,7 @@ describe('releaseQueue', () => {
     const running = await runningJob(system);
     const waiting = await runningJob(system, 'bia');
     vi.spyOn(system.store, 'finalize').mockImplementationOnce(async () => {
-      await system.lifecycle.fail(waiting, { Error: 'States.Timeout' });
+      await system.lifecycle.fail(waiting, { kind: 'timeout' });
       return false;
     });
 
@@ -988,15 +987,15 @@ describe('failureCode', () => {
   const job = (status: 'queued' | 'running') => ({ status }) as Parameters<typeof failureCode>[0];
 
   it('reads a timeout by where the job was', () => {
-    expect(failureCode(job('queued'), { Error: 'States.Timeout' })).toBe('QUEUE_TIMEOUT');
-    expect(failureCode(job('running'), { Error: 'States.Timeout' })).toBe('PROVIDER_TIMEOUT');
+    expect(failureCode(job('queued'), { kind: 'timeout' })).toBe('QUEUE_TIMEOUT');
+    expect(failureCode(job('running'), { kind: 'timeout' })).toBe('PROVIDER_TIMEOUT');
   });
 
   it("maps the provider's errors, a heal, and anything else", () => {
-    expect(failureCode(job('running'), { Error: 'ProviderFailed' })).toBe('PROVIDER_ERROR');
-    expect(failureCode(job('running'), { Error: 'ProviderBusy' })).toBe('PROVIDER_ERROR');
-    expect(failureCode(job('queued'), { Error: 'Healed' })).toBe('HEALED');
-    expect(failureCode(job('running'), { Error: 'States.TaskFailed' })).toBe('INTERNAL');
-    expect(failureCode(job('queued'), { Error: 'ProviderUnavailable' })).toBe('INTERNAL');
+    expect(failureCode(job('running'), { kind: 'provider-failed' })).toBe('PROVIDER_ERROR');
+    expect(failureCode(job('running'), { kind: 'provider-refused' })).toBe('PROVIDER_ERROR');
+    expect(failureCode(job('queued'), { kind: 'healed' })).toBe('HEALED');
+    expect(failureCode(job('running'), { kind: 'internal' })).toBe('INTERNAL');
+    expect(failureCode(job('running'), { kind: 'queue-timeout' })).toBe('QUEUE_TIMEOUT');
   });
 });
