@@ -4,6 +4,7 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { parseWorkflowMap } from '../lambdas/adapters/runninghub-workflows';
+import { ENV } from '../lambdas/env-names';
 import { AccessLogs } from './constructs/access-logs';
 import { Admission } from './constructs/admission';
 import { Alerts } from './constructs/alerts';
@@ -86,34 +87,34 @@ export class GhostlessStack extends Stack {
       'RunningHub issues the key; it is rotated by storing the new one (put-secret-value), which Secrets Manager cannot do itself.',
     );
     const environment = {
-      BUCKET_NAME: this.storage.bucket.bucketName,
-      JOB_RETENTION_DAYS: String(props.jobRetentionDays ?? 30),
-      MAX_RUNNING: tunable('MaxRunning', 'Jobs running on the provider at once', props.maxRunning ?? 3),
-      QUEUE_TIMEOUT_SECONDS: tunable('QueueTimeoutSeconds', 'Seconds a job may wait in the queue', props.queueTimeoutSeconds ?? 3600),
-      RUN_TIMEOUT_SECONDS: tunable('RunTimeoutSeconds', 'Seconds a job may run on the provider', props.runTimeoutSeconds ?? 900),
-      HEAL_GRACE_MS: tunable(
+      [ENV.bucketName]: this.storage.bucket.bucketName,
+      [ENV.jobRetentionDays]: String(props.jobRetentionDays ?? 30),
+      [ENV.maxRunning]: tunable('MaxRunning', 'Jobs running on the provider at once', props.maxRunning ?? 3),
+      [ENV.queueTimeoutSeconds]: tunable('QueueTimeoutSeconds', 'Seconds a job may wait in the queue', props.queueTimeoutSeconds ?? 3600),
+      [ENV.runTimeoutSeconds]: tunable('RunTimeoutSeconds', 'Seconds a job may run on the provider', props.runTimeoutSeconds ?? 900),
+      [ENV.healGraceMs]: tunable(
         'HealGraceMs',
         'Milliseconds a job may look driverless before the sweeper heals it',
         props.healGraceMs ?? 120_000,
       ),
-      STATE_MACHINE_ARN: stateMachine.arn,
-      RUNNINGHUB_BASE_URL: new CfnParameter(this, 'RunningHubBaseUrl', {
+      [ENV.stateMachineArn]: stateMachine.arn,
+      [ENV.runningHubBaseUrl]: new CfnParameter(this, 'RunningHubBaseUrl', {
         type: 'String',
         default: props.runningHub.baseUrl ?? 'https://www.runninghub.ai',
         allowedPattern: '^https?://[^\\s]+$',
         description: 'Base URL of the RunningHub-compatible provider API',
       }).valueAsString,
       // The key itself lives in Secrets Manager; only the functions that call the provider may read it.
-      RUNNINGHUB_API_KEY_SECRET: this.providerApiKey.secretArn,
-      RUNNINGHUB_WORKFLOWS: props.runningHub.workflows,
+      [ENV.runningHubApiKeySecret]: this.providerApiKey.secretArn,
+      [ENV.runningHubWorkflows]: props.runningHub.workflows,
       // Where output files may be fetched from besides the API host (RunningHub's documented outputs live on
       // rh-images.xiaoyaoyou.com); `-c runningHubFileHosts=cdn.example.com,*.example.net` replaces the list.
-      RUNNINGHUB_FILE_HOSTS: String(this.node.tryGetContext('runningHubFileHosts') ?? DEFAULT_FILE_HOSTS),
+      [ENV.runningHubFileHosts]: String(this.node.tryGetContext('runningHubFileHosts') ?? DEFAULT_FILE_HOSTS),
     };
     this.admission = new Admission(this, 'Admission', { storage: this.storage, environment, stateMachine });
     // Only the api function grants the sign-up credits (on a user's first request).
     this.admission.apiFunction.addEnvironment(
-      'SIGNUP_CREDITS',
+      ENV.signupCredits,
       new CfnParameter(this, 'SignupCredits', {
         type: 'Number',
         minValue: 0,

@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type Limits } from './domain/catalog';
+import { ENV } from './env-names';
 
 /** Reads the environment once; a missing variable fails at cold start with its name. */
 function required(name: string): string {
@@ -43,31 +44,31 @@ export interface Config {
 
 export function readConfig(): Config {
   return {
-    tableName: required('TABLE_NAME'),
-    bucketName: required('BUCKET_NAME'),
-    s3PublicEndpoint: process.env.S3_PUBLIC_ENDPOINT || undefined,
-    s3ForcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true',
+    tableName: required(ENV.tableName),
+    bucketName: required(ENV.bucketName),
+    s3PublicEndpoint: process.env[ENV.s3PublicEndpoint] || undefined,
+    s3ForcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
     limits: {
-      image: integer('MAX_IMAGE_BYTES', DEFAULT_LIMITS.image),
-      video: integer('MAX_VIDEO_BYTES', DEFAULT_LIMITS.video),
+      image: integer(ENV.maxImageBytes, DEFAULT_LIMITS.image),
+      video: integer(ENV.maxVideoBytes, DEFAULT_LIMITS.video),
     },
-    uploadTtlSeconds: integer('UPLOAD_TTL_SECONDS', 900),
-    jobRetentionDays: integer('JOB_RETENTION_DAYS', 30),
-    maxRunning: integer('MAX_RUNNING', 3),
-    queueTimeoutSeconds: integer('QUEUE_TIMEOUT_SECONDS', 3600),
-    runTimeoutSeconds: integer('RUN_TIMEOUT_SECONDS', 900),
-    stateMachineArn: required('STATE_MACHINE_ARN'),
-    publicApiUrl: process.env.PUBLIC_API_URL?.replace(/\/+$/, '') || undefined,
+    uploadTtlSeconds: integer(ENV.uploadTtlSeconds, 900),
+    jobRetentionDays: integer(ENV.jobRetentionDays, 30),
+    maxRunning: integer(ENV.maxRunning, 3),
+    queueTimeoutSeconds: integer(ENV.queueTimeoutSeconds, 3600),
+    runTimeoutSeconds: integer(ENV.runTimeoutSeconds, 900),
+    stateMachineArn: required(ENV.stateMachineArn),
+    publicApiUrl: process.env[ENV.publicApiUrl]?.replace(/\/+$/, '') || undefined,
     runningHub: {
-      baseUrl: process.env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai',
-      apiKeySecret: required('RUNNINGHUB_API_KEY_SECRET'),
-      workflows: required('RUNNINGHUB_WORKFLOWS'),
-      fileHosts: (process.env.RUNNINGHUB_FILE_HOSTS ?? '')
+      baseUrl: process.env[ENV.runningHubBaseUrl] || 'https://www.runninghub.ai',
+      apiKeySecret: required(ENV.runningHubApiKeySecret),
+      workflows: required(ENV.runningHubWorkflows),
+      fileHosts: (process.env[ENV.runningHubFileHosts] ?? '')
         .split(',')
         .map((host) => host.trim())
         .filter(Boolean),
     },
-    healGraceMs: integer('HEAL_GRACE_MS', 120_000),
-    signupCredits: integer('SIGNUP_CREDITS', 3),
+    healGraceMs: integer(ENV.healGraceMs, 120_000),
+    signupCredits: integer(ENV.signupCredits, 3),
   };
 }

@@ -9,6 +9,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { DynamoStore } from '../lambdas/adapters/dynamo-store';
+import { ENV } from '../lambdas/env-names';
 import { loadOrCreateJwtSecret } from './auth';
 import { type CloudAssembly, loadCloudAssembly, synthesizeCloudAssembly } from './cloud/assembly';
 import { LOCAL_ACCOUNT, LOCAL_REGION, Resolver } from './cloud/resolver';
@@ -53,11 +54,11 @@ const REGION = LOCAL_REGION;
 
 /** Local knobs that are deploy-time parameters of the stack: the same assembly serves every setting. */
 const PARAMETER_KNOBS: Record<string, string> = {
-  MaxRunning: 'MAX_RUNNING',
-  QueueTimeoutSeconds: 'QUEUE_TIMEOUT_SECONDS',
-  RunTimeoutSeconds: 'RUN_TIMEOUT_SECONDS',
-  HealGraceMs: 'HEAL_GRACE_MS',
-  SignupCredits: 'SIGNUP_CREDITS',
+  MaxRunning: ENV.maxRunning,
+  QueueTimeoutSeconds: ENV.queueTimeoutSeconds,
+  RunTimeoutSeconds: ENV.runTimeoutSeconds,
+  HealGraceMs: ENV.healGraceMs,
+  SignupCredits: ENV.signupCredits,
 };
 
 /** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */
@@ -322,8 +323,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_S3: endpoints.s3 ?? '',
       AWS_ENDPOINT_URL_SFN: endpoints.sfn ?? '',
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager ?? '',
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_PUBLIC_ENDPOINT: `${url}/s3`,
+      [ENV.s3ForcePathStyle]: 'true',
+      [ENV.s3PublicEndpoint]: `${url}/s3`,
       // The sandbox runs on this machine's Node (20); Lambda's is 22.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });

@@ -7,6 +7,7 @@ import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { ENV } from '../../lambdas/env-names';
 import { acknowledgeWildcard } from '../nag';
 import { TABLE_ACCESS } from './table-access';
 
@@ -79,7 +80,7 @@ export class GhostlessFunction extends NodejsFunction {
   bindTable(table: ITable): this {
     const access = TABLE_ACCESS[this.handlerFile];
     if (!access) throw new Error(`No table access is declared for handler ${this.handlerFile} in table-access.ts`);
-    this.addEnvironment('TABLE_NAME', table.tableName);
+    this.addEnvironment(ENV.tableName, table.tableName);
     this.addToRolePolicy(
       new PolicyStatement({ actions: access.actions.map((action) => `dynamodb:${action}`), resources: [table.tableArn] }),
     );
@@ -96,7 +97,7 @@ export class GhostlessFunction extends NodejsFunction {
 
   /** Grants only s3:GetObject / s3:PutObject under the given prefixes: no delete, no tagging, no ACLs. */
   bindBucket(bucket: IBucket, { read = [], write = [], streamed = false }: BucketAccess): this {
-    this.addEnvironment('BUCKET_NAME', bucket.bucketName);
+    this.addEnvironment(ENV.bucketName, bucket.bucketName);
     const objects = (prefixes: readonly string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
     if (read.length > 0) {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: objects(read) }));

@@ -20,6 +20,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
 import { COLLECT_RETRY, FINALIZE_RETRY, type RetryPolicy, STEP_TIMEOUT_SECONDS, THROTTLE_RETRY } from '../../lambdas/domain/run-budget';
+import { ENV } from '../../lambdas/env-names';
 import { acknowledge, acknowledgeWildcard } from '../nag';
 import { GhostlessFunction } from './ghostless-function';
 import { ADMITTED_PREFIX, OUTPUTS_PREFIX, type Storage } from './storage';
@@ -75,7 +76,7 @@ export class JobMachine extends Construct {
     const runFn = step('RunOnProviderFunction', 'run-on-provider', STEP_TIMEOUT_SECONDS.runOnProvider)
       // Presigns the admitted copies of the inputs, never the keys the browser can still upload to.
       .bindBucket(storage.bucket, { read: [ADMITTED_PREFIX] })
-      .addEnvironment('PUBLIC_API_URL', publicApiUrl);
+      .addEnvironment(ENV.publicApiUrl, publicApiUrl);
     // Collecting streams each output (at most 40 MiB in flight, provider-output.ts) and sniffs its type: 256 MB covers
     // that plus the runtime. 300 s moves the largest output (OUTPUT_LIMITS: 2 GiB) at 7.2 MB/s or faster.
     const collectFn = step('CollectOutputsFunction', 'collect-outputs', STEP_TIMEOUT_SECONDS.collectOutputs, 256).bindBucket(

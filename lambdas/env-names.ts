@@ -1,0 +1,26 @@
+/**
+ * The functions' environment, named once: `lambdas/config.ts` reads these, `infra/` sets them and the local stack
+ * fills in its own endpoints and knobs. A name changed here changes everywhere, so the two sides cannot drift.
+ */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  bucketName: 'BUCKET_NAME',
+  /** Presigned URLs point here when set: the local stack's policy-checking S3 door. */
+  s3PublicEndpoint: 'S3_PUBLIC_ENDPOINT',
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  maxImageBytes: 'MAX_IMAGE_BYTES',
+  maxVideoBytes: 'MAX_VIDEO_BYTES',
+  uploadTtlSeconds: 'UPLOAD_TTL_SECONDS',
+  jobRetentionDays: 'JOB_RETENTION_DAYS',
+  maxRunning: 'MAX_RUNNING',
+  queueTimeoutSeconds: 'QUEUE_TIMEOUT_SECONDS',
+  runTimeoutSeconds: 'RUN_TIMEOUT_SECONDS',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  publicApiUrl: 'PUBLIC_API_URL',
+  runningHubBaseUrl: 'RUNNINGHUB_BASE_URL',
+  runningHubApiKeySecret: 'RUNNINGHUB_API_KEY_SECRET',
+  runningHubWorkflows: 'RUNNINGHUB_WORKFLOWS',
+  runningHubFileHosts: 'RUNNINGHUB_FILE_HOSTS',
+  healGraceMs: 'HEAL_GRACE_MS',
+  signupCredits: 'SIGNUP_CREDITS',
+} as const;
