@@ -19,7 +19,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { startLocalStack } from '../local/stack';
-import { type ExecutionEvent, LocalStepFunctions } from '../local/stepfunctions/runtime';
+import { LocalStepFunctions } from '../local/stepfunctions/asl-runtime';
+import type { ExecutionEvent } from '../local/stepfunctions/execution-model';
 import { apiClient } from '../test/support/api-client';
 import { type SemaphoreJob, startSemaphore } from './semaphore-baseline';
 import {

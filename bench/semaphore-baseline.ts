@@ -7,7 +7,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { LocalStepFunctions } from '../local/stepfunctions/runtime';
+import { LocalStepFunctions } from '../local/stepfunctions/asl-runtime';
 import { now, sleep } from './support';
 
 /**

@@ -30,7 +30,7 @@ import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
 import { type SecretsManagerLocal, startSecretsManagerLocal } from './emulators/secrets-manager';
 import { compileEventPattern } from './events/pattern';
 import { parseScheduleExpression } from './events/schedule';
-import { createHttpAdapter } from './http-adapter';
+import { createHttpAdapter } from './http/request-listener';
 import {
   type AwsGateway,
   assumedRolePrincipal,
@@ -45,7 +45,8 @@ import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provi
 import { checkAssemblyMap, providerSetting } from './provider-config';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
-import { LocalStepFunctions, toStatusChangeDetail } from './stepfunctions/runtime';
+import { LocalStepFunctions } from './stepfunctions/asl-runtime';
+import { toStatusChangeDetail } from './stepfunctions/execution-model';
 import { startLocalSfnServer } from './stepfunctions/server';
 import { extractStateMachine } from './stepfunctions/template';
 

@@ -1,5 +1,5 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import type { Route } from '../http-adapter';
+import type { Route } from '../http/api-event';
 import type { FunctionSpec } from '../lambda/lambda-service';
 import type { CfnResource, Resolver } from './resolver';
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ExecutionDescription, type ExecutionStatus, type LocalStepFunctions, SfnApiError } from './runtime';
+import type { LocalStepFunctions } from './asl-runtime';
+import { type ExecutionDescription, type ExecutionStatus, SfnApiError } from './execution-model';
 
 const TARGET_PREFIX = 'AWSStepFunctions.';
 const ERROR_NAMESPACE = 'com.amazonaws.swf.service.v2.model#';

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signLocalToken } from '../../local/auth';
-import { createHttpAdapter, matchRoute } from '../../local/http-adapter';
+import { matchRoute } from '../../local/http/api-event';
+import { createHttpAdapter } from '../../local/http/request-listener';
 
 const secret = randomBytes(32);
 let server: Server;

@@ -11,7 +11,8 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/constructs/ghostless-function';
-import { type ExecutionDescription, LocalStepFunctions } from '../../local/stepfunctions/runtime';
+import { LocalStepFunctions } from '../../local/stepfunctions/asl-runtime';
+import type { ExecutionDescription } from '../../local/stepfunctions/execution-model';
 import { type LocalSfnServer, startLocalSfnServer } from '../../local/stepfunctions/server';
 import { extractStateMachine, synthesizeTemplate } from '../../local/stepfunctions/template';
 import { findUnsupported, isLambdaInvoke } from '../../local/stepfunctions/unsupported';

@@ -7,56 +7,22 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
-import { assertSupported, isLambdaInvoke, isWaitForTaskToken, MAX_TIMER_SECONDS } from './unsupported';
-
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
-export type TerminalStatus = Exclude<ExecutionStatus, 'RUNNING'>;
-
-/** One entry of aws-local-stepfunctions' execution event log (StateEntered, StateExited, StateRetried, …). */
-export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
-
-/** Error names as the Step Functions API returns them (`error.name` on the SDK side). */
-export type SfnErrorName =
-  | 'ExecutionAlreadyExists'
-  | 'ExecutionDoesNotExist'
-  | 'StateMachineDoesNotExist'
-  | 'InvalidArn'
-  | 'InvalidName'
-  | 'InvalidExecutionInput'
-  | 'InvalidOutput'
-  | 'InvalidToken'
-  | 'TaskTimedOut'
-  | 'ValidationException';
-
-/** An API error with AWS's name; the HTTP server turns it into a 400 with that `__type`. */
-export class SfnApiError extends Error {
-  constructor(
-    override readonly name: SfnErrorName,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface ExecutionDescription {
-  executionArn: string;
-  stateMachineArn: string;
-  name: string;
-  status: ExecutionStatus;
-  startDate: Date;
-  stopDate?: Date;
-  /** JSON text, as StartExecution received it. */
-  input: string;
-  /** JSON text, SUCCEEDED only. */
-  output?: string;
-  error?: string;
-  cause?: string;
-}
-
-export type ExecutionListItem = Pick<
-  ExecutionDescription,
-  'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'
->;
+import { adaptDefinition, NO_CAUSE, NO_ERROR, parseRetryScale, type TaskStateSpec } from './definition-adapter';
+import {
+  describe,
+  type ExecutionDescription,
+  type ExecutionEvent,
+  type ExecutionListPage,
+  type ExecutionRecord,
+  type ListExecutionsQuery,
+  listExecutionPage,
+  type Resolvers,
+  SfnApiError,
+  type TaskRecord,
+  type TerminalStatus,
+} from './execution-model';
+import { clone, ExecutionClosed, functionNameOf, isObject, type Json, lambdaError, namedError, substitute } from './lambda-task';
+import { assertSupported, MAX_TIMER_SECONDS } from './unsupported';
 
 /** Runs a handler the way Lambda would; `handlerFile` is a name under `lambdas/handlers/` (no extension). */
 export type InvokeHandler = (handlerFile: string, payload: unknown) => Promise<unknown>;
@@ -79,72 +45,9 @@ export interface LocalStepFunctionsOptions {
   roleArn?: string;
 }
 
-type Json = Record<string, unknown>;
-type Resolvers = { resolve: (value: unknown) => void; reject: (reason: unknown) => void };
-
-interface TaskRecord {
-  token: string;
-  executionArn: string;
-  stateName: string;
-  open: boolean;
-  settle?: Resolvers;
-  timer?: NodeJS.Timeout;
-}
-
-interface ExecutionRecord extends ExecutionDescription {
-  abort: () => void;
-  events: ExecutionEvent[];
-  openTasks: Set<TaskRecord>;
-  done: Promise<ExecutionDescription>;
-  /** Settles once the library's event log has closed and been copied into `events`. */
-  logged: Promise<void>;
-  markDone: (description: ExecutionDescription) => void;
-}
-
-/**
- * A task error that must neither be retried nor caught: it only unwinds an execution that was already stopped
- * (aborted or timed out) so the library's loop and timers end instead of running further states.
- */
-class ExecutionClosed extends Error {
-  override name = 'ExecutionClosed';
-  readonly isRetryable = false;
-  readonly isCatchable = false;
-}
-
-/** Sentinels for a top-level Fail state without Error/Cause (the library would invent `FailStateError` / a message). */
-const NO_ERROR = '@ghostless/no-error';
-const NO_CAUSE = '@ghostless/no-cause';
-
 const TOKEN_PATTERN = /^AQ[A-Za-z0-9_-]{40,1000}$/;
 // AWS: 1–80 chars; no whitespace, brackets, wildcards, `"#%\^|~`$&,;:/`, or control characters.
 const NAME_PATTERN = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const clone = <T>(value: T): T => (value === undefined ? value : JSON.parse(JSON.stringify(value)));
-
-/** What Lambda reports for an uncaught error: Error = errorType, Cause = `{"errorType","errorMessage"}`. */
-function lambdaError(thrown: unknown): Error {
-  const errorType = thrown instanceof Error ? thrown.name : typeof thrown;
-  const errorMessage = thrown instanceof Error ? thrown.message : String(thrown);
-  return namedError(errorType, JSON.stringify({ errorType, errorMessage }));
-}
-
-/** The library matches Retry/Catch on `error.name` and reports `error.message` as the Cause. */
-function namedError(name: string, cause: string): Error {
-  const error = new Error(cause);
-  error.name = name;
-  return error;
-}
-
-/** Replaces the per-execution `$$.Task.Token` placeholder with this state entry's own token. */
-function substitute(value: unknown, placeholder: string, token: string): unknown {
-  if (typeof value === 'string') return value.includes(placeholder) ? value.split(placeholder).join(token) : value;
-  if (Array.isArray(value)) return value.map((v) => substitute(v, placeholder, token));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, placeholder, token)]));
-  return value;
-}
-
-const functionNameOf = (value: string) => /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(value)?.[1] ?? value.split(':')[0] ?? value;
 
 /**
  * Executes one state machine definition locally with Step Functions' API semantics: executions by name,
@@ -158,7 +61,7 @@ export class LocalStepFunctions {
   private readonly machine: StateMachine;
   private readonly invoke: InvokeHandler;
   private readonly handlers = new Map<string, string>();
-  private readonly taskStates = new Map<string, { waitForTaskToken: boolean }>();
+  private readonly taskStates: ReadonlyMap<string, TaskStateSpec>;
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly listeners = new Set<(description: ExecutionDescription) => void | Promise<void>>();
@@ -182,10 +85,11 @@ export class LocalStepFunctions {
         this.handlers.set(functionNameOf(key), file);
       }
     }
-    // … and runs an adapted copy (see `adapt`), which would not pass the validator's path checks.
+    // … and runs an adapted copy (see `adaptDefinition`), which would not pass the validator's path checks.
     const scale = retryScale ?? parseRetryScale(process.env.SFN_RETRY_SCALE);
-    const adapted = this.adapt(clone(this.definition), scale, true);
-    this.machine = new StateMachine(adapted as unknown as StateMachineDefinition, { validationOptions: { noValidate: true } });
+    const adapted = adaptDefinition(this.definition, { retryScale: scale, handlerFor: (name) => this.handlerFor(name) });
+    this.taskStates = adapted.taskStates;
+    this.machine = new StateMachine(adapted.definition as unknown as StateMachineDefinition, { validationOptions: { noValidate: true } });
   }
 
   /** Handler file a Task's FunctionName maps to (undefined when unknown). */
@@ -319,36 +223,8 @@ export class LocalStepFunctions {
     return describe(this.execution(executionArn));
   }
 
-  listExecutions({
-    statusFilter,
-    maxResults,
-    nextToken,
-  }: {
-    statusFilter?: ExecutionStatus;
-    maxResults?: number;
-    nextToken?: string;
-  } = {}): {
-    executions: ExecutionListItem[];
-    nextToken?: string;
-  } {
-    const all = [...this.executions.values()]
-      .filter((e) => !statusFilter || e.status === statusFilter)
-      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
-    const offset = nextToken ? Number.parseInt(Buffer.from(nextToken, 'base64url').toString(), 10) : 0;
-    if (!Number.isInteger(offset) || offset < 0) throw new SfnApiError('ValidationException', 'Invalid nextToken');
-    const size = maxResults && maxResults > 0 ? Math.min(maxResults, 1000) : 100;
-    const page = all.slice(offset, offset + size).map(({ executionArn, stateMachineArn, name, status, startDate, stopDate }) => ({
-      executionArn,
-      stateMachineArn,
-      name,
-      status,
-      startDate,
-      ...(stopDate ? { stopDate } : {}),
-    }));
-    return {
-      executions: page,
-      ...(offset + size < all.length ? { nextToken: Buffer.from(String(offset + size)).toString('base64url') } : {}),
-    };
+  listExecutions(query: ListExecutionsQuery = {}): ExecutionListPage {
+    return listExecutionPage(this.executions.values(), query);
   }
 
   /** The library's event log for an execution so far (StateEntered/StateExited/StateRetried/…). */
@@ -414,7 +290,7 @@ export class LocalStepFunctions {
   }
 
   /**
-   * Task override, called synchronously by the library with the state's processed input — which `adapt`
+   * Task override, called synchronously by the library with the state's processed input — which `adaptDefinition`
    * shaped as `{ params: <the state's Parameters, resolved>, timeout: <seconds> }`. The library reads
    * `$.timeout` right after this returns, so the timer below starts just before the library's own.
    */
@@ -469,98 +345,4 @@ export class LocalStepFunctions {
         throw lambdaError(error);
       });
   }
-
-  /**
-   * The copy the library runs. Per Task: Parameters become `{params: <original>, timeout: <TimeoutSeconds or
-   * TimeoutSecondsPath evaluated on the state input>}` and `TimeoutSecondsPath: "$.timeout"` — the library
-   * would otherwise evaluate TimeoutSecondsPath against the Parameters output (States.Runtime for CDK's
-   * `Timeout.at('$.x')`) and default to 60 s where AWS has no limit. Retry intervals are scaled; top-level
-   * Fail states without Error/Cause get sentinels so DescribeExecution leaves them empty as AWS does.
-   */
-  private adapt(machine: Json, retryScale: number, topLevel: boolean): Json {
-    const states = isObject(machine.States) ? machine.States : {};
-    for (const [stateName, state] of Object.entries(states)) {
-      if (!isObject(state)) continue;
-      if (retryScale !== 1 && Array.isArray(state.Retry)) {
-        for (const retrier of state.Retry as Json[]) {
-          retrier.IntervalSeconds = (typeof retrier.IntervalSeconds === 'number' ? retrier.IntervalSeconds : 1) * retryScale;
-          if (typeof retrier.MaxDelaySeconds === 'number') retrier.MaxDelaySeconds *= retryScale;
-        }
-      }
-      switch (state.Type) {
-        case 'Task': {
-          if (!isLambdaInvoke(state.Resource)) break; // assertSupported already refused it
-          this.taskStates.set(stateName, { waitForTaskToken: isWaitForTaskToken(state.Resource) });
-          const params = state.Parameters;
-          if (isObject(params) && typeof params.FunctionName === 'string' && !this.handlerFor(params.FunctionName)) {
-            throw new Error(`Task state ${stateName}: no handler file for FunctionName ${params.FunctionName}`);
-          }
-          const timeout =
-            typeof state.TimeoutSecondsPath === 'string'
-              ? { 'timeout.$': state.TimeoutSecondsPath }
-              : {
-                  timeout: Math.min(typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : MAX_TIMER_SECONDS, MAX_TIMER_SECONDS),
-                };
-          state.Parameters = { ...(params === undefined ? { 'params.$': '$' } : { params }), ...timeout };
-          delete state.TimeoutSeconds;
-          state.TimeoutSecondsPath = '$.timeout';
-          break;
-        }
-        case 'Parallel':
-          for (const branch of Array.isArray(state.Branches) ? (state.Branches as Json[]) : []) this.adapt(branch, retryScale, false);
-          break;
-        case 'Map': {
-          const processor = isObject(state.ItemProcessor) ? state.ItemProcessor : isObject(state.Iterator) ? state.Iterator : undefined;
-          if (processor) this.adapt(processor, retryScale, false);
-          break;
-        }
-        case 'Fail':
-          if (topLevel) {
-            if (state.Error === undefined && state.ErrorPath === undefined) state.Error = NO_ERROR;
-            if (state.Cause === undefined && state.CausePath === undefined) state.Cause = NO_CAUSE;
-          }
-          break;
-      }
-    }
-    return machine;
-  }
-}
-
-function describe(record: ExecutionRecord): ExecutionDescription {
-  const { executionArn, stateMachineArn, name, status, startDate, stopDate, input, output, error, cause } = record;
-  return {
-    executionArn,
-    stateMachineArn,
-    name,
-    status,
-    startDate,
-    input,
-    ...(stopDate ? { stopDate } : {}),
-    ...(output !== undefined ? { output } : {}),
-    ...(error !== undefined ? { error } : {}),
-    ...(cause !== undefined ? { cause } : {}),
-  };
-}
-
-function parseRetryScale(value: string | undefined): number {
-  if (value === undefined || value === '') return 1;
-  const scale = Number(value);
-  if (!Number.isFinite(scale) || scale <= 0) throw new Error(`SFN_RETRY_SCALE must be a positive number, got ${JSON.stringify(value)}`);
-  return scale;
-}
-
-/** The `detail` of an EventBridge "Step Functions Execution Status Change" event for a description. */
-export function toStatusChangeDetail(description: ExecutionDescription) {
-  return {
-    executionArn: description.executionArn,
-    stateMachineArn: description.stateMachineArn,
-    name: description.name,
-    status: description.status,
-    startDate: description.startDate.getTime(),
-    stopDate: description.stopDate?.getTime() ?? null,
-    input: description.input,
-    output: description.output ?? null,
-    error: description.error ?? null,
-    cause: description.cause ?? null,
-  };
 }
