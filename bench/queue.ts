@@ -58,7 +58,7 @@ const ONLY = process.argv
   .filter(Boolean);
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-/** Request-body substrings that identify the Ghostless writes the figures need (see lambdas/adapters/dynamo-store.ts). */
+/** Request-body substrings that identify the Ghostless writes the figures need (see lambdas/adapters/dynamo/). */
 const MARKERS = {
   admit: 'balance = balance - :cost',
   intent: '{"S":"INTENT"}',

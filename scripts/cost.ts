@@ -49,7 +49,7 @@ export const ASSUMED_DURATION_MS: Record<string, number> = {
   finalize: 150,
 };
 
-/** Calls per job on the success path of one single-input job, read off the code (lambdas/adapters/dynamo-store.ts). */
+/** Calls per job on the success path of one single-input job, read off the code (lambdas/adapters/dynamo/). */
 const CODE_COUNTS: Record<string, { dynamoRead: number; dynamoWrite: number; s3Read: number; s3Write: number }> = {
   // Per API request: the JWT user's sign-up check (1 read) and the job (1 read).
   api: { dynamoRead: 2, dynamoWrite: 0, s3Read: 0, s3Write: 0 },

@@ -3,7 +3,7 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
 /**
  * The DynamoDB actions each function's code calls, derived by following every handler in
  * lambdas/handlers/* through lambdas/services.ts to the DynamoStore methods it reaches
- * (lambdas/adapters/dynamo-store.ts). Transactions need no action of their own: IAM checks each
+ * (lambdas/adapters/dynamo/). Transactions need no action of their own: IAM checks each
  * Put/Update/Delete inside a TransactWriteItems as PutItem/UpdateItem/DeleteItem.
  *
  * | handler          | reaches (DynamoStore methods)                                         | actions                                  | indexes |

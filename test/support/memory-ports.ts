@@ -1,13 +1,14 @@
 /**
  * In-memory implementations of the domain's ports (lambdas/domain/ports.ts), for the domain unit suite.
  *
- * `MemoryStore` follows the DynamoDB adapter (lambdas/adapters/dynamo-store.ts) write by write: each method
+ * `MemoryStore` follows the DynamoDB adapter (lambdas/adapters/dynamo/) write by write: each method
  * checks the same conditions its transaction or conditional write carries, answers false (or the same
  * AdmitResult) exactly where DynamoDB would cancel it, and otherwise applies every item of the transaction.
  * It keys the queue as the adapter does (`createdAt#jobId`, string order) and reads return copies, as a
  * table does. What a single process cannot produce (TransactionConflict, a balance that moved between the
  * read and the write) is not modelled: here conditions only ever fail for what the data says.
  */
+import type { UserItem } from '../../lambdas/adapters/dynamo/credit-ledger';
 import { InvalidRequest, ProviderFailed } from '../../lambdas/domain/errors';
 import { isJobId, type JobRecord, type StoredInput, type UploadIntent } from '../../lambdas/domain/jobs';
 import type {
@@ -34,16 +35,6 @@ const copy = <T>(value: T): T => structuredClone(value);
 /** The adapter's queue sort key: admission time, then job id. */
 const queueKey = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
 const byKey = <T>(entries: Iterable<[string, T]>) => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-
-interface UserItem {
-  balance: number;
-  granted: number;
-  debited: number;
-  refunded: number;
-  ledgerSeq?: number;
-  signedUp?: boolean;
-  activeJobId?: string;
-}
 
 interface IntentItem {
   intent: UploadIntent;
