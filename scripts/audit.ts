@@ -29,7 +29,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
+import { jobKey, slotKey } from '../lambdas/adapters/dynamo/keys';
 import { accountTaskCount } from '../lambdas/adapters/runninghub';
 import { SfnWorkflow } from '../lambdas/adapters/sfn-workflow';
 import { diagnoseJob, type Repair } from '../lambdas/domain/healing';
@@ -193,10 +194,24 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
   }
 
-  // Slots and locks: the sweeper's leak rules.
+  // Slots and locks: the sweeper's leak rules. A scan reads its pages at different moments (a job can be granted or
+  // finalized between the page with its slot or lock and the page with the job), so each suspect is read again,
+  // holder and job in one transaction, before it is reported.
+  const together = async (holderKey: { pk: string; sk: string }, jobId: string) => {
+    const { Responses = [] } = await options.doc.send(
+      new TransactGetCommand({
+        TransactItems: [
+          { Get: { TableName: options.tableName, Key: { pk: holderKey.pk, sk: holderKey.sk } } },
+          { Get: { TableName: options.tableName, Key: jobKey(jobId) } },
+        ],
+      }),
+    );
+    return Responses.map((response) => response?.Item) as [Item | undefined, (JobRecord & Item) | undefined];
+  };
   for (const { slot, jobId } of slots) {
-    const job = byId.get(jobId);
-    if (job?.status === 'running' && job.slot === slot) continue;
+    if (byId.get(jobId)?.status === 'running' && byId.get(jobId)?.slot === slot) continue;
+    const [holder, job] = await together(slotKey(slot), jobId);
+    if (holder?.jobId !== jobId || (job?.status === 'running' && job.slot === slot)) continue;
     add(
       'slot_leak',
       'yes',
@@ -206,8 +221,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     );
   }
   for (const user of users.filter((u) => u.activeJobId)) {
-    const job = byId.get(user.activeJobId as string);
-    if (job && !isTerminal(job.status)) continue;
+    const seen = byId.get(user.activeJobId as string);
+    if (seen && !isTerminal(seen.status)) continue;
+    const [holder, job] = await together(user, user.activeJobId as string);
+    if (holder?.activeJobId !== user.activeJobId || (job && !isTerminal(job.status))) continue;
     add(
       'lock_leak',
       'yes',
