@@ -85,6 +85,21 @@ describe('queue positions from the position index', () => {
     await assertInvariants(ref);
   });
 
+  it('lets thirty jobs of the same second leave the queue at once, and the counters they share read zero after', async () => {
+    const { store, admit, ref } = await queueOnTable();
+    const second = '2026-11-30T13:00:05';
+    const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => admit(`${second}.${String(i).padStart(3, '0')}Z`)));
+    const now = new Date().toISOString();
+    const cancelled: FinalChange = { status: 'cancelled', error: null, refund: true, outputs: [], completedAt: now };
+
+    // Every one of them writes the same minute and second counters, in its own transaction, at the same moment.
+    const left = await Promise.all(jobs.map((job) => store.finalize(job, cancelled)));
+
+    expect(left.filter((ok) => !ok)).toEqual([]);
+    expect((await store.counts()).queued).toBe(0);
+    await assertInvariants(ref);
+  });
+
   it('prunes only counters that read zero, and positions stay exact after a prune', async () => {
     const { store, admit, ref } = await queueOnTable();
     const gone = await admit('2026-11-30T08:00:10.000Z');

@@ -3,7 +3,7 @@ import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { InvalidRequest } from '../../domain/errors';
 import type { Account, CreditLedger, LedgerEntry, LedgerReason } from '../../domain/ports';
 import { LEDGER, ledgerKey, userKey, userPartition } from './keys';
-import { CONFLICT_RETRIES, decodeCursor, encodeCursor, sleep, type Table } from './table';
+import { backoff, CONFLICT_RETRIES, decodeCursor, encodeCursor, type Table } from './table';
 
 /** The user's profile item: balance, its running totals and version, the sign-up mark and the one-active-job lock. */
 export interface UserItem {
@@ -137,7 +137,7 @@ export class DynamoCreditLedger implements CreditLedger {
         return balance;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException) || attempt >= CONFLICT_RETRIES) throw error;
-        await sleep(10 * 2 ** attempt * Math.random());
+        await backoff(attempt);
       }
     }
   }

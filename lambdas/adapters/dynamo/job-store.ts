@@ -7,7 +7,7 @@ import type { AdmitResult, JobStore } from '../../domain/ports';
 import { ledgerPut, readUser, seqCondition, seqValues } from './credit-ledger';
 import { BY_USER, byUserEntry, intentKey, jobKey, LIVE_INTENT, LIVE_JOB, LIVE_LOCK, liveEntry, userKey, userPartition } from './keys';
 import { queuePosition, queueWrites } from './queue-store';
-import { CONFLICT_RETRIES, decodeCursor, encodeCursor, sleep, strip, type Table } from './table';
+import { backoff, CONFLICT_RETRIES, decodeCursor, encodeCursor, strip, type Table } from './table';
 
 export class DynamoJobStore implements JobStore {
   constructor(private readonly table: Table) {}
@@ -89,7 +89,7 @@ export class DynamoJobStore implements JobStore {
         }
         // TransactionConflict: another writer touched the same items; the conditions decide on retry.
         if (attempt >= CONFLICT_RETRIES) throw error;
-        await sleep(10 * 2 ** attempt * Math.random());
+        await backoff(attempt);
       }
     }
   }

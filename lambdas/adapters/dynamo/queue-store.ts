@@ -18,7 +18,7 @@ import {
   slotKey,
   userKey,
 } from './keys';
-import { CONFLICT_RETRIES, type Table, type TransactItems } from './table';
+import { backoff, CONFLICT_RETRIES, lostToConflict, type Table, type TransactItems } from './table';
 
 /** Zero counters older than this are pruned by the sweep; younger ones may still be written by a late requeue. */
 const COUNTER_PRUNE_AGE_MS = 5 * 60_000;
@@ -281,7 +281,8 @@ export class DynamoQueueStore implements QueueStore {
         // Only a balance that moved under a refund is worth another read; anything else is the caller's news.
         const balanceMoved =
           refund > 0 && jobReason?.Code === 'None' && userReason?.Code === 'ConditionalCheckFailed' && (!holder || holder === job.jobId);
-        if (!balanceMoved || attempt >= CONFLICT_RETRIES) return false;
+        if (!(balanceMoved || lostToConflict(error)) || attempt >= CONFLICT_RETRIES) return false;
+        if (!balanceMoved) await backoff(attempt);
       }
     }
   }

@@ -17,6 +17,19 @@ export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems
 /** How often a read-then-write transaction is retried when other writers land in between. */
 export const CONFLICT_RETRIES = 5;
 
+/**
+ * Cancelled only because another transaction was writing one of the same items at that moment (DynamoDB's
+ * TransactionConflict; the queue's position counters are shared by every job entering or leaving in the same
+ * second), with no condition failed: not an answer, the same writes are tried again.
+ */
+export function lostToConflict(error: TransactionCanceledException) {
+  const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+  return codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+}
+
+/** Jittered exponential backoff before retry number `attempt` (1-based): up to 20, 40, 80, 160 ms. */
+export const backoff = (attempt: number) => sleep(10 * 2 ** attempt * Math.random());
+
 /** The table and the low-level calls every port module shares. */
 export class Table {
   constructor(
@@ -42,14 +55,20 @@ export class Table {
     }
   }
 
-  /** Runs a transaction whose conditions encode "nothing changed since I read it"; false when one failed. */
+  /**
+   * Runs a transaction whose conditions encode "nothing changed since I read it"; false when one failed (or when
+   * it kept meeting other writers' transactions: the caller reads again either way).
+   */
   async transact(TransactItems: TransactItems) {
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems }));
-      return true;
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) return false;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems }));
+        return true;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        if (!lostToConflict(error) || attempt >= CONFLICT_RETRIES) return false;
+        await backoff(attempt);
+      }
     }
   }
 
