@@ -6,6 +6,7 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
 import { ROUTES } from '../lambdas/handlers/routes';
+import { isRefusal, LocalAccounts, refuse } from './accounts';
 import { signLocalToken, Unauthorized, USER_ID_PATTERN, verifyBearer } from './auth';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './lambda-context';
 import type { S3Gateway } from './s3-gateway';
@@ -32,6 +33,8 @@ export interface HttpAdapterOptions {
   routes?: readonly Route[];
   s3Gateway: S3Gateway;
   jwtSecret: Uint8Array;
+  /** Backs `/api/local/account/*`, `GET /api/local/mailbox` and the authorizer's sign-out-everywhere check (default: in memory). */
+  accounts?: LocalAccounts;
   /** Backs `POST /api/local/credits`. */
   setBalance: (userId: string, balance: number) => Promise<number>;
   /** Static files; defaults to `web/dist` when it exists, else `web/`. */
@@ -288,12 +291,83 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
   const webRoot = options.webRoot ?? defaultWebRoot;
   const timeoutMs = options.integrationTimeoutMs ?? 30_000;
   const region = options.region ?? 'us-east-1';
+  const accounts = options.accounts ?? new LocalAccounts();
+  const generationOf = (sub: string) => accounts.generation(sub);
+  const tokenFor = (sub: string, claims: Record<string, unknown> = {}) =>
+    signLocalToken(options.jwtSecret, sub, { claims: { ...claims, gen: accounts.generation(sub) } });
+
+  /** The local account flows (the Cognito user pool's stand-in): JSON in, JSON out, refusals as `{error: <Cognito type>}`. */
+  async function handleAccount(req: IncomingMessage, res: ServerResponse, action: string) {
+    if (action === 'sign-out-everywhere') {
+      let sub: string;
+      try {
+        sub = (await verifyBearer(req.headers.authorization, options.jwtSecret, generationOf)).claims.sub as string;
+      } catch (error) {
+        if (!(error instanceof Unauthorized)) throw error;
+        req.resume();
+        sendJson(res, 401, { error: 'NotAuthorizedException', message: error.message }, { 'www-authenticate': 'Bearer' });
+        return;
+      }
+      req.resume();
+      await accounts.signOutEverywhere(sub);
+      sendJson(res, 200, {}, { 'cache-control': 'no-store' });
+      return;
+    }
+    const input = parseJsonObject(await readBody(req));
+    const text = (name: string) => {
+      const value = input[name];
+      if (typeof value !== 'string' || !value) throw refuse('InvalidParameterException', `${name} is required.`);
+      return value;
+    };
+    let answer: unknown = {};
+    switch (action) {
+      case 'sign-up':
+        answer = await accounts.signUp(text('email'), text('password'));
+        break;
+      case 'confirm':
+        await accounts.confirm(text('email'), text('code'));
+        break;
+      case 'resend-code':
+        await accounts.resendCode(text('email'));
+        break;
+      case 'sign-in': {
+        const { sub, email } = accounts.signIn(text('email'), text('password'));
+        answer = { userId: sub, email, token: await tokenFor(sub, { email }) };
+        break;
+      }
+      case 'forgot-password':
+        await accounts.forgotPassword(text('email'));
+        break;
+      case 'reset-password':
+        await accounts.resetPassword(text('email'), text('code'), text('password'));
+        break;
+      default:
+        throw new HttpError(404, 'NOT_FOUND', `No route for POST /api/local/account/${action}.`);
+    }
+    sendJson(res, 200, answer, { 'cache-control': 'no-store' });
+  }
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, rawPath: string, rawQueryString: string) {
     const method = req.method ?? 'GET';
     const requestId = `${randomBytes(6).toString('base64url')}=`;
     const apigwHeaders = { 'apigw-requestid': requestId };
 
+    if (rawPath.startsWith('/api/local/account/')) {
+      if (method !== 'POST') throw new HttpError(404, 'NOT_FOUND', `No route for ${method} ${rawPath}.`);
+      try {
+        await handleAccount(req, res, rawPath.slice('/api/local/account/'.length));
+      } catch (error) {
+        if (!isRefusal(error)) throw error;
+        sendJson(res, 400, { error: error.code, message: error.message }, { 'cache-control': 'no-store' });
+      }
+      return;
+    }
+    if (rawPath === '/api/local/mailbox') {
+      if (method !== 'GET') throw new HttpError(404, 'NOT_FOUND', `No route for ${method} ${rawPath}.`);
+      const email = new URLSearchParams(rawQueryString).get('email') ?? '';
+      sendJson(res, 200, { messages: accounts.mailbox(email) }, { 'cache-control': 'no-store' });
+      return;
+    }
     if (rawPath === '/api/local/token' || rawPath === '/api/local/credits') {
       if (method !== 'POST') throw new HttpError(404, 'NOT_FOUND', `No route for ${method} ${rawPath}.`);
       const input = parseJsonObject(await readBody(req));
@@ -302,7 +376,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
         throw new HttpError(400, 'INVALID_REQUEST', 'userId must be 1 to 64 characters of letters, digits, "_", "-", "." or "@".');
       }
       if (rawPath === '/api/local/token') {
-        sendJson(res, 200, { token: await signLocalToken(options.jwtSecret, userId) }, { 'cache-control': 'no-store' });
+        sendJson(res, 200, { token: await tokenFor(userId) }, { 'cache-control': 'no-store' });
         return;
       }
       const balance = input.balance;
@@ -322,7 +396,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
     let authorizer: BuildEventInput['authorizer'];
     if (match.route.auth) {
       try {
-        authorizer = await verifyBearer(req.headers.authorization, options.jwtSecret);
+        authorizer = await verifyBearer(req.headers.authorization, options.jwtSecret, generationOf);
       } catch (error) {
         if (!(error instanceof Unauthorized)) throw error;
         req.resume();
