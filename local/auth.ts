@@ -75,6 +75,8 @@ export function toApiGatewayClaims(payload: JWTPayload): Record<string, string> 
 export async function verifyBearer(
   authorization: string | undefined,
   secret: Uint8Array,
+  /** The user's token generation (local sign-out everywhere): a token whose `gen` is older is refused. */
+  generationOf: (sub: string) => number = () => 0,
 ): Promise<{ claims: Record<string, string>; scopes: string[] | null }> {
   if (!authorization) throw new Unauthorized('Missing Authorization header: send "Authorization: Bearer <token>".');
   const match = /^Bearer +([^ ]+) *$/i.exec(authorization);
@@ -86,9 +88,13 @@ export async function verifyBearer(
       audience: LOCAL_AUDIENCE,
       requiredClaims: ['exp'],
     });
+    const generation = typeof payload.gen === 'number' ? payload.gen : 0;
+    if (generation < generationOf(String(payload.sub)))
+      throw new Unauthorized('The token was revoked (signed out everywhere); sign in again.');
     const scope = typeof payload.scope === 'string' ? payload.scope : typeof payload.scp === 'string' ? payload.scp : '';
     return { claims: toApiGatewayClaims(payload), scopes: scope ? scope.split(' ').filter(Boolean) : null };
   } catch (error) {
+    if (error instanceof Unauthorized) throw error;
     if (error instanceof errors.JWTExpired) throw new Unauthorized('The token has expired; sign in again.');
     if (error instanceof errors.JOSEAlgNotAllowed)
       throw new Unauthorized('The token is signed with an algorithm this API does not accept.');

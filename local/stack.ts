@@ -10,6 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { DynamoStore } from '../lambdas/adapters/dynamo-store';
 import { ENV } from '../lambdas/env-names';
+import { LocalAccounts } from './accounts';
 import { loadOrCreateJwtSecret } from './auth';
 import { type CloudAssembly, loadCloudAssembly, synthesizeCloudAssembly } from './cloud/assembly';
 import { LOCAL_ACCOUNT, LOCAL_REGION, Resolver } from './cloud/resolver';
@@ -432,6 +433,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         tmpDir: tmpdir(),
       }),
       jwtSecret,
+      // Local accounts and sign-out-everywhere generations survive a restart of a persistent stack.
+      accounts: new LocalAccounts(join(dataDir, 'local-accounts.json')),
       setBalance: (userId, balance) => admin.setBalance(userId, balance),
     });
 

@@ -35,7 +35,7 @@ export class Auth extends Construct {
       autoVerify: { email: true },
       userVerification: { emailStyle: VerificationEmailStyle.CODE },
       accountRecovery: AccountRecovery.EMAIL_ONLY,
-      // What the SPA's sign-up form announces (web/src/signin-cognito.ts).
+      // What the SPA's sign-up form announces (web/src/views/signin-account.ts).
       passwordPolicy: {
         minLength: 8,
         requireLowercase: true,

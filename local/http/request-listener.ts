@@ -5,7 +5,7 @@ import { Unauthorized, verifyBearer } from '../auth';
 import { lambdaContext } from '../lambda-context';
 import type { S3Gateway } from '../s3-gateway';
 import { type BuildEventInput, buildHttpApiEvent, matchRoute, type Route, writeLambdaResult } from './api-event';
-import { handleLocalRoute, isLocalRoute, type LocalRoutesOptions } from './local-routes';
+import { isLocalRoute, type LocalRoutesOptions, localRoutes } from './local-routes';
 import { HttpError, readBody, sendJson } from './request-io';
 import { defaultWebRoot, serveStaticFile } from './static-files';
 
@@ -33,6 +33,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
   const webRoot = options.webRoot ?? defaultWebRoot;
   const timeoutMs = options.integrationTimeoutMs ?? 30_000;
   const region = options.region ?? 'us-east-1';
+  const local = localRoutes(options);
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, rawPath: string, rawQueryString: string) {
     const method = req.method ?? 'GET';
@@ -40,7 +41,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
     const apigwHeaders = { 'apigw-requestid': requestId };
 
     if (isLocalRoute(rawPath)) {
-      await handleLocalRoute(req, res, rawPath, options);
+      await local.handle(req, res, rawPath, rawQueryString);
       return;
     }
 
@@ -53,7 +54,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
     let authorizer: BuildEventInput['authorizer'];
     if (match.route.auth) {
       try {
-        authorizer = await verifyBearer(req.headers.authorization, options.jwtSecret);
+        authorizer = await verifyBearer(req.headers.authorization, options.jwtSecret, local.generationOf);
       } catch (error) {
         if (!(error instanceof Unauthorized)) throw error;
         req.resume();

@@ -1,4 +1,4 @@
-import { createHash, createHmac, getDiffieHellman, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, getDiffieHellman, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
@@ -6,13 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signLocalToken } from '../../local/auth';
 import { N as CLIENT_N } from '../../web/src/srp';
 import { expectAccessible } from '../support/a11y';
+import { walkAccountFlows } from '../support/account-flows';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
 import { type StartedTestStack, startTestStack } from '../support/local-stack';
 
 /**
  * The deployed sign-in (config.js with a Cognito user pool) in a real browser, against a stand-in for the
- * Cognito API written from the SRP-6a server side (independently of the SPA's client): sign-up with a weak
- * then a good password, the e-mailed code, SRP sign-in, token refresh, sign-out with revocation. The ID
+ * Cognito API written from the SRP-6a server side and AWS's API reference (request and response fields, error
+ * `__type`s, preventUserExistenceErrors), independently of the SPA's client: sign-up with a weak then a good
+ * password, the e-mailed code, SRP sign-in, token refresh, sign-out with revocation, ForgotPassword and
+ * ConfirmForgotPassword, GlobalSignOut with the access token. The ID
  * tokens it issues are signed with the local stack's key, so the API accepts them as it would Cognito's.
  */
 
@@ -53,40 +56,56 @@ interface User {
   salt: Buffer;
   verifier: bigint;
   confirmed: boolean;
+  /** The code ForgotPassword last e-mailed. */
+  resetCode?: string;
+}
+
+/** The pool's password policy (infra/constructs/auth.ts): 8+ characters, upper, lower, digit, symbol. */
+const weak = (password: string) =>
+  password.length < 8 || !/[A-Z]/.test(password) || !/[a-z]/.test(password) || !/\d/.test(password) || !/[^A-Za-z0-9]/.test(password);
+
+/** What Cognito stores for SRP: a salt and the verifier g^x, x = H(salt | H(poolName sub ":" password)). */
+function srpVerifier(sub: string, password: string) {
+  const salt = pad(big(randomBytes(16)));
+  const x = big(sha(salt, sha(Buffer.from(`${poolName}${sub}:${password}`))));
+  return { salt, verifier: pow(g, x, N) };
 }
 
 function fakeCognito(secret: Uint8Array) {
   const users = new Map<string, User>();
   const sessions = new Map<string, { user: User; A: bigint; b: bigint; B: bigint; secretBlock: Buffer }>();
   const refreshTokens = new Map<string, User>();
+  const accessTokens = new Map<string, User>();
+  /** The "e-mails": the last code sent to each address. */
+  const mail = new Map<string, string>();
   const calls: string[] = [];
   const fail = (type: string, message: string) => ({ status: 400, body: { __type: type, message } });
   const idToken = (user: User, email: string, seconds: number) =>
     signLocalToken(secret, user.sub, { claims: { email }, expiresInSeconds: seconds });
+  const accessToken = async (user: User) => {
+    const token = await signLocalToken(secret, user.sub, {
+      claims: { token_use: 'access', scope: 'aws.cognito.signin.user.admin', jti: randomUUID() },
+      expiresInSeconds: 3600,
+    });
+    accessTokens.set(token, user);
+    return token;
+  };
   const emailOf = (user: User) => [...users].find(([, u]) => u === user)?.[0] ?? '';
 
   // biome-ignore lint/suspicious/noExplicitAny: Cognito's JSON requests, read field by field as the real service does.
   async function handle(target: string, input: Record<string, any>): Promise<{ status: number; body: unknown }> {
     calls.push(target);
-    if (input.ClientId !== CLIENT_ID) return fail('ResourceNotFoundException', 'User pool client does not exist.');
+    if (input.ClientId !== CLIENT_ID && target !== 'GlobalSignOut' && target !== 'GetUser')
+      return fail('ResourceNotFoundException', 'User pool client does not exist.');
     switch (target) {
       case 'SignUp': {
         const email = String(input.Username);
         const password = String(input.Password);
         if (users.has(email)) return fail('UsernameExistsException', 'An account with the given email already exists.');
-        if (
-          password.length < 8 ||
-          !/[A-Z]/.test(password) ||
-          !/[a-z]/.test(password) ||
-          !/\d/.test(password) ||
-          !/[^A-Za-z0-9]/.test(password)
-        ) {
-          return fail('InvalidPasswordException', 'Password did not conform with policy.');
-        }
+        if (weak(password)) return fail('InvalidPasswordException', 'Password did not conform with policy.');
         const sub = randomUUID();
-        const salt = pad(big(randomBytes(16)));
-        const x = big(sha(salt, sha(Buffer.from(`${poolName}${sub}:${password}`))));
-        users.set(email, { sub, salt, verifier: pow(g, x, N), confirmed: false });
+        users.set(email, { sub, ...srpVerifier(sub, password), confirmed: false });
+        mail.set(email, CODE);
         return { status: 200, body: { UserConfirmed: false, UserSub: sub } };
       }
       case 'ConfirmSignUp': {
@@ -102,7 +121,16 @@ function fakeCognito(secret: Uint8Array) {
         if (input.AuthFlow === 'REFRESH_TOKEN_AUTH') {
           const user = refreshTokens.get(String(input.AuthParameters?.REFRESH_TOKEN));
           if (!user) return fail('NotAuthorizedException', 'Invalid Refresh Token');
-          return { status: 200, body: { AuthenticationResult: { IdToken: await idToken(user, emailOf(user), 3600), ExpiresIn: 3600 } } };
+          return {
+            status: 200,
+            body: {
+              AuthenticationResult: {
+                IdToken: await idToken(user, emailOf(user), 3600),
+                AccessToken: await accessToken(user),
+                ExpiresIn: 3600,
+              },
+            },
+          };
         }
         if (input.AuthFlow !== 'USER_SRP_AUTH') return fail('InvalidParameterException', 'Auth flow not enabled for this client');
         const user = users.get(String(input.AuthParameters?.USERNAME));
@@ -161,11 +189,50 @@ function fakeCognito(secret: Uint8Array) {
         refreshTokens.set(refresh, state.user);
         // Short-lived on purpose: the SPA must refresh it before its first API call.
         const IdToken = await idToken(state.user, emailOf(state.user), 30);
-        return { status: 200, body: { AuthenticationResult: { IdToken, AccessToken: 'unused', RefreshToken: refresh, ExpiresIn: 30 } } };
+        const AccessToken = await accessToken(state.user);
+        return { status: 200, body: { AuthenticationResult: { IdToken, AccessToken, RefreshToken: refresh, ExpiresIn: 30 } } };
       }
       case 'RevokeToken':
         refreshTokens.delete(String(input.Token));
         return { status: 200, body: {} };
+      // GlobalSignOut and GetUser are authorized by the access token alone (no ClientId in the request).
+      case 'GlobalSignOut': {
+        const user = accessTokens.get(String(input.AccessToken));
+        if (!user) return fail('NotAuthorizedException', 'Access Token has been revoked');
+        for (const tokens of [refreshTokens, accessTokens]) {
+          for (const [token, owner] of tokens) if (owner === user) tokens.delete(token);
+        }
+        return { status: 200, body: {} };
+      }
+      case 'GetUser': {
+        const user = accessTokens.get(String(input.AccessToken));
+        if (!user) return fail('NotAuthorizedException', 'Access Token has been revoked');
+        return { status: 200, body: { Username: user.sub, UserAttributes: [{ Name: 'email', Value: emailOf(user) }] } };
+      }
+      case 'ForgotPassword': {
+        const email = String(input.Username);
+        const user = users.get(email);
+        // preventUserExistenceErrors: an unknown address gets a simulated delivery, not UserNotFoundException.
+        const CodeDeliveryDetails = {
+          AttributeName: 'email',
+          DeliveryMedium: 'EMAIL',
+          Destination: `${email[0]}***@${email.split('@')[1]?.[0]}***`,
+        };
+        if (user) {
+          user.resetCode = String(randomInt(0, 1_000_000)).padStart(6, '0');
+          mail.set(email, user.resetCode);
+        }
+        return { status: 200, body: { CodeDeliveryDetails } };
+      }
+      case 'ConfirmForgotPassword': {
+        const user = users.get(String(input.Username));
+        // preventUserExistenceErrors: an unknown address reads as a wrong code.
+        if (!user?.resetCode || input.ConfirmationCode !== user.resetCode)
+          return fail('CodeMismatchException', 'Invalid verification code provided, please try again.');
+        if (weak(String(input.Password))) return fail('InvalidPasswordException', 'Password does not conform to policy.');
+        Object.assign(user, srpVerifier(user.sub, String(input.Password)), { resetCode: undefined, confirmed: true });
+        return { status: 200, body: {} };
+      }
       default:
         return fail('InvalidAction', target);
     }
@@ -193,6 +260,7 @@ function fakeCognito(secret: Uint8Array) {
     users,
     calls,
     refreshTokens,
+    mail,
     listen: () =>
       new Promise<string>((resolve) =>
         server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)),
@@ -283,7 +351,7 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     await page.locator('.job-region [data-testid="status"]', { hasText: 'Pronto' }).waitFor({ timeout: 20_000 });
 
     // Sign out revokes the refresh token; a wrong password is refused in plain words; the right one works.
-    await page.getByRole('button', { name: 'Sair' }).click();
+    await page.getByRole('button', { name: 'Sair', exact: true }).click();
     await page.getByRole('heading', { name: 'Entrar' }).waitFor();
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -306,4 +374,53 @@ describe.skipIf(!hasChromium)('the web app with a Cognito user pool', () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);
+
+  /** A call to the stand-in as any client makes it; resolves to Cognito's error type, or '' on success. */
+  const refusal = async (target: string, body: Record<string, unknown>) => {
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSCognitoIdentityProviderService.${target}` },
+      body: JSON.stringify(body),
+    });
+    return response.ok ? '' : String(((await response.json()) as { __type?: string }).__type);
+  };
+
+  it.each(['pt-BR', 'en'] as const)(
+    'sign-up with the code, a second device, forgotten password and sign-out everywhere (%s)',
+    async (lang) => {
+      const config = {
+        apiBase: '/api',
+        auth: { type: 'cognito', region: 'us-east-1', userPoolId: POOL_ID, clientId: CLIENT_ID, endpoint },
+      };
+      await walkAccountFlows({
+        browser,
+        baseURL: stack.url,
+        lang,
+        prefix: `cognito-account-${lang}`,
+        email: `ana.${lang.toLowerCase()}@example.com`,
+        configure: (context) =>
+          context.route('**/config.js', (route) =>
+            route.fulfill({ contentType: 'text/javascript', body: `window.GHOSTLESS_CONFIG = ${JSON.stringify(config)};` }),
+          ),
+        lastCode: async (email) => cognito.mail.get(email) as string,
+        oldTokensRefused: async (stored) => {
+          // GlobalSignOut revoked the other device's refresh and access tokens. (Its ID token, checked by the
+          // API's JWT authorizer offline, stays valid until it expires: "other requests might be valid until
+          // your user's token expires", AWS's GlobalSignOut reference.)
+          const tokens = JSON.parse(stored['ghostless.cognito'] as string) as { accessToken: string; refreshToken: string };
+          expect(tokens.accessToken).toMatch(/^ey/);
+          expect(
+            await refusal('InitiateAuth', {
+              AuthFlow: 'REFRESH_TOKEN_AUTH',
+              ClientId: CLIENT_ID,
+              AuthParameters: { REFRESH_TOKEN: tokens.refreshToken },
+            }),
+          ).toBe('NotAuthorizedException');
+          expect(await refusal('GetUser', { AccessToken: tokens.accessToken })).toBe('NotAuthorizedException');
+        },
+      });
+      expect(cognito.calls).toEqual(expect.arrayContaining(['ForgotPassword', 'ConfirmForgotPassword', 'GlobalSignOut']));
+    },
+    120_000,
+  );
 });

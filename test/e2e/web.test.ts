@@ -715,7 +715,7 @@ describe.skipIf(!hasChromium)('the web app on a phone', () => {
         .first()
         .getByRole('button', { name: /^View / }),
     );
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await see(page.getByRole('heading', { name: 'Sign in' }));
     await see(page.getByRole('button', { name: 'fernanda' }));
     await expectAccessible(page, 'sign-in (en)');

@@ -15,7 +15,7 @@ import { mountHistory } from './views/history';
 import { mountJobCard } from './views/job-card';
 import { mountLedger } from './views/ledger';
 import { localSignIn } from './views/signin';
-import { cognitoSignIn } from './views/signin-cognito';
+import { accountSignIn } from './views/signin-account';
 import { mountToolForm } from './views/tool-form';
 import { describeApiError } from './words';
 
@@ -36,7 +36,17 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
   const toolsRegion = h('section', { class: 'card tools', 'aria-labelledby': 'tools-heading' });
   const historyRegion = h('section', { class: 'card history', 'aria-labelledby': 'history-heading' });
   const ledgerRegion = h('section', { class: 'card ledger', 'aria-labelledby': 'ledger-heading' });
-  const footer = h('p', { class: 'footer muted small', 'data-testid': 'footer' });
+  const signedIn = h('p', { class: 'muted small', 'data-testid': 'footer' });
+  const footer = h(
+    'div',
+    { class: 'footer' },
+    signedIn,
+    h(
+      'button',
+      { type: 'button', class: 'ghost-button small', 'data-testid': 'sign-out-everywhere', onClick: () => void signOutEverywhere() },
+      '',
+    ),
+  );
 
   let toastTimer: ReturnType<typeof setTimeout> | undefined;
   const notify = (message: string) => {
@@ -84,6 +94,7 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
     },
   );
   const session = sessionFlow(store, api, auth, () => jobs);
+  const signOutEverywhere = () => session.signOutEverywhere().catch(() => notify(t().signOutEverywhereFailed));
   const sending = submitFlow(store, api, config, () => jobs, {
     focusJob,
     focusMissing: (slot) => toolsRegion.querySelector<HTMLElement>(`#file-${store.get().tool}-${slot}`)?.focus(),
@@ -120,12 +131,13 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
           main,
           auth.kind === 'local'
             ? localSignIn(auth as LocalAuth, s.signInNotice, done)
-            : cognitoSignIn(auth as CognitoAuth, s.signInNotice, done),
+            : accountSignIn(auth as CognitoAuth, s.signInNotice, done),
         );
         return;
       }
       if (!main.contains(toolsRegion)) mount(main, jobRegion, toolsRegion, historyRegion, ledgerRegion, footer);
-      footer.textContent = t().signedInAs(s.session.label);
+      signedIn.textContent = t().signedInAs(s.session.label);
+      (footer.lastElementChild as HTMLElement).textContent = t().signOutEverywhere;
     },
   );
   mountJobCard(jobRegion, store, {

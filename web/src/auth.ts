@@ -16,8 +16,58 @@ export interface Auth {
   token(): Promise<string | null>;
   /** Forgets the session here (no redirect). */
   clear(): void;
-  /** Signs out (Cognito: also at the Hosted UI). */
+  /** Signs out here (Cognito: the refresh token is revoked). */
   signOut(): void;
+  /** Signs out on every device: every token issued to this user so far stops working. Then signs out here. */
+  signOutEverywhere(): Promise<void>;
+}
+
+/**
+ * E-mail + password accounts: the Cognito user pool, or its local stand-in. Refusals are `AccountError`s
+ * carrying Cognito's error type either way.
+ */
+export interface AccountAuth {
+  signIn(email: string, password: string): Promise<Session>;
+  /** Creates the account; a code is e-mailed to confirm it. */
+  signUp(email: string, password: string): Promise<void>;
+  confirm(email: string, code: string): Promise<void>;
+  resendCode(email: string): Promise<void>;
+  /** E-mails a code to choose a new password. Succeeds alike whether or not the address has an account. */
+  forgotPassword(email: string): Promise<void>;
+  /** The e-mailed code and the new password. */
+  resetPassword(email: string, code: string, password: string): Promise<void>;
+}
+
+/** A refusal from the account service: Cognito's `__type` (NotAuthorizedException, CodeMismatchException, …) and its message. */
+export class AccountError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AccountError';
+  }
+}
+
+/** Forgot-password never tells whether an address has an account: these refusals read as "a code was sent". */
+const HIDES_ACCOUNT = new Set(['UserNotFoundException', 'InvalidParameterException']);
+async function forgotQuietly(send: () => Promise<unknown>) {
+  try {
+    await send();
+  } catch (error) {
+    if (!(error instanceof AccountError && HIDES_ACCOUNT.has(error.code))) throw error;
+  }
+}
+
+/** Nor does the reset step: an unknown address reads as a wrong code. */
+async function resetQuietly(send: () => Promise<unknown>) {
+  try {
+    await send();
+  } catch (error) {
+    if (error instanceof AccountError && error.code === 'UserNotFoundException')
+      throw new AccountError('CodeMismatchException', error.message);
+    throw error;
+  }
 }
 
 const storage = {
@@ -140,6 +190,46 @@ export class LocalAuth implements Auth {
     return body.balance;
   }
 
+  /** The local stand-in for the Cognito account flows (local/accounts.ts); the "e-mail" is the stack's log and mailbox. */
+  readonly accounts: AccountAuth = {
+    signIn: async (email, password) => {
+      const { userId, token } = await this.account<{ userId: string; token: string }>('sign-in', { email, password });
+      storage.set(LOCAL_SESSION, { userId, token, name: email } satisfies LocalSession);
+      return { userId, label: email };
+    },
+    signUp: async (email, password) => void (await this.account('sign-up', { email, password })),
+    confirm: async (email, code) => void (await this.account('confirm', { email, code })),
+    resendCode: async (email) => void (await this.account('resend-code', { email })),
+    forgotPassword: (email) => forgotQuietly(() => this.account('forgot-password', { email })),
+    resetPassword: (email, code, password) => resetQuietly(() => this.account('reset-password', { email, code, password })),
+  };
+
+  private async account<T>(action: string, body: Record<string, unknown> | null, token?: string): Promise<T> {
+    try {
+      return await request<T>(`${this.apiBase}/local/account/${action}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body ?? {}),
+      });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      throw new AccountError(error.status === 0 ? 'NetworkError' : error.code, error.message);
+    }
+  }
+
+  /** Bumps the user's token generation: the local authorizer refuses every older token, on any device. */
+  async signOutEverywhere(): Promise<void> {
+    const token = await this.token();
+    if (token) {
+      try {
+        await this.account('sign-out-everywhere', null, token);
+      } catch (error) {
+        if (!(error instanceof AccountError && error.code === 'NotAuthorizedException')) throw error;
+      }
+    }
+    this.clear();
+  }
+
   clear() {
     storage.remove(LOCAL_SESSION);
   }
@@ -157,23 +247,20 @@ const COGNITO_TOKENS = 'ghostless.cognito';
 
 interface CognitoTokens {
   idToken: string;
+  /** Authorizes the user's own Cognito calls (GlobalSignOut). */
+  accessToken?: string;
   refreshToken?: string;
 }
 
-/** A Cognito API refusal: `__type` (NotAuthorizedException, UserNotConfirmedException, …) and its message. */
-export class CognitoError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CognitoError';
-  }
+interface AuthenticationResult {
+  IdToken: string;
+  AccessToken?: string;
+  RefreshToken?: string;
 }
 
-export class CognitoAuth implements Auth {
+export class CognitoAuth implements Auth, AccountAuth {
   readonly kind = 'cognito';
-  private refreshing: Promise<string | null> | null = null;
+  private refreshing: Promise<CognitoTokens | null> | null = null;
   constructor(private readonly config: CognitoConfig) {}
 
   private async call<T>(target: string, body: Record<string, unknown>): Promise<T> {
@@ -186,12 +273,12 @@ export class CognitoAuth implements Auth {
         body: JSON.stringify(body),
       });
     } catch (error) {
-      throw new CognitoError('NetworkError', (error as Error).message);
+      throw new AccountError('NetworkError', (error as Error).message);
     }
     const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {
       const type = String(data.__type ?? data.code ?? 'UnknownError');
-      throw new CognitoError(type.slice(type.lastIndexOf('#') + 1), String(data.message ?? data.Message ?? response.statusText));
+      throw new AccountError(type.slice(type.lastIndexOf('#') + 1), String(data.message ?? data.Message ?? response.statusText));
     }
     return data as T;
   }
@@ -209,18 +296,24 @@ export class CognitoAuth implements Auth {
     const tokens = storage.get<CognitoTokens>(COGNITO_TOKENS);
     if (!tokens) return null;
     if (expiresAt(tokens.idToken) - 60_000 > Date.now()) return tokens.idToken;
-    if (!tokens.refreshToken) return null;
-    const refreshToken = tokens.refreshToken;
-    this.refreshing ??= this.call<{ AuthenticationResult?: { IdToken: string } }>('InitiateAuth', {
+    return (await this.refresh())?.idToken ?? null;
+  }
+
+  /** REFRESH_TOKEN_AUTH: new ID and access tokens (one call at a time); null when refused or signed out. */
+  private refresh(): Promise<CognitoTokens | null> {
+    const refreshToken = storage.get<CognitoTokens>(COGNITO_TOKENS)?.refreshToken;
+    if (!refreshToken) return Promise.resolve(null);
+    this.refreshing ??= this.call<{ AuthenticationResult?: AuthenticationResult }>('InitiateAuth', {
       AuthFlow: 'REFRESH_TOKEN_AUTH',
       ClientId: this.config.clientId,
       AuthParameters: { REFRESH_TOKEN: refreshToken },
     })
       .then((result) => {
-        const idToken = result.AuthenticationResult?.IdToken;
-        if (!idToken) return null;
-        storage.set(COGNITO_TOKENS, { idToken, refreshToken } satisfies CognitoTokens);
-        return idToken;
+        const fresh = result.AuthenticationResult;
+        if (!fresh?.IdToken) return null;
+        const tokens = { idToken: fresh.IdToken, accessToken: fresh.AccessToken, refreshToken } satisfies CognitoTokens;
+        storage.set(COGNITO_TOKENS, tokens);
+        return tokens;
       })
       .catch(() => null)
       .finally(() => {
@@ -240,20 +333,21 @@ export class CognitoAuth implements Auth {
         AuthParameters: { USERNAME: email, SRP_A: srp.A },
       },
     );
-    if (started.ChallengeName !== 'PASSWORD_VERIFIER') throw new CognitoError('UnsupportedChallenge', String(started.ChallengeName));
+    if (started.ChallengeName !== 'PASSWORD_VERIFIER') throw new AccountError('UnsupportedChallenge', String(started.ChallengeName));
     const parameters = started.ChallengeParameters as { SALT: string; SRP_B: string; SECRET_BLOCK: string; USER_ID_FOR_SRP: string };
-    const answer = await this.call<{ ChallengeName?: string; AuthenticationResult?: { IdToken: string; RefreshToken?: string } }>(
-      'RespondToAuthChallenge',
-      {
-        ChallengeName: 'PASSWORD_VERIFIER',
-        ClientId: this.config.clientId,
-        ChallengeResponses: await srp.respond(parameters, password),
-        ...(started.Session ? { Session: started.Session } : {}),
-      },
-    );
+    const answer = await this.call<{ ChallengeName?: string; AuthenticationResult?: AuthenticationResult }>('RespondToAuthChallenge', {
+      ChallengeName: 'PASSWORD_VERIFIER',
+      ClientId: this.config.clientId,
+      ChallengeResponses: await srp.respond(parameters, password),
+      ...(started.Session ? { Session: started.Session } : {}),
+    });
     const result = answer.AuthenticationResult;
-    if (!result) throw new CognitoError('UnsupportedChallenge', String(answer.ChallengeName));
-    storage.set(COGNITO_TOKENS, { idToken: result.IdToken, refreshToken: result.RefreshToken } satisfies CognitoTokens);
+    if (!result) throw new AccountError('UnsupportedChallenge', String(answer.ChallengeName));
+    storage.set(COGNITO_TOKENS, {
+      idToken: result.IdToken,
+      accessToken: result.AccessToken,
+      refreshToken: result.RefreshToken,
+    } satisfies CognitoTokens);
     return this.session() as Session;
   }
 
@@ -273,6 +367,34 @@ export class CognitoAuth implements Auth {
 
   async resendCode(email: string): Promise<void> {
     await this.call('ResendConfirmationCode', { ClientId: this.config.clientId, Username: email });
+  }
+
+  forgotPassword(email: string): Promise<void> {
+    return forgotQuietly(() => this.call('ForgotPassword', { ClientId: this.config.clientId, Username: email }));
+  }
+
+  resetPassword(email: string, code: string, password: string): Promise<void> {
+    return resetQuietly(() =>
+      this.call('ConfirmForgotPassword', { ClientId: this.config.clientId, Username: email, ConfirmationCode: code, Password: password }),
+    );
+  }
+
+  /**
+   * GlobalSignOut with the access token: Cognito revokes this user's refresh and access tokens on every
+   * device. (An ID token already issued stays valid for the API until it expires, as AWS documents.)
+   */
+  async signOutEverywhere(): Promise<void> {
+    let tokens = storage.get<CognitoTokens>(COGNITO_TOKENS);
+    if (tokens?.accessToken && expiresAt(tokens.accessToken) - 60_000 < Date.now()) tokens = await this.refresh();
+    if (tokens?.accessToken) {
+      try {
+        await this.call('GlobalSignOut', { AccessToken: tokens.accessToken });
+      } catch (error) {
+        // Already revoked (signed out everywhere from another device): nothing left to revoke.
+        if (!(error instanceof AccountError && error.code === 'NotAuthorizedException')) throw error;
+      }
+    }
+    this.clear();
   }
 
   clear() {

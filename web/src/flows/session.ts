@@ -100,6 +100,11 @@ export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | Cognito
       auth.signOut();
       leave(null);
     },
+    /** Every token issued to this user, on any device, stops working; then signed out here. */
+    async signOutEverywhere() {
+      await auth.signOutEverywhere();
+      leave(t().signedOutEverywhere);
+    },
     /** A 401: the token expired or was revoked. */
     sessionOver() {
       auth.clear();

@@ -2,6 +2,10 @@ import { ApiError } from '../api';
 import { type LocalAuth, toUserId, USER_ID_PATTERN } from '../auth';
 import { appForm, h, uid } from '../dom';
 import { t } from '../i18n';
+import { accountSignIn } from './signin-account';
+
+/** The local screen the user last chose (a name, or an e-mail account), kept across language switches. */
+let withAccount = false;
 
 /**
  * Local sign-in: any name is a user. The name is kept as typed ("Maria da Conceição") for display; its id
@@ -9,6 +13,19 @@ import { t } from '../i18n';
  */
 export function localSignIn(auth: LocalAuth, notice: string | null, done: () => Promise<void>): HTMLElement {
   const text = t();
+  let view: HTMLElement;
+  const choose = (account: boolean) => () => {
+    withAccount = account;
+    view.replaceWith(localSignIn(auth, null, done));
+  };
+  if (withAccount) {
+    // The local stand-in for the Cognito flows: the "e-mail" is the stack's log line.
+    view = accountSignIn(auth.accounts, notice, done, {
+      note: text.localMailNote,
+      alternative: { label: text.useLocalName, choose: choose(false) },
+    });
+    return view;
+  }
   const error = h('p', { class: 'form-error', role: 'alert' }, notice ?? '');
   const inputId = uid('name');
   const previewId = uid('name-preview');
@@ -47,7 +64,7 @@ export function localSignIn(auth: LocalAuth, notice: string | null, done: () => 
   };
   const recent = auth.recent();
   queueMicrotask(() => input.focus());
-  return h(
+  view = h(
     'section',
     { class: 'card signin', 'aria-labelledby': 'signin-heading' },
     signInHead(text.signInTitle),
@@ -74,7 +91,9 @@ export function localSignIn(auth: LocalAuth, notice: string | null, done: () => 
           ),
         )
       : null,
+    h('button', { type: 'button', class: 'ghost-button', onClick: choose(true) }, text.useEmailAccount),
   );
+  return view;
 }
 
 /** The sign-in screens' title and tagline (local and Cognito). */
