@@ -4,7 +4,7 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * The DynamoDB actions each function's code calls, derived by following every handler in
  * lambdas/handlers/* through lambdas/services.ts to the DynamoStore methods it reaches
  * (lambdas/adapters/dynamo/). Transactions need no action of their own: IAM checks each
- * Put/Update/Delete inside a TransactWriteItems as PutItem/UpdateItem/DeleteItem.
+ * Put/Update/Delete/ConditionCheck inside a TransactWriteItems as PutItem/UpdateItem/DeleteItem/ConditionCheckItem.
  *
  * | handler          | reaches (DynamoStore methods)                                         | actions                                  | indexes |
  * |------------------|-----------------------------------------------------------------------|------------------------------------------|---------|
@@ -21,14 +21,15 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext                 | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  * | sweeper          | liveJobs, heldLocks, pendingIntents (live index), heldSlots,          | GetItem PutItem UpdateItem DeleteItem    | live    |
- * |                  | releaseSlot, releaseLock, settleIntent, getJob, finalize, grantNext;  | Query                                    |         |
+ * |                  | releaseSlot (tx Delete/ConditionCheck), releaseLock, settleIntent,    | Query ConditionCheckItem                 |         |
+ * |                  | getJob, finalize, grantNext;                                          |                                          |         |
  * |                  | a lost admission: getIntent, markInputStored, user, admit, putRejected |                                          |         |
  * | execution-ended  | getJob, finalize (heal → fail/succeed), grantNext                     | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  *
  * No function scans, batch-writes, reads streams or describes the table.
  */
-export type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+export type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'ConditionCheckItem';
 export type IndexName = typeof TABLE_SCHEMA.byUserIndex.name | typeof TABLE_SCHEMA.liveIndex.name;
 
 export interface TableAccess {
@@ -46,6 +47,7 @@ export const TABLE_ACCESS: Record<string, TableAccess> = {
   'run-on-provider': { actions: queueWriter, indexes: [] },
   'collect-outputs': { actions: ['GetItem'], indexes: [] },
   finalize: { actions: queueWriter, indexes: [] },
-  sweeper: { actions: queueWriter, indexes: [TABLE_SCHEMA.liveIndex.name] },
+  // ConditionCheckItem: a leaked slot is released only if, at the write, its job does not run in it (releaseSlot).
+  sweeper: { actions: [...queueWriter, 'ConditionCheckItem'], indexes: [TABLE_SCHEMA.liveIndex.name] },
   'execution-ended': { actions: queueWriter, indexes: [] },
 };

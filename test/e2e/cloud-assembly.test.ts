@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCloudAssembly } from '../../local/cloud/assembly';
 import type { CfnTemplate } from '../../local/cloud/resolver';
@@ -125,4 +127,20 @@ describe('the local stack on an edited cloud assembly', () => {
     expect(histories.filter((history) => history.includes('Lambda.TooManyRequestsException')).length).toBeGreaterThan(0);
     await assertInvariants(stack);
   }, 90_000);
+  it("releases a leaked slot through the sweeper's own role, and keeps the slot of a running job", async () => {
+    const stack = await start(() => {}, false, { PROVIDER_LATENCY_MS: '20000' });
+    const { user, jobId } = await submitOne(stack, `leak-${Date.now()}`);
+    const running = await stack.api.waitForJob(user.token, jobId, (j) => j.status === 'running', 30_000);
+    const ended = randomUUID();
+    // A slot left behind by a job that no longer exists (as a crash between two writes would leave it).
+    await stack.doc.send(new PutCommand({ TableName: stack.tableName, Item: { pk: 'SLOT', sk: '003', jobId: ended } }));
+
+    const [[result]] = (await stack.sweep()) as [[{ repairs: Record<string, number> }]];
+
+    expect(result.repairs).toEqual({ slot_leak: 1 });
+    const held = await stack.doc.send(
+      new QueryCommand({ TableName: stack.tableName, KeyConditionExpression: 'pk = :s', ExpressionAttributeValues: { ':s': 'SLOT' } }),
+    );
+    expect(held.Items?.map((item) => item.jobId)).toEqual([running.jobId]);
+  }, 60_000);
 });
