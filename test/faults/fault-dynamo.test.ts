@@ -8,6 +8,7 @@ import {
   readJob,
   runScenario,
   type Scenario,
+  SDK_THROTTLE_BACKOFF_MS,
   startLab,
   waitJob,
 } from '../support/faults';
@@ -74,8 +75,6 @@ function crowd(users: number, jobs: number, aborts = 0) {
     );
   };
 }
-
-const SDK_THROTTLE_BACKOFF_MS = 500 + 1000 + 2000;
 
 async function scenario(fault: string, rates: Parameters<typeof proxy.set>[0], body: (s: Scenario) => Promise<void>) {
   Object.assign(proxy.stats, { requests: 0, throttled: 0, serverErrors: 0, lostReplies: 0, byOperation: {} });

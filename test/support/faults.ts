@@ -48,9 +48,20 @@ export interface Lab {
   sweepMs: number;
   graceMs: number;
   boundMs: number;
+  /**
+   * How long after a job's createdAt/startedAt the write that makes it active/running may commit: the timestamp is
+   * taken before the write, and the SDK retries a throttled or failed write with backoff. The "at every instant"
+   * checks count only overlaps longer than this (see checkInvariants).
+   */
+  commitLagMs: number;
   s3: S3Client;
   stop(): Promise<void>;
 }
+
+/** Commit lag with healthy DynamoDB: one request, on a loaded 2-core machine. */
+const COMMIT_LAG_MS = 1000;
+/** The SDK's backoff over its three attempts at a throttled call (base 500 ms, doubling: @smithy/core retry). */
+export const SDK_THROTTLE_BACKOFF_MS = 500 + 1000 + 2000;
 
 export async function startLab(env: Record<string, string>, options: { dynamoProxy?: boolean } = {}): Promise<Lab> {
   const realEndpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
@@ -70,6 +81,7 @@ export async function startLab(env: Record<string, string>, options: { dynamoPro
     sweepMs,
     graceMs,
     boundMs: sweepMs + graceMs,
+    commitLagMs: COMMIT_LAG_MS + (proxy ? SDK_THROTTLE_BACKOFF_MS : 0),
     s3,
     async stop() {
       disarm();
@@ -328,9 +340,12 @@ const queueKey = (job: JobRecord) => `${job.createdAt}#${job.jobId}`;
 
 /**
  * Invariants (docs/PRODUCT.md) 1–8 over the table as it is now, for the given users and jobs (all expected terminal),
- * plus "at every instant" checks reconstructed from the jobs' own timestamps: a job's createdAt/startedAt
- * are taken before the write that makes it active/running commits and its completedAt before the write
- * that releases it, so intervals of one user (or one slot) can only overlap if the invariant broke.
+ * plus "at every instant" checks reconstructed from the jobs' own timestamps. A job's createdAt/startedAt is taken
+ * before the write that makes it active/running, which commits up to `lab.commitLagMs` later (SDK retries); its
+ * completedAt is taken before the write that releases it. So a job surely held its lock (or slot) over
+ * [createdAt (or startedAt) + lag, completedAt]; two such intervals of one user (or one slot) overlapping means the
+ * invariant broke. A shorter overlap proves nothing: the later job's write may have committed after the release
+ * (the sampler's consistent reads cover those instants).
  */
 export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobIds: string[]; fifo?: boolean }) {
   const violations: string[] = [];
@@ -389,7 +404,7 @@ export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobI
     for (let i = 1; i < admitted.length; i++) {
       const prev = admitted[i - 1] as JobRecord;
       const next = admitted[i] as JobRecord;
-      if (!(ms(next.createdAt) >= ms(prev.completedAt))) {
+      if (!(ms(next.createdAt) + lab.commitLagMs >= ms(prev.completedAt))) {
         violations.push(`inv2: ${userId} had ${prev.jobId} and ${next.jobId} active at once`);
       }
     }
@@ -406,14 +421,14 @@ export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobI
       const prev = held[i - 1] as JobRecord;
       const next = held[i] as JobRecord;
       const prevEnd = isTerminal(prev.status) ? ms(prev.completedAt) : Number.POSITIVE_INFINITY;
-      if (ms(next.startedAt) < prevEnd)
+      if (ms(next.startedAt) + lab.commitLagMs < prevEnd)
         violations.push(
           `inv3: slot ${slot} held by ${prev.jobId} (${prev.startedAt} → ${prev.completedAt ?? prev.status}) and ${next.jobId} (${next.startedAt} → ${next.completedAt ?? next.status}) at once`,
         );
     }
   }
   const edges = ran.flatMap((j) => [
-    { at: ms(j.startedAt), d: 1 },
+    { at: ms(j.startedAt) + lab.commitLagMs, d: 1 },
     { at: isTerminal(j.status) ? ms(j.completedAt) : Number.POSITIVE_INFINITY, d: -1 },
   ]);
   edges.sort((a, b) => a.at - b.at || a.d - b.d);
