@@ -58,7 +58,7 @@ const MAX_RESETS_PER_HOUR = 5;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The pool's policy: 8+ characters with lower- and upper-case letters, digits and symbols. */
-export const meetsPasswordPolicy = (password: string) =>
+const meetsPasswordPolicy = (password: string) =>
   password.length >= 8 && /[a-z]/.test(password) && /[A-Z]/.test(password) && /\d/.test(password) && /[^A-Za-z0-9]/.test(password);
 
 const hashPassword = (password: string, salt: string) => scryptSync(password, salt, 32).toString('base64');

@@ -5,9 +5,9 @@ import { errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 
 /** The local stand-in for the API Gateway JWT authorizer: HS256 tokens signed by a key kept in DATA_DIR. */
 
-export const LOCAL_ISSUER = 'ghostless-local';
-export const LOCAL_AUDIENCE = 'ghostless';
-export const LOCAL_TOKEN_TTL_SECONDS = 12 * 60 * 60;
+const LOCAL_ISSUER = 'ghostless-local';
+const LOCAL_AUDIENCE = 'ghostless';
+const LOCAL_TOKEN_TTL_SECONDS = 12 * 60 * 60;
 /** What the local token endpoint accepts as a user id. */
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
 
@@ -56,7 +56,7 @@ export class Unauthorized extends Error {
 }
 
 /** API Gateway hands JWT claims to Lambda as strings: numbers/booleans stringified, arrays as `[a b]`. */
-export function toApiGatewayClaims(payload: JWTPayload): Record<string, string> {
+function toApiGatewayClaims(payload: JWTPayload): Record<string, string> {
   const claims: Record<string, string> = {};
   for (const [name, value] of Object.entries(payload)) {
     if (value === undefined || value === null) continue;

@@ -12,7 +12,7 @@ export class LocalConfigError extends Error {
   override name = 'LocalConfigError';
 }
 
-export const EXTERNAL_PROVIDER_VARIABLES = ['RUNNINGHUB_BASE_URL', 'RUNNINGHUB_API_KEY', 'RUNNINGHUB_WORKFLOWS'] as const;
+const EXTERNAL_PROVIDER_VARIABLES = ['RUNNINGHUB_BASE_URL', 'RUNNINGHUB_API_KEY', 'RUNNINGHUB_WORKFLOWS'] as const;
 
 export type ProviderSetting =
   | { kind: 'bundled' }

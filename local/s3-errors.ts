@@ -17,7 +17,7 @@ export class S3Error extends Error {
 const escapeXml = (value: string) =>
   value.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
 
-export function s3ErrorXml(error: S3Error, requestId: string): string {
+function s3ErrorXml(error: S3Error, requestId: string): string {
   const details = Object.entries(error.details)
     .map(([name, value]) => `<${name}>${escapeXml(String(value))}</${name}>`)
     .join('');

@@ -7,7 +7,7 @@ export interface Credentials {
   secretAccessKey: string;
 }
 
-export const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 export const sha256Hex = (data: string): string => createHash('sha256').update(data, 'utf8').digest('hex');
 
 /** kSigning = HMAC chain over ("AWS4"+secret, yyyymmdd, region, service, "aws4_request"). */
@@ -53,7 +53,7 @@ export function parseAmzDate(value: string): Date | undefined {
 }
 
 /** RFC 3986 encoding as SigV4 wants it (encodeURIComponent plus !'()*). */
-export const uriEncode = (value: string): string =>
+const uriEncode = (value: string): string =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Decodes a query component as SigV4 clients send it (`+` is a literal plus, not a space). */

@@ -51,7 +51,7 @@ import { toStatusChangeDetail } from './stepfunctions/execution-model';
 import { startLocalSfnServer } from './stepfunctions/server';
 import { extractStateMachine } from './stepfunctions/template';
 
-export const TABLE_NAME = 'ghostless-jobs';
+const TABLE_NAME = 'ghostless-jobs';
 const REGION = LOCAL_REGION;
 
 /** Local knobs that are deploy-time parameters of the stack: the same assembly serves every setting. */

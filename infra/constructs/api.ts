@@ -10,7 +10,7 @@ import { ROUTES, type Route, routeKey } from '../../lambdas/handlers/routes';
 import { acknowledge } from '../nag';
 
 /** Requests per second (steady, burst) API Gateway lets through before answering 429. */
-export interface Throttle {
+interface Throttle {
   rate: number;
   burst: number;
 }

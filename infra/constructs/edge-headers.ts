@@ -13,7 +13,7 @@ export interface CspSources {
  * The SPA's Content-Security-Policy: everything from its own origin, no inline script or style, no
  * eval, no framing. `blob:` is for the local previews of the files a user picks.
  */
-export function contentSecurityPolicy({ connect, media }: CspSources): string {
+function contentSecurityPolicy({ connect, media }: CspSources): string {
   return [
     "default-src 'none'",
     "script-src 'self'",

@@ -29,8 +29,8 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  *
  * No function scans, batch-writes, reads streams or describes the table.
  */
-export type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'ConditionCheckItem';
-export type IndexName = typeof TABLE_SCHEMA.byUserIndex.name | typeof TABLE_SCHEMA.liveIndex.name;
+type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'ConditionCheckItem';
+type IndexName = typeof TABLE_SCHEMA.byUserIndex.name | typeof TABLE_SCHEMA.liveIndex.name;
 
 export interface TableAccess {
   actions: readonly DynamoAction[];

@@ -7,7 +7,7 @@ import { ProviderFailed } from '../domain/errors';
  * Lambda reads it at cold start, the stack at synth, the local stack at start-up, all through `parseWorkflowMap`.
  */
 
-export interface NodeField {
+interface NodeField {
   nodeId: string;
   fieldName: string;
 }

@@ -38,7 +38,7 @@ export type FaultPoint =
   /** sfn-workflow adapter: DescribeExecution about to be sent (subject: the job id; a crash with a ThrottlingException = throttled). */
   | 'sfn:describe-execution';
 
-export type FaultAction = 'crash' | 'delay';
+type FaultAction = 'crash' | 'delay';
 
 export interface FaultSpec {
   action: FaultAction;

@@ -2,7 +2,7 @@ import type { Params, ToolId } from './catalog';
 import type { JobErrorCode } from './errors';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminal = (status: JobStatus) => TERMINAL.includes(status);
 
 export interface StoredInput {
@@ -12,7 +12,7 @@ export interface StoredInput {
   bytes: number;
 }
 
-export interface StoredOutput {
+interface StoredOutput {
   key: string;
   contentType: string;
   bytes: number;

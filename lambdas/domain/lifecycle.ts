@@ -304,7 +304,7 @@ export type LifecycleService = ReturnType<typeof lifecycle>;
  * Whole seconds a job sent back to the queue may still wait there, after the state machine's BUSY_HOLD pause: its
  * queue timeout counts from its admission (as the sweeper's does), not from each return. Null when none is left.
  */
-export function queueTimeLeft(job: JobRecord, now: Date): number | null {
+function queueTimeLeft(job: JobRecord, now: Date): number | null {
   const leftMs = Date.parse(job.createdAt) + job.limits.queueSeconds * 1000 - now.getTime() - BUSY_HOLD_MS;
   return leftMs >= 1000 ? Math.floor(leftMs / 1000) : null;
 }

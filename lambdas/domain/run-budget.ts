@@ -23,7 +23,7 @@ export interface RetryPolicy {
 }
 
 /** LambdaInvoke's own Retry (Lambda.ServiceException, AWSLambdaException, SdkClientException, ClientExecutionTimeout): CDK's defaults. */
-export const LAMBDA_SERVICE_RETRY: RetryPolicy = { maxAttempts: 6, intervalSeconds: 2, backoffRate: 2 };
+const LAMBDA_SERVICE_RETRY: RetryPolicy = { maxAttempts: 6, intervalSeconds: 2, backoffRate: 2 };
 /** Lambda.TooManyRequestsException on every task: 1, 2, 4 … 30 s (full jitter only shortens the waits). */
 export const THROTTLE_RETRY: RetryPolicy = { maxAttempts: 10, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 30 };
 /** CollectOutputs: a transient failure moving an output (`Error`) is tried again. */

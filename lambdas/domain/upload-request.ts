@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS, isToolId, type Limits, MEDIA_TYPES, type Params, TOOLS, type ToolSpec } from './catalog';
 import { FileTooLarge, InvalidRequest, UnsupportedMediaType } from './errors';
 
-export interface FileRequest {
+interface FileRequest {
   slot: string;
   contentType: string;
   size: number;

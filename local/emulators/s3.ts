@@ -39,7 +39,7 @@ export function encodeS3EventKey(key: string): string {
 const hex = (bytes: number) => randomBytes(bytes).toString('hex').toUpperCase();
 
 /** Rewrites one of s3rver's records into the exact shape AWS delivers (encoded key, eventVersion 2.1, real ARN). */
-export function toAwsRecord(record: S3rverEvent['Records'][number], region: string): S3EventRecord {
+function toAwsRecord(record: S3rverEvent['Records'][number], region: string): S3EventRecord {
   const { bucket, object } = record.s3;
   return {
     eventVersion: '2.1',

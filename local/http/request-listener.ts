@@ -13,7 +13,7 @@ import { defaultWebRoot, serveStaticFile } from './static-files';
  * The local stand-in for API Gateway (HTTP API, payload format 2.0) plus the SPA and the S3 gateway:
  * `/api/*` → JWT authorizer + the api Lambda handler, `/s3/*` → S3 gateway, anything else → static web.
  */
-export type ApiHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context, route: Route) => Promise<unknown>;
+type ApiHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context, route: Route) => Promise<unknown>;
 
 export interface HttpAdapterOptions extends LocalRoutesOptions {
   apiHandler: ApiHandler;

@@ -20,7 +20,7 @@ export class InvalidPolicyError extends Error {
 }
 
 /** A check iam-simulate cannot evaluate (unknown action, ARN of the wrong resource type…): a bug in describeRequest. */
-export class SimulationError extends Error {
+class SimulationError extends Error {
   override name = 'SimulationError';
 }
 

@@ -46,7 +46,7 @@ export function stateMachineRolePolicies(template: Template, stateMachineLogical
  * Everything that grants to the `AWS::IAM::Role` `roleLogicalId`: its inline `Policies`, every `AWS::IAM::Policy`,
  * `AWS::IAM::RolePolicy` and `AWS::IAM::ManagedPolicy` attached to it, and its `ManagedPolicyArns`.
  */
-export function rolePolicies(template: Template, roleLogicalId: string, resolve: Resolve): RolePolicies {
+function rolePolicies(template: Template, roleLogicalId: string, resolve: Resolve): RolePolicies {
   const resources = template.Resources ?? {};
   const role = resourceOfType(template, roleLogicalId, 'AWS::IAM::Role');
   const roleName = String(resolve({ Ref: roleLogicalId }));

@@ -23,7 +23,7 @@ export interface FunctionSpec {
 }
 
 /** What Lambda reports for a failed invocation: errorType is the Error Step Functions matches on. */
-export class FunctionError extends Error {
+class FunctionError extends Error {
   constructor(
     readonly errorType: string,
     message: string,

@@ -24,13 +24,13 @@ import {
  * workflows run here, for real, with sharp (and ffmpeg when installed).
  */
 
-export const LOCAL_API_KEY = 'local-runninghub-key';
+const LOCAL_API_KEY = 'local-runninghub-key';
 
 /** The stack's `runningHub` prop for the bundled provider: its key and the operator map of its workflows. */
 export const BUNDLED_ACCOUNT = { apiKey: LOCAL_API_KEY, workflows: BUNDLED_WORKFLOW_MAP_JSON };
 
 /** RunningHub retries an unanswered TASK_END minutes apart; `webhookRetryScale` shrinks the schedule for tests. */
-export const WEBHOOK_RETRY_SCHEDULE_MS = [60_000, 120_000, 300_000, 600_000];
+const WEBHOOK_RETRY_SCHEDULE_MS = [60_000, 120_000, 300_000, 600_000];
 
 export interface LocalProviderOptions {
   /** 0 (default) picks a free port. */

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 
 /** The real work behind the local provider's workflows: sharp for images, ffmpeg (when installed) for video. */
 
-export interface Media {
+interface Media {
   data: Buffer;
   contentType: string;
 }

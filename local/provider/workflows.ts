@@ -7,7 +7,7 @@ import type { ToolId } from '../../lambdas/domain/catalog';
  * the way it would on RunningHub (803). `reads` says where each workflow's work takes its values from.
  */
 
-export type ApiNode = { class_type: string; inputs: Record<string, unknown>; _meta: { title: string } };
+type ApiNode = { class_type: string; inputs: Record<string, unknown>; _meta: { title: string } };
 export type ApiPrompt = Record<string, ApiNode>;
 
 export interface ProviderWorkflow {

@@ -46,10 +46,7 @@ export interface ExecutionDescription {
   cause?: string;
 }
 
-export type ExecutionListItem = Pick<
-  ExecutionDescription,
-  'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'
->;
+type ExecutionListItem = Pick<ExecutionDescription, 'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'>;
 
 export interface ListExecutionsQuery {
   statusFilter?: ExecutionStatus;

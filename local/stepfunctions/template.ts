@@ -7,10 +7,10 @@ import { GhostlessStack, type GhostlessStackProps } from '../../infra/ghostless-
 import { type CfnResource, type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, Resolver, TemplateResolutionError } from '../cloud/resolver';
 import { BUNDLED_ACCOUNT } from '../provider/server';
 
-export { type CfnTemplate, LOCAL_ACCOUNT, LOCAL_REGION, TemplateResolutionError };
+export type { CfnTemplate };
 
 /** Same construct id as `infra/app.ts`, so the stack name (and the state machine name `Ghostless-jobs`) match a deployment. */
-export const LOCAL_STACK_ID = 'Ghostless';
+const LOCAL_STACK_ID = 'Ghostless';
 
 export interface ExtractedStateMachine {
   /** The concrete ASL, exactly what Step Functions would receive on deployment. */

@@ -15,6 +15,7 @@ import { type LocalProvider, type LocalProviderOptions, startLocalProvider } fro
 import { findFfmpeg } from '../../local/provider/transform';
 import { BUNDLED_WORKFLOW_MAP } from '../../local/provider/workflows';
 import { candidates, fetchApiFormat, report } from '../../scripts/provider-inspect';
+import * as docs from '../fixtures/runninghub/docs';
 import { start, type TaskRequest } from '../support/provider';
 
 /** The RunningHub adapter and the local provider, against each other over real HTTP. */
@@ -473,13 +474,14 @@ describe('the public API, as documented', () => {
     form.set('apiKey', local.apiKey);
     form.set('file', new Blob([new Uint8Array(30_000_001)], { type: 'image/png' }), 'big.png');
     const reply = await (await fetch(`${local.url}/task/openapi/upload`, { method: 'POST', body: form })).json();
-    expect(reply).toMatchObject({ code: CODES.APIKEY_FILE_SIZE_EXCEEDED });
+    expect(reply).toMatchObject({ code: docs.UPLOAD_TOO_LARGE.code, msg: docs.UPLOAD_TOO_LARGE.msg });
   });
 
   it('counts tasks of the key started outside Ghostless: 421 at the limit, and in accountStatus', async () => {
     const shared = await provider({ foreignTasks: 2, maxConcurrent: 3 });
     const status = await post(shared, '/uc/openapi/accountStatus', { apikey: shared.apiKey });
     expect(status).toMatchObject({ code: 0, data: { currentTaskCounts: '2', remainCoins: expect.any(String) } });
+    expect(Object.keys(status.data as object).sort()).toEqual(Object.keys(docs.ACCOUNT_STATUS_ANSWER.data).sort());
     shared.hangNextTask();
     const first = await post(shared, '/task/openapi/create', createBody(shared, await uploaded(shared)));
     expect(first.code).toBe(0);

@@ -81,5 +81,3 @@ export function apiClient(baseUrl: string) {
 
   return { call, user, submit, job, waitForJob };
 }
-
-export type ApiClient = ReturnType<typeof apiClient>;

@@ -7,9 +7,9 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 /** Drives the system Chromium (apt `chromium`) through playwright-core: no browser download. */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM_PATH);
-export const SCREENSHOT_DIR = join(ROOT, 'test-output', 'screenshots');
+const SCREENSHOT_DIR = join(ROOT, 'test-output', 'screenshots');
 
 const ARGS = [
   '--headless',

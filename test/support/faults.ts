@@ -20,7 +20,7 @@ import { image } from './media';
  * becomes one row of the fault matrix (test-output/fault-matrix.md).
  */
 
-export const FAULT_ENV = {
+const FAULT_ENV = {
   MAX_RUNNING: '3',
   SWEEP_INTERVAL_MS: '500',
   HEAL_GRACE_MS: '1500',
@@ -149,7 +149,7 @@ let sequence = 0;
  * One distinct PNG per input: identical bytes would make the local provider store every upload under the same
  * content-addressed name and rewrite it while another task reads it (an "Input Buffer is empty" failure).
  */
-export async function filesFor(tool: ToolId) {
+async function filesFor(tool: ToolId) {
   return Promise.all(
     Object.keys(TOOLS[tool].slots).map(async (slot) => {
       const n = ++sequence;
@@ -248,7 +248,7 @@ export async function waitAllTerminal(lab: Lab, jobIds: string[], timeoutMs: num
 export const executionArn = (lab: Lab, jobId: string) =>
   `${lab.stack.stepFunctions.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
 
-export function executionOf(lab: Lab, jobId: string) {
+function executionOf(lab: Lab, jobId: string) {
   try {
     return lab.stack.stepFunctions.describeExecution(executionArn(lab, jobId));
   } catch {
@@ -257,7 +257,7 @@ export function executionOf(lab: Lab, jobId: string) {
 }
 
 /** Cancels a task on the local provider directly (cleanup of tasks nobody will ever cancel). */
-export async function cancelProviderTask(lab: Lab, taskId: string) {
+async function cancelProviderTask(lab: Lab, taskId: string) {
   const { url, apiKey } = lab.stack.provider;
   await fetch(`${url}/task/openapi/cancel`, {
     method: 'POST',
@@ -274,7 +274,7 @@ const jobIdOfWebhook = (webhookUrl: string | undefined) => /\/api\/provider\/cal
  * Checks invariants 2 and 3 every `everyMs` while a scenario runs. Each sample is one Query (one
  * partition, one snapshot): the live index holds exactly the non-terminal jobs, the SLOT partition the held slots.
  */
-export function startSampler(lab: Lab, everyMs = 100) {
+function startSampler(lab: Lab, everyMs = 100) {
   const violations: string[] = [];
   let samples = 0;
   let maxRunning = 0;
@@ -475,7 +475,7 @@ export async function checkInvariants(lab: Lab, scope: { userIds: string[]; jobI
 // ------------------------------------------------------------------------------------------------ scenarios
 
 /** A job that lost its driver (or its wake-up) at `t0`; healed when it is terminal (or started) again. */
-export interface Victim {
+interface Victim {
   jobId: string;
   t0: number;
   until?: 'terminal' | 'started';
@@ -717,11 +717,11 @@ function driverLostAt(job: JobRecord, execution: ReturnType<typeof executionOf>,
 const OUTPUT_DIR = resolve('test-output');
 const ROWS_DIR = join(OUTPUT_DIR, 'fault-matrix');
 
-export function formatMs(value: number | null) {
+function formatMs(value: number | null) {
   return value === null ? '—' : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value} ms`;
 }
 
-export function renderTable(rows: MatrixRow[]) {
+function renderTable(rows: MatrixRow[]) {
   const header =
     '| fault | jobs | succeeded | failed (by code) | cancelled | healed | heal max | heal p95 | bound | zombie exec. | orphan tasks | max running (samples) | invariants |';
   const lines = [header, '|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|'];

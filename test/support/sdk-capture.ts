@@ -18,7 +18,7 @@ type SmithyRequest = {
 };
 
 /** Options that make an SDK client hand its HTTP request to `onRequest` instead of the network. */
-export function capturingClientConfig(onRequest: (request: SmithyRequest) => void) {
+function capturingClientConfig(onRequest: (request: SmithyRequest) => void) {
   return {
     region: 'us-east-1',
     endpoint: 'http://127.0.0.1:1',
@@ -34,7 +34,7 @@ export function capturingClientConfig(onRequest: (request: SmithyRequest) => voi
 }
 
 /** Sends `command` with `client` (built with capturingClientConfig) and returns the request as the gateway would see it. */
-export async function captureRequest(
+async function captureRequest(
   service: GatewayService,
   client: Sendable,
   command: unknown,

@@ -61,11 +61,7 @@ export type TestStack = Awaited<ReturnType<typeof testStack>>;
 export const newUser = () => `user-${randomUUID()}`;
 
 /** Sends one presigned POST the way a browser form does: every field, then the file. */
-export async function postForm(
-  upload: { url: string; fields: Record<string, string> },
-  body: Uint8Array<ArrayBuffer>,
-  contentType: string,
-) {
+async function postForm(upload: { url: string; fields: Record<string, string> }, body: Uint8Array<ArrayBuffer>, contentType: string) {
   const form = new FormData();
   for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
   form.append('file', new Blob([body], { type: contentType }));

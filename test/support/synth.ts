@@ -11,7 +11,7 @@ import { BUNDLED_ACCOUNT } from '../../local/provider/server';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
-export const cdkContext = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+const cdkContext = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
 /** A stand-in for the built SPA, so infra tests do not depend on `npm run build:web`. */
 const WEB_DIST = mkdtempSync(path.join(tmpdir(), 'ghostless-web-'));
 writeFileSync(path.join(WEB_DIST, 'index.html'), '<!doctype html><title>Ghostless</title>');

@@ -3,6 +3,7 @@ import { businessError, describeFailure, parseWebhook, RunningHubProvider } from
 import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
 import { InvalidRequest, ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
+import { candidates, fetchApiFormat } from '../../scripts/provider-inspect';
 import * as docs from '../fixtures/runninghub/docs';
 import { start } from '../support/provider';
 
@@ -250,5 +251,33 @@ describe('parseWebhook', () => {
 
   it('turns away a body that is not JSON as a bad request', () => {
     expect(() => parseWebhook('taskId=1')).toThrow(InvalidRequest);
+  });
+});
+
+describe('the documented examples', () => {
+  it('reads the webhook example of the docs, its taskId exact', () => {
+    expect(parseWebhook(JSON.stringify(docs.WEBHOOK_BODY))).toMatchObject({ event: 'TASK_END', taskId: docs.WEBHOOK_BODY.taskId });
+  });
+
+  it('asks for outputs with exactly the fields of the documented request', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const { provider } = providerWith((_url, init) => {
+      bodies.push(JSON.parse(String(init?.body)));
+      return json(docs.OUTPUTS_SUCCESS);
+    });
+
+    await provider.outputs(docs.OUTPUTS_REQUEST.taskId);
+
+    expect(Object.keys(bodies[0] ?? {}).sort()).toEqual(Object.keys(docs.OUTPUTS_REQUEST).sort());
+    expect(bodies[0]).toMatchObject({ apiKey: KEY, taskId: docs.OUTPUTS_REQUEST.taskId });
+  });
+
+  it('finds the Load Image node and the widgets of the documented getJsonApiFormat example', async () => {
+    const prompt = await fetchApiFormat('https://rh.test', KEY, '1', (async () => json(docs.API_FORMAT_ANSWER)) as typeof fetch);
+    const found = candidates(prompt);
+
+    expect(found.image.map((c) => [c.nodeId, c.fieldName])).toEqual([['10', 'image']]);
+    expect(found.text.map((c) => [c.nodeId, c.fieldName])).toContainEqual(['6', 'text']);
+    expect(found.number.map((c) => [c.nodeId, c.fieldName])).toContainEqual(['3', 'seed']);
   });
 });

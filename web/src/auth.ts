@@ -9,7 +9,7 @@ export interface Session {
   label: string;
 }
 
-export interface Auth {
+interface Auth {
   kind: 'local' | 'cognito';
   session(): Session | null;
   /** A bearer token that is valid now, or null (signed out / expired). */

@@ -34,5 +34,3 @@ export function readConfig(): GhostlessConfig {
     limits: { ...DEFAULT_LIMITS, ...raw.limits },
   };
 }
-
-export const isLocalAuth = (config: GhostlessConfig) => config.auth === 'local';

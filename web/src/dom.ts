@@ -24,7 +24,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props?: Props |
   return element;
 }
 
-export function append(parent: Node, children: Child[]) {
+function append(parent: Node, children: Child[]) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(parent, child);

@@ -15,9 +15,9 @@ const N_HEX =
   'BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF';
 
 export const N = BigInt(`0x${N_HEX}`);
-export const G = 2n;
+const G = 2n;
 
-export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
   let result = 1n;
   let b = ((base % modulus) + modulus) % modulus;
   let e = exponent;
@@ -30,14 +30,14 @@ export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint 
 }
 
 /** Even-length hex, with a leading 00 when the top bit is set (the SDKs' two's-complement-safe encoding). */
-export function padHex(value: bigint): string {
+function padHex(value: bigint): string {
   let hex = value.toString(16);
   if (hex.length % 2 === 1) hex = `0${hex}`;
   else if ('89abcdef'.includes(hex[0] as string)) hex = `00${hex}`;
   return hex;
 }
 
-export const hexToBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
+const hexToBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
 const bytesToHex = (bytes: ArrayBuffer | Uint8Array) =>
   Array.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -90,7 +90,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const two = (n: number) => String(n).padStart(2, '0');
 
 /** "Tue Nov 4 09:05:02 UTC 2026": the day of the month is not padded. */
-export function cognitoTimestamp(now: Date) {
+function cognitoTimestamp(now: Date) {
   return `${DAYS[now.getUTCDay()]} ${MONTHS[now.getUTCMonth()]} ${now.getUTCDate()} ${two(now.getUTCHours())}:${two(now.getUTCMinutes())}:${two(now.getUTCSeconds())} UTC ${now.getUTCFullYear()}`;
 }
 

@@ -104,7 +104,7 @@ export function createAppStore(session: Session | null): AppStore {
 export const currentCost = (s: AppState) => TOOLS[s.tool].price(s.params[s.tool]);
 
 /** A job of this user is being sent, created, queued or run (the API allows one at a time). */
-export const activeJob = (s: AppState) =>
+const activeJob = (s: AppState) =>
   s.phase.kind === 'uploading' || s.phase.kind === 'creating' || (s.phase.kind === 'job' && !isTerminal(s.phase.job.status));
 
 /**

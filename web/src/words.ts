@@ -8,7 +8,7 @@ import { UploadError } from './upload';
 /** Errors, outcomes and prices in the user's words. */
 
 /** Rejected at admission: created failed, never debited. */
-export const NOT_CHARGED: JobErrorCode[] = ['INSUFFICIENT_CREDITS', 'USER_BUSY', 'INVALID_INPUT'];
+const NOT_CHARGED: JobErrorCode[] = ['INSUFFICIENT_CREDITS', 'USER_BUSY', 'INVALID_INPUT'];
 
 export const TYPE_NAMES: Record<string, string> = {
   'image/jpeg': 'JPEG',

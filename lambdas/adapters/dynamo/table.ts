@@ -118,7 +118,7 @@ export function strip(item: Record<string, unknown>) {
   return rest;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const MAX_CURSOR_LENGTH = 1024;
 

@@ -120,5 +120,3 @@ export function sessionFlow(store: AppStore, api: Api, auth: LocalAuth | Cognito
     },
   };
 }
-
-export type SessionFlow = ReturnType<typeof sessionFlow>;

@@ -6,7 +6,7 @@ import { describeApiError, statusBadge } from '../words';
 
 /** Modal dialogs on the native <dialog>: focus is trapped and restored, Esc closes, the page behind is inert. */
 
-export function dialog(labelId: string, ...children: Child[]) {
+function dialog(labelId: string, ...children: Child[]) {
   document.dispatchEvent(new Event('ghostless:dialog'));
   const element = h('dialog', { class: 'dialog', 'aria-labelledby': labelId }, ...children);
   element.addEventListener('close', () => element.remove());
