@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isTerminal } from '../../lambdas/domain/jobs';
 import {
   executionArn,
+  HEAL_SLACK_MS,
   type Lab,
   type MatrixRow,
   publishRows,
@@ -84,7 +85,7 @@ async function scenario(fault: string, rates: Parameters<typeof proxy.set>[0], b
     // The healers meet the same faults: a throttled sweep backs off (SDK) or fails and the next one runs. The SDK's
     // throttling backoff (base 500 ms, doubling: @smithy/core retry) does not shrink with this lab's sweep interval:
     // three throttles in a row on one call of the heal path cost up to 0.5 + 1 + 2 s.
-    healSlackMs: 2 * lab.sweepMs + SDK_THROTTLE_BACKOFF_MS,
+    healSlackMs: HEAL_SLACK_MS + 2 * lab.sweepMs + SDK_THROTTLE_BACKOFF_MS,
     // Faults off before each user's follow-up job, which must then succeed.
     onSettled: () => proxy.set({ throttle: 0, serverError: 0, lostReply: 0 }),
   });

@@ -36,9 +36,11 @@ const FAULT_ENV = {
 /**
  * Processing time allowed on top of SWEEP_INTERVAL_MS + HEAL_GRACE_MS: one sweep's own work (a DescribeExecution
  * and a finalize per straggler, each call crossing the function's sandbox and the IAM gateway) and the 100 ms
- * sampling of "terminal".
+ * sampling of "terminal". Measured at 0.3–2.9 s on this 2-core machine with other suites running beside the fault
+ * matrix. The bound only has to tell "healed by the sweeper" from "ended by a timeout" (RUN_TIMEOUT_SECONDS 8 s
+ * and up), so it allows 3 s; the matrix reports the measured times.
  */
-export const HEAL_SLACK_MS = 800;
+export const HEAL_SLACK_MS = 3000;
 
 export interface Lab {
   stack: StartedTestStack;
