@@ -1,18 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTerminal } from '../../lambdas/domain/jobs';
-import {
-  executionArn,
-  HEAL_SLACK_MS,
-  type Lab,
-  type MatrixRow,
-  publishRows,
-  readJob,
-  runScenario,
-  type Scenario,
-  SDK_THROTTLE_BACKOFF_MS,
-  startLab,
-  waitJob,
-} from '../support/faults';
+import { executionArn, HEAL_SLACK_MS, type Lab, readJob, SDK_THROTTLE_BACKOFF_MS, startLab, waitJob } from '../support/fault-lab';
+import { publishRows } from '../support/fault-matrix';
+import { type MatrixRow, runScenario, type Scenario } from '../support/fault-scenarios';
 
 /**
  * DynamoDB misbehaving under many concurrent users: every SDK call the handlers make goes through a proxy

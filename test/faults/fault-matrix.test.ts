@@ -6,19 +6,17 @@ import {
   deliverS3Event,
   executionArn,
   type Lab,
-  type MatrixRow,
   presign,
-  publishRows,
   readJob,
-  runScenario,
-  type Scenario,
   sleep,
   startLab,
   until,
   uploadSlot,
   waitAllTerminal,
   waitJob,
-} from '../support/faults';
+} from '../support/fault-lab';
+import { publishRows } from '../support/fault-matrix';
+import { type MatrixRow, runScenario, type Scenario } from '../support/fault-scenarios';
 
 /**
  * The fault matrix on one local stack (handlers read their config at import: one stack per file).

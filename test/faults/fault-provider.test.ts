@@ -5,20 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { arm, firings } from '../../lambdas/domain/faults';
 import { isTerminal } from '../../lambdas/domain/jobs';
 import { type AuditReport, audit } from '../../scripts/audit';
-import {
-  checkInvariants,
-  executionArn,
-  type Lab,
-  type MatrixRow,
-  newUser,
-  publishRows,
-  readJob,
-  runScenario,
-  startLab,
-  submit,
-  until,
-  waitJob,
-} from '../support/faults';
+import { executionArn, type Lab, newUser, readJob, startLab, submit, until, waitJob } from '../support/fault-lab';
+import { publishRows } from '../support/fault-matrix';
+import { type MatrixRow, runScenario } from '../support/fault-scenarios';
+import { checkInvariants } from '../support/invariants';
 
 /**
  * A provider that fails 30% of its tasks (PROVIDER_FAIL_RATE, fixed per stack — hence its own file), and the

@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Lab, publishRows, readJob, runScenario, startLab, waitJob } from '../support/faults';
+import { type Lab, readJob, startLab, waitJob } from '../support/fault-lab';
+import { publishRows } from '../support/fault-matrix';
+import { runScenario } from '../support/fault-scenarios';
 
 /**
  * The provider key shared with another client that keeps 2 of its 3 tasks busy, and 30% of creates answered

@@ -12,7 +12,7 @@ import {
   until,
   uploadSlot,
   waitJob,
-} from '../support/faults';
+} from '../support/fault-lab';
 import { assertInvariants, snapshot } from '../support/invariants';
 
 /**

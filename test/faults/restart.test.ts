@@ -12,7 +12,9 @@ import { freePort } from '../../local/emulators/free-port';
 import { S3RVER_CREDENTIALS } from '../../local/emulators/s3';
 import type { AuditReport } from '../../scripts/audit';
 import { apiClient } from '../support/api-client';
-import { HEAL_SLACK_MS, type MatrixRow, publishRows } from '../support/faults';
+import { HEAL_SLACK_MS } from '../support/fault-lab';
+import { publishRows } from '../support/fault-matrix';
+import type { MatrixRow } from '../support/fault-scenarios';
 import { assertInvariants } from '../support/invariants';
 import { image } from '../support/media';
 
