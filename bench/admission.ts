@@ -14,9 +14,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import S3rver from 's3rver';
+import { apiClient } from '../local/api-client';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { startLocalStack } from '../local/stack';
-import { apiClient } from '../test/support/api-client';
 import {
   type DynamoCall,
   dynamoDbLocalChildren,

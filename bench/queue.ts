@@ -17,11 +17,11 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { apiClient } from '../local/api-client';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { startLocalStack } from '../local/stack';
 import { LocalStepFunctions } from '../local/stepfunctions/asl-runtime';
 import type { ExecutionEvent } from '../local/stepfunctions/execution-model';
-import { apiClient } from '../test/support/api-client';
 import { type SemaphoreJob, startSemaphore } from './semaphore-baseline';
 import {
   type DynamoCall,

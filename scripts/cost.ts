@@ -108,7 +108,7 @@ function successPath(template: CfnTemplate) {
 /** Runs `jobs` image jobs on the local stack (the same assembly) and counts each function's AWS calls per job. */
 async function measure(jobs: number): Promise<{ perJob: Record<string, Counts>; apiRequests: number }> {
   const { startLocalStack } = await import('../local/stack');
-  const { apiClient } = await import('../test/support/api-client');
+  const { apiClient } = await import('../local/api-client');
   const { image } = await import('../test/support/media');
   const stack = await startLocalStack({ port: 0, inMemory: true, env: { SWEEP_INTERVAL_MS: '3600000', PROVIDER_LATENCY_MS: '50' } });
   let apiRequests = 0;

@@ -3,8 +3,8 @@ import { relative } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
+import { apiClient } from '../../local/api-client';
 import { startLocalStack } from '../../local/stack';
-import { apiClient } from './api-client';
 import { recordUsage, summarize } from './iam-usage';
 
 /**

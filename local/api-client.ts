@@ -1,4 +1,4 @@
-import type { Job } from '../../lambdas/domain/jobs';
+import type { Job } from '../lambdas/domain/jobs';
 
 export interface Reply<T = Record<string, unknown>> {
   status: number;
