@@ -16,7 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import S3rver from 's3rver';
 import { apiClient } from '../local/api-client';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
-import { startLocalStack } from '../local/stack';
+import { startLocalStack } from '../local/local-stack';
 import {
   type DynamoCall,
   dynamoDbLocalChildren,

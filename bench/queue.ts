@@ -19,7 +19,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { apiClient } from '../local/api-client';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
-import { startLocalStack } from '../local/stack';
+import { startLocalStack } from '../local/local-stack';
 import { LocalStepFunctions } from '../local/stepfunctions/asl-runtime';
 import type { ExecutionEvent } from '../local/stepfunctions/execution-model';
 import { type SemaphoreJob, startSemaphore } from './semaphore-baseline';

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
  * The "e-mail" is a log line and a mailbox the tests read (`GET /api/local/mailbox?email=…`).
  *
  * Refusals carry the Cognito error type (`CodeMismatchException`, …) so the SPA reads both alike, and
- * follow the pool's settings (infra/constructs/auth.ts): its password policy, e-mail codes, and
+ * follow the pool's settings (infra/constructs/user-pool.ts): its password policy, e-mail codes, and
  * `preventUserExistenceErrors` (no answer tells whether an address has an account).
  *
  * Sign-out everywhere bumps the user's token generation; the local authorizer refuses tokens of an older

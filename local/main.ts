@@ -1,6 +1,6 @@
 import { WorkflowConfigError } from '../lambdas/adapters/runninghub-workflows';
+import { startLocalStack } from './local-stack';
 import { LocalConfigError } from './provider-config';
-import { startLocalStack } from './stack';
 
 /** `npm start`: the whole system on one machine. PORT (3000) and DATA_DIR (.local/) configure it. */
 const port = Number(process.env.PORT ?? 3000);

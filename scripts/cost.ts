@@ -107,7 +107,7 @@ function successPath(template: CfnTemplate) {
 
 /** Runs `jobs` image jobs on the local stack (the same assembly) and counts each function's AWS calls per job. */
 async function measure(jobs: number): Promise<{ perJob: Record<string, Counts>; apiRequests: number }> {
-  const { startLocalStack } = await import('../local/stack');
+  const { startLocalStack } = await import('../local/local-stack');
   const { apiClient } = await import('../local/api-client');
   const { image } = await import('../test/support/media');
   const stack = await startLocalStack({ port: 0, inMemory: true, env: { SWEEP_INTERVAL_MS: '3600000', PROVIDER_LATENCY_MS: '50' } });

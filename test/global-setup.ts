@@ -4,7 +4,7 @@ import { synthesizeCloudAssembly } from '../local/cloud/assembly';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from '../local/emulators/s3';
 import { ensureDeps } from '../local/ensure-deps.mjs';
-import { LOCAL_SYNTH_CONTEXT } from '../local/stack';
+import { LOCAL_SYNTH_CONTEXT } from '../local/local-stack';
 import { clearUsage, usageReport } from './support/iam-usage';
 
 declare module 'vitest' {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRefusal, LocalAccounts, refuse } from '../accounts';
-import { signLocalToken, Unauthorized, USER_ID_PATTERN, verifyBearer } from '../auth';
+import { signLocalToken, Unauthorized, USER_ID_PATTERN, verifyBearer } from '../jwt-authorizer';
 import { HttpError, parseJsonObject, readBody, sendJson } from './request-io';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
-import { Unauthorized, verifyBearer } from '../auth';
+import { Unauthorized, verifyBearer } from '../jwt-authorizer';
 import { lambdaContext } from '../lambda-context';
 import type { S3Gateway } from '../s3-gateway';
 import { type BuildEventInput, buildHttpApiEvent, matchRoute, type Route, writeLambdaResult } from './api-event';

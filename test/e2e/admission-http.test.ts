@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image, textFile } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 // A new user's walk through docs/PRODUCT.md's admission rules, over plain HTTP against the whole local stack.
 const stack = await startTestStack({ PROVIDER_LATENCY_MS: '30000', MAX_RUNNING: '3' });

@@ -3,9 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { outputKey } from '../../lambdas/domain/jobs';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
 import { startRunningHubStub } from '../support/runninghub-stub';
+import { startTestStack } from '../support/started-stack';
 
 // The provider returns a PNG bigger than CollectOutputs' memory size: only a streamed collection gets it into S3,
 // because the local runtime stops a sandbox whose memory (Buffers included) goes over that size.

@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCloudAssembly } from '../../local/cloud/assembly';
 import type { CfnTemplate } from '../../local/cloud/resolver';
 import { assertInvariants } from '../support/invariants';
-import { type StartedTestStack, startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { type StartedTestStack, startTestStack } from '../support/started-stack';
 
 /**
  * The local stack runs the synthesized cloud assembly as it is: break one thing in a copy of it (an environment

@@ -4,8 +4,8 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { audit } from '../../scripts/audit';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 /** Credits on the whole local stack (the synthesized assembly, SIGNUP_CREDITS at its default 3), over HTTP. */
 const stack = await startTestStack({ PROVIDER_LATENCY_MS: '100' });

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext } from '../support/browser';
-import { type StartedTestStack, startTestStack } from '../support/local-stack';
+import { type StartedTestStack, startTestStack } from '../support/started-stack';
 import { synth } from '../support/synth';
 
 /**

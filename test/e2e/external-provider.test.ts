@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startLocalStack } from '../../local/local-stack';
 import { type LocalProvider, startLocalProvider } from '../../local/provider/server';
-import { startLocalStack } from '../../local/stack';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 /**
  * RUNNINGHUB_BASE_URL + RUNNINGHUB_API_KEY + RUNNINGHUB_WORKFLOWS point the local stack at any RunningHub-compatible

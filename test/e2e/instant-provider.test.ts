@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 // A provider that finishes at once calls back before the run token is even recorded.
 const stack = await startTestStack({ PROVIDER_LATENCY_MS: '0', RUN_TIMEOUT_SECONDS: '5' });

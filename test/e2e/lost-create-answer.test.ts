@@ -5,8 +5,8 @@ import { accountTaskCount } from '../../lambdas/adapters/runninghub';
 import type { JobRecord } from '../../lambdas/domain/jobs';
 import { audit, renderAudit } from '../../scripts/audit';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 /**
  * RunningHub's create may start a task and the answer never arrive (a timeout, a dropped connection). The bundled

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/domain/jobs';
 import { assertInvariants, snapshot } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 const CAPACITY = 3;
 const stack = await startTestStack({ MAX_RUNNING: String(CAPACITY), PROVIDER_LATENCY_MS: '120', PROVIDER_FAIL_RATE: '0.2' });

@@ -3,8 +3,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 // Two slots; provider tasks take 300 ms unless made to hang. Retry waits scaled down (ProviderBusy backoff).
 const stack = await startTestStack({ MAX_RUNNING: '2', PROVIDER_LATENCY_MS: '300', SFN_RETRY_SCALE: '0.01' });

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 // One slot, an 8 s run limit and a 2 s queue limit, so both timeouts happen within one test. The run limit is well
 // above the queue limit so that, however slowly a loaded machine admits the second job, it times out in the queue

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertInvariants } from '../support/invariants';
-import { startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 /**
  * A job the provider keeps refusing for capacity (421: the key's other clients hold every task) goes back to the

@@ -6,8 +6,8 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TOOLS } from '../../lambdas/domain/catalog';
 import type { Job } from '../../lambdas/domain/jobs';
-import { startTestStack } from '../support/local-stack';
 import { image, mp4Header, textFile, video } from '../support/media';
+import { startTestStack } from '../support/started-stack';
 
 /**
  * The findings of the security review (issue 10), each reproduced as an attacker would over HTTP against

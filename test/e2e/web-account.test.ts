@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_WORDS, type Lang, walkAccountFlows } from '../support/account-flows';
 import { ensureWebBuild, hasChromium, launchBrowser } from '../support/browser';
-import { type StartedTestStack, startTestStack } from '../support/local-stack';
+import { type StartedTestStack, startTestStack } from '../support/started-stack';
 
 /**
  * The local stack's stand-in for the Cognito account flows, in a phone browser: sign-up with a code

@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/auth';
+import { signLocalToken } from '../../local/jwt-authorizer';
 import { N as CLIENT_N } from '../../web/src/srp';
 import { expectAccessible } from '../support/a11y';
 import { walkAccountFlows } from '../support/account-flows';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
-import { type StartedTestStack, startTestStack } from '../support/local-stack';
+import { type StartedTestStack, startTestStack } from '../support/started-stack';
 
 /**
  * The deployed sign-in (config.js with a Cognito user pool) in a real browser, against a stand-in for the
@@ -60,7 +60,7 @@ interface User {
   resetCode?: string;
 }
 
-/** The pool's password policy (infra/constructs/auth.ts): 8+ characters, upper, lower, digit, symbol. */
+/** The pool's password policy (infra/constructs/user-pool.ts): 8+ characters, upper, lower, digit, symbol. */
 const weak = (password: string) =>
   password.length < 8 || !/[A-Z]/.test(password) || !/[a-z]/.test(password) || !/\d/.test(password) || !/[^A-Za-z0-9]/.test(password);
 

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
 import { expectAccessible, expectTouchTarget } from '../support/a11y';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
-import { type StartedTestStack, startTestStack } from '../support/local-stack';
 import { image, mp4Header } from '../support/media';
+import { type StartedTestStack, startTestStack } from '../support/started-stack';
 
 /**
  * The SPA in a real (headless) Chromium on a phone-sized screen, against the whole local stack: real

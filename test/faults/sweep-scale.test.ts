@@ -5,8 +5,8 @@ import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import { arm, disarm, firings } from '../../lambdas/domain/faults';
 import { DESCRIBES_PER_SWEEP } from '../../lambdas/domain/healing';
 import type { JobRecord } from '../../lambdas/domain/jobs';
-import { type StartedTestStack, startTestStack } from '../support/local-stack';
 import { image } from '../support/media';
+import { type StartedTestStack, startTestStack } from '../support/started-stack';
 
 /**
  * The sweeper at scale, on the local runtime (the synthesized sweeper function in its sandbox, behind the IAM

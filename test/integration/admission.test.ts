@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../lambdas/domain/errors';
+import { newUser, submit, testStack, upload } from '../support/emulator-stack';
 import { assertInvariants, snapshot } from '../support/invariants';
 import { image, textFile, video } from '../support/media';
-import { newUser, submit, testStack, upload } from '../support/stack';
 
 const stack = await testStack();
 const { admission, queries, credits } = stack.services;

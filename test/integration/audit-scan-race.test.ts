@@ -5,7 +5,7 @@ import { waitingJob } from '../../bench/support';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import type { JobRecord } from '../../lambdas/domain/jobs';
 import { audit } from '../../scripts/audit';
-import { testStack } from '../support/stack';
+import { testStack } from '../support/emulator-stack';
 
 /**
  * A table scan reads its pages at different moments. These tests make the audit's scan return what such a scan can

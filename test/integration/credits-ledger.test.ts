@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../lambdas/domain/errors';
+import { newUser, submit, testStack } from '../support/emulator-stack';
 import { assertInvariants, snapshot } from '../support/invariants';
 import { image } from '../support/media';
-import { newUser, submit, testStack } from '../support/stack';
 
 // SIGNUP_CREDITS = 3 (the default), on DynamoDB Local through the real DynamoStore.
 const stack = await testStack({ signupCredits: 3 });

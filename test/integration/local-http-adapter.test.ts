@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/auth';
 import { matchRoute } from '../../local/http/api-event';
 import { createHttpAdapter } from '../../local/http/request-listener';
+import { signLocalToken } from '../../local/jwt-authorizer';
 
 const secret = randomBytes(32);
 let server: Server;

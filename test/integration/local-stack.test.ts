@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signLocalToken } from '../../local/auth';
-import { type LocalStack, startLocalStack } from '../../local/stack';
+import { signLocalToken } from '../../local/jwt-authorizer';
+import { type LocalStack, startLocalStack } from '../../local/local-stack';
 
 let stack: LocalStack;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { newUser, submit, testStack } from '../support/emulator-stack';
 import { image } from '../support/media';
-import { newUser, submit, testStack } from '../support/stack';
 
 /**
  * The effective slot count follows what the shared provider key said it can run (its last 421/415, noted with an

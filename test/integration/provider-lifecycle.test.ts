@@ -6,8 +6,8 @@ import { healing } from '../../lambdas/domain/healing';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
 import type { Provider, ProviderTaskRequest, Workflow } from '../../lambdas/domain/ports';
 import { BUSY_HOLD_MS } from '../../lambdas/domain/queue';
+import { newUser, submit, testStack } from '../support/emulator-stack';
 import { image } from '../support/media';
-import { newUser, submit, testStack } from '../support/stack';
 
 /**
  * lifecycle.startRun and the provider webhook against the real job store, with a scripted provider: the

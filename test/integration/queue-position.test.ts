@@ -4,8 +4,8 @@ import { waitingJob } from '../../bench/support';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import type { JobRecord } from '../../lambdas/domain/jobs';
 import type { FinalChange } from '../../lambdas/domain/ports';
+import { testStack } from '../support/emulator-stack';
 import { assertInvariants, snapshot } from '../support/invariants';
-import { testStack } from '../support/stack';
 
 // The position index on DynamoDB Local, driven through the store's own transactions: admission, grant, requeue and
 // finalize, with jobs admitted in the same millisecond, the same second and across minute boundaries.

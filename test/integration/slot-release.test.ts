@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { waitingJob } from '../../bench/support';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import type { JobRecord } from '../../lambdas/domain/jobs';
+import { testStack } from '../support/emulator-stack';
 import { assertInvariants } from '../support/invariants';
-import { testStack } from '../support/stack';
 
 // The sweeper's slot release on DynamoDB Local: it decides from reads that may be stale by the time it writes, so the
 // write itself must check that the holder does not run in the slot.

@@ -7,8 +7,8 @@ import { disarm } from '../../lambdas/domain/faults';
 import { isTerminal, type JobRecord } from '../../lambdas/domain/jobs';
 import { S3RVER_CREDENTIALS } from '../../local/emulators/s3';
 import { type DynamoFaultProxy, startDynamoFaultProxy } from './faults-dynamo-proxy';
-import { type StartedTestStack, startTestStack } from './local-stack';
 import { image } from './media';
+import { type StartedTestStack, startTestStack } from './started-stack';
 
 /**
  * The fault-injection harness: a local stack (optionally behind a misbehaving DynamoDB proxy), users that

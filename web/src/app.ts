@@ -1,6 +1,6 @@
 import { isTerminal } from '../../lambdas/domain/jobs';
 import { type Api, createApi } from './api';
-import { type CognitoAuth, createAuth, type LocalAuth } from './auth';
+import { type CognitoAuth, createAuth, type LocalAuth } from './auth-clients';
 import type { GhostlessConfig } from './config';
 import { h, mount, rebuild } from './dom';
 import { jobFlow } from './flows/job';

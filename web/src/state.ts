@@ -1,7 +1,7 @@
 import { type Params, TOOLS, type ToolId } from '../../lambdas/domain/catalog';
 import { isTerminal, type Job } from '../../lambdas/domain/jobs';
 import type { LedgerEntry } from './api';
-import type { Session } from './auth';
+import type { Session } from './auth-clients';
 import { type Lang, lang, t } from './i18n';
 import { createStore, type Store } from './store';
 

@@ -1,5 +1,5 @@
 import type { Api } from '../api';
-import type { CognitoAuth, LocalAuth } from '../auth';
+import type { CognitoAuth, LocalAuth } from '../auth-clients';
 import { t } from '../i18n';
 import { type AppStore, emptyHistory, emptyLedger } from '../state';
 import type { JobFlow } from './job';

@@ -1,4 +1,4 @@
-import { type AccountAuth, AccountError } from '../auth';
+import { type AccountAuth, AccountError } from '../auth-clients';
 import { appForm, type Child, h, mount, uid } from '../dom';
 import { t } from '../i18n';
 import { signInHead } from './signin';

@@ -1,5 +1,5 @@
 import { ApiError } from '../api';
-import { type LocalAuth, toUserId, USER_ID_PATTERN } from '../auth';
+import { type LocalAuth, toUserId, USER_ID_PATTERN } from '../auth-clients';
 import { appForm, h, uid } from '../dom';
 import { t } from '../i18n';
 import { accountSignIn } from './signin-account';

@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { apiClient } from '../../local/api-client';
-import { startLocalStack } from '../../local/stack';
+import { startLocalStack } from '../../local/local-stack';
 import { recordUsage, summarize } from './iam-usage';
 
 /**

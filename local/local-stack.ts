@@ -11,7 +11,6 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { DynamoStore } from '../lambdas/adapters/dynamo-store';
 import { ENV } from '../lambdas/env-names';
 import { LocalAccounts } from './accounts';
-import { loadOrCreateJwtSecret } from './auth';
 import { type CloudAssembly, loadCloudAssembly, synthesizeCloudAssembly } from './cloud/assembly';
 import { LOCAL_ACCOUNT, LOCAL_REGION, Resolver } from './cloud/resolver';
 import {
@@ -41,6 +40,7 @@ import {
   PolicyEvaluator,
   startAwsGateway,
 } from './iam';
+import { loadOrCreateJwtSecret } from './jwt-authorizer';
 import { type AsyncFailure, type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
 import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
 import { checkAssemblyMap, providerSetting } from './provider-config';
