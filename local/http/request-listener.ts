@@ -104,7 +104,7 @@ export function createHttpAdapter(options: HttpAdapterOptions): RequestListener 
     let work: Promise<void>;
     if (rawPath === '/api' || rawPath.startsWith('/api/')) work = handleApi(req, res, rawPath, rawQueryString);
     else if (rawPath === '/s3' || rawPath.startsWith('/s3/')) work = options.s3Gateway(req, res);
-    else work = serveStaticFile(req, res, rawPath, webRoot);
+    else work = serveStaticFile(req, res, webRoot);
     work.catch((error) => {
       if (res.headersSent) {
         res.destroy();

@@ -1,30 +1,8 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { safeDecode } from './request-io';
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.webmanifest': 'application/manifest+json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.mp4': 'video/mp4',
-};
+import sirv, { type RequestHandler } from 'sirv';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const defaultWebRoot = (): string => {
@@ -32,58 +10,44 @@ export const defaultWebRoot = (): string => {
   return existsSync(join(dist, 'index.html')) ? dist : join(ROOT, 'web');
 };
 
+/** Vite's hashed asset names (`index-3fA9x_Qb.js`) never change content: cache them for a year, revalidate the rest. */
+const HASHED = /[.-][0-9a-zA-Z_-]{8,}\.\w+$/;
+
+const servers = new Map<string, RequestHandler>();
+
+/** One sirv per web root; `dev` mode looks files up per request, so a rebuilt `web/dist` is served at once. */
+function serverFor(root: string): RequestHandler {
+  let server = servers.get(root);
+  if (!server) {
+    server = sirv(root, {
+      dev: true,
+      etag: true,
+      // Client-side routes (no extension) get index.html; a missing asset stays 404.
+      single: true,
+      setHeaders: (res, pathname) => {
+        res.setHeader(
+          'cache-control',
+          HASHED.test(pathname) && !pathname.endsWith('.html') ? 'public, max-age=31536000, immutable' : 'no-cache',
+        );
+      },
+    });
+    servers.set(root, server);
+  }
+  return server;
+}
+
 function notFound(res: ServerResponse): void {
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
   res.end('Not Found');
 }
 
-/**
- * The SPA's files under `webRoot()` (GET/HEAD only): a directory serves its index.html, a path without an
- * extension falls back to the root index.html (client-side routes), hashed assets are cached for a year.
- */
-export async function serveStaticFile(req: IncomingMessage, res: ServerResponse, rawPath: string, webRoot: () => string): Promise<void> {
+/** The SPA's files under `webRoot()`, GET and HEAD only (CloudFront's allowed methods for the web origin). */
+export async function serveStaticFile(req: IncomingMessage, res: ServerResponse, webRoot: () => string): Promise<void> {
   const method = req.method ?? 'GET';
   if (method !== 'GET' && method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
     res.end('Method Not Allowed');
     return;
   }
-  const root = resolve(webRoot());
-  const relative = normalize(safeDecode(rawPath)).replace(/^([/\\])+/, '');
-  let file = resolve(root, relative);
-  if (file !== root && !file.startsWith(root + sep)) {
-    notFound(res);
-    return;
-  }
-  let info = await stat(file).catch(() => undefined);
-  if (info?.isDirectory()) {
-    file = join(file, 'index.html');
-    info = await stat(file).catch(() => undefined);
-  }
-  if (!info?.isFile()) {
-    // SPA fallback: client-side routes get index.html; missing assets (with an extension) stay 404.
-    if (extname(relative) && extname(relative) !== '.html') {
-      notFound(res);
-      return;
-    }
-    file = join(root, 'index.html');
-    info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) {
-      notFound(res);
-      return;
-    }
-  }
-  const isHtml = extname(file) === '.html';
-  res.writeHead(200, {
-    'content-type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-    'content-length': info.size,
-    'cache-control': isHtml || !/[.-][0-9a-zA-Z_-]{8,}\.\w+$/.test(file) ? 'no-cache' : 'public, max-age=31536000, immutable',
-  });
-  if (method === 'HEAD') {
-    res.end();
-    return;
-  }
-  createReadStream(file)
-    .on('error', () => res.destroy())
-    .pipe(res);
+  serverFor(resolve(webRoot()))(req, res, () => notFound(res));
 }

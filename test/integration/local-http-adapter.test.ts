@@ -247,5 +247,18 @@ describe('the local API Gateway', () => {
     expect((await fetch(`${base}/..%2F..%2Fpackage.json`)).status).not.toBe(500);
     const traversal = await fetch(`${base}/..%2Fpackage.json`);
     expect(await traversal.text()).not.toContain('"name": "ghostless"');
+    expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('caches hashed assets for a year and revalidates the page by its ETag', async () => {
+    const home = await fetch(`${base}/`);
+    expect(home.headers.get('cache-control')).toBe('no-cache');
+    const script = /src="\/(assets\/[^"]+\.js)"/.exec(await home.text())?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${base}/${script}`);
+    expect([asset.status, asset.headers.get('cache-control')]).toEqual([200, 'public, max-age=31536000, immutable']);
+    const etag = home.headers.get('etag') ?? '';
+    expect(etag).not.toBe('');
+    expect((await fetch(`${base}/`, { headers: { 'if-none-match': etag } })).status).toBe(304);
   });
 });
