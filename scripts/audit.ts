@@ -5,20 +5,23 @@
  * heal on its next run (same rules as `lambdas/domain/healing.ts`: grace HEAL_GRACE_MS, queue timeout,
  * deadline, execution status, lost wake-ups), plus the ones it would NOT heal (marked "sweeper: no") — an
  * queued job without a queue entry… — and, for every user, that the balance equals the sum of the ledger.
- * With RUNNINGHUB_API_KEY (and RUNNINGHUB_BASE_URL, default https://www.runninghub.ai), it also compares the tasks
- * the provider key runs (`/uc/openapi/accountStatus` currentTaskCounts) with the running jobs that hold one (or sent a
- * create): the difference is tasks Ghostless cannot account for — the key's other clients', or ones it lost.
+ * With the provider key it also compares the tasks the key runs (`/uc/openapi/accountStatus` currentTaskCounts)
+ * with the running jobs that hold one (or sent a create): the difference is tasks Ghostless cannot account for —
+ * the key's other clients', or ones it lost. The key: RUNNINGHUB_API_KEY, else the Secrets Manager secret
+ * RUNNINGHUB_API_KEY_SECRET (--provider-key-secret; with --aws, the stack output ProviderApiKeySecret), read with
+ * the caller's credentials and never printed; the endpoint: RUNNINGHUB_BASE_URL, else the stack's
+ * RunningHubBaseUrl parameter, else https://www.runninghub.ai.
  *
  * Where it looks:
  *   --local [--data-dir DIR]   the local stack's data (DATA_DIR, default .local/): uses the DynamoDB Local
  *                              that is serving that directory if the stack runs, else starts one on it.
  *   AWS_ENDPOINT_URL_DYNAMODB  any DynamoDB endpoint (e.g. the local stack's; tests).
- *   --aws                      the account in the usual AWS environment (AWS_PROFILE, AWS_REGION, …);
- *                              TABLE_NAME and STATE_MACHINE_ARN from the stack outputs TableName / StateMachineArn
- *                              (without STATE_MACHINE_ARN the machine named "Ghostless-jobs" is looked up).
+ *   --aws [--stack NAME]       the account in the usual AWS environment (AWS_PROFILE, AWS_REGION, …); what is not
+ *                              given is read from the stack (default Ghostless): outputs TableName, StateMachineArn,
+ *                              ProviderApiKeySecret and parameter RunningHubBaseUrl.
  * Without --local/--aws: an endpoint if set, else AWS when AWS credentials are in the environment, else local.
  *
- * Other flags: --table NAME (TABLE_NAME, default ghostless-jobs), --grace-ms N (HEAL_GRACE_MS, default 120000),
+ * Other flags: --table NAME (TABLE_NAME; default the stack's, locally ghostless-jobs), --grace-ms N (HEAL_GRACE_MS, default 120000),
  * --max-running N (MAX_RUNNING, default 3), --state-machine-arn ARN (STATE_MACHINE_ARN), --json.
  * Execution status needs Step Functions: in AWS, or with AWS_ENDPOINT_URL_SFN + STATE_MACHINE_ARN. Without it
  * (a local stack's executions live in its process) driver checks are reported as "unverified".
@@ -28,14 +31,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand, TransactGetCommand } from '@aws-sdk/lib-dynamodb';
 import { jobKey, slotKey } from '../lambdas/adapters/dynamo/keys';
+import { secretString } from '../lambdas/adapters/provider-key';
 import { accountTaskCount } from '../lambdas/adapters/runninghub';
 import { SfnWorkflow } from '../lambdas/adapters/sfn-workflow';
 import { diagnoseJob, type Repair } from '../lambdas/domain/healing';
 import { isTerminal, type JobRecord, type JobStatus } from '../lambdas/domain/jobs';
 import type { ExecutionStatus } from '../lambdas/domain/ports';
+import { deployedStack } from './deployed-stack';
 
 type JobRepair = Exclude<Repair, 'slot_leak' | 'lock_leak' | 'lost_admission'>;
 const REPAIR_DETAILS: Record<JobRepair, (job: JobRecord) => string> = {
@@ -382,11 +388,14 @@ interface Args {
   json: boolean;
   mode: 'aws' | 'local' | 'endpoint';
   dataDir: string;
-  table: string;
+  table: string | undefined;
   graceMs: number;
   capacity: number;
   stateMachineArn: string | undefined;
-  provider: { baseUrl: string; apiKey: string } | undefined;
+  stack: string;
+  /** The provider key itself, or the secret holding it; undefined = found in the stack (aws) or not checked. */
+  providerKey: { apiKey: string } | { secretId: string } | undefined;
+  providerBaseUrl: string | undefined;
 }
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
@@ -421,13 +430,17 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
     json: flag('json'),
     mode,
     dataDir: resolve(value('data-dir') ?? env.DATA_DIR ?? '.local'),
-    table: value('table') ?? env.TABLE_NAME ?? 'ghostless-jobs',
+    table: value('table') ?? env.TABLE_NAME,
     graceMs: number(value('grace-ms') ?? env.HEAL_GRACE_MS, 120_000, 'HEAL_GRACE_MS'),
     capacity: number(value('max-running') ?? env.MAX_RUNNING, 3, 'MAX_RUNNING'),
     stateMachineArn: value('state-machine-arn') ?? env.STATE_MACHINE_ARN,
-    provider: env.RUNNINGHUB_API_KEY
-      ? { baseUrl: env.RUNNINGHUB_BASE_URL || 'https://www.runninghub.ai', apiKey: env.RUNNINGHUB_API_KEY }
-      : undefined,
+    stack: value('stack') ?? 'Ghostless',
+    providerKey: env.RUNNINGHUB_API_KEY
+      ? { apiKey: env.RUNNINGHUB_API_KEY }
+      : (value('provider-key-secret') ?? env.RUNNINGHUB_API_KEY_SECRET)
+        ? { secretId: (value('provider-key-secret') ?? env.RUNNINGHUB_API_KEY_SECRET) as string }
+        : undefined,
+    providerBaseUrl: env.RUNNINGHUB_BASE_URL || undefined,
   };
 }
 
@@ -480,35 +493,43 @@ async function main() {
     if (!process.env.AWS_ACCESS_KEY_ID) credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   }
 
-  const dynamo = new DynamoDBClient({
-    ...(endpoint ? { endpoint } : {}),
-    ...(region ? { region } : {}),
-    ...(credentials ? { credentials } : {}),
-  });
+  // With --aws, what the flags do not give is read from the deployed stack.
+  const stack =
+    args.mode === 'aws'
+      ? await deployedStack(args.stack).catch((error) => {
+          if (args.table) return undefined;
+          throw new Error(`${error instanceof Error ? error.message : error} (or pass --table NAME)`);
+        })
+      : undefined;
+  const table = args.table ?? stack?.output('TableName') ?? 'ghostless-jobs';
+  const stateMachineArn = args.stateMachineArn ?? stack?.output('StateMachineArn');
+  const keySecret = stack?.output('ProviderApiKeySecret');
+  const providerKey = args.providerKey ?? (keySecret ? { secretId: keySecret } : undefined);
+  const providerBaseUrl = args.providerBaseUrl ?? stack?.parameter('RunningHubBaseUrl') ?? 'https://www.runninghub.ai';
+  const clientConfig = { ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) };
+
+  const dynamo = new DynamoDBClient({ ...(endpoint ? { endpoint } : {}), ...clientConfig });
   const doc = DynamoDBDocumentClient.from(dynamo);
   let sfn: SFNClient | undefined;
   try {
     // Execution status: AWS, or an explicit Step Functions endpoint. A local stack's executions live in its own process.
     let executionStatus: AuditOptions['executionStatus'];
-    const sfnReachable = args.mode === 'aws' || (Boolean(process.env.AWS_ENDPOINT_URL_SFN) && Boolean(args.stateMachineArn));
-    if (sfnReachable) {
-      sfn = new SFNClient({ ...(region ? { region } : {}), ...(credentials && args.mode !== 'aws' ? { credentials } : {}) });
-      const arn = args.stateMachineArn ?? (await findStateMachine(sfn));
-      if (arn) {
-        const workflow = new SfnWorkflow(
-          sfn,
-          arn,
-          () => ({}),
-          () => {},
-        );
-        executionStatus = (jobId) => workflow.status(jobId);
-      }
+    if (stateMachineArn && (args.mode === 'aws' || process.env.AWS_ENDPOINT_URL_SFN)) {
+      sfn = new SFNClient(clientConfig);
+      const workflow = new SfnWorkflow(
+        sfn,
+        stateMachineArn,
+        () => ({}),
+        () => {},
+      );
+      executionStatus = (jobId) => workflow.status(jobId);
     }
-    const { provider } = args;
-    const providerTaskCount = provider ? () => accountTaskCount(provider.baseUrl, provider.apiKey) : undefined;
+    const providerTaskCount = providerKey
+      ? async () => accountTaskCount(providerBaseUrl, await providerApiKey(providerKey, clientConfig))
+      : undefined;
     const report = await audit({
       doc,
-      tableName: args.table,
+      tableName: table,
       graceMs: args.graceMs,
       capacity: args.capacity,
       executionStatus,
@@ -523,16 +544,15 @@ async function main() {
   }
 }
 
-/** The deployed machine is named `<stack>-jobs` (Ghostless-jobs). */
-async function findStateMachine(sfn: SFNClient) {
-  let nextToken: string | undefined;
-  do {
-    const page = await sfn.send(new ListStateMachinesCommand({ nextToken }));
-    const found = page.stateMachines?.find((m) => m.name === 'Ghostless-jobs');
-    if (found?.stateMachineArn) return found.stateMachineArn;
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return undefined;
+/** The provider key as given, or read from its secret with the caller's credentials (never printed). */
+async function providerApiKey(key: NonNullable<Args['providerKey']>, config: SecretsManagerClientConfig): Promise<string> {
+  if ('apiKey' in key) return key.apiKey;
+  const client = new SecretsManagerClient(config);
+  try {
+    return await secretString(client, key.secretId)();
+  } finally {
+    client.destroy();
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

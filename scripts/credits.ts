@@ -13,12 +13,12 @@
  * the table defaults to the local stack's `ghostless-jobs`. `--json` prints the result as JSON.
  */
 import { pathToFileURL } from 'node:url';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore } from '../lambdas/adapters/dynamo-store';
 import { credits } from '../lambdas/domain/credits';
 import { DomainError } from '../lambdas/domain/errors';
+import { deployedStack } from './deployed-stack';
 
 const USAGE =
   'usage: npm run credits -- grant <user> <n> --reason "…" [--table NAME | --stack NAME] [--json]\n' +
@@ -79,15 +79,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
 
 /** The deployed table's name, from the stack's `TableName` output. */
 async function tableFromStack(stackName: string) {
-  const cloudformation = new CloudFormationClient({});
-  try {
-    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
-    const output = Stacks[0]?.Outputs?.find((o) => o.OutputKey === 'TableName')?.OutputValue;
-    if (!output) throw new Error(`Stack ${stackName} has no TableName output: pass --table NAME`);
-    return output;
-  } finally {
-    cloudformation.destroy();
-  }
+  const output = (await deployedStack(stackName)).output('TableName');
+  if (!output) throw new Error(`Stack ${stackName} has no TableName output: pass --table NAME`);
+  return output;
 }
 
 async function main() {
