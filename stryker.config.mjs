@@ -19,5 +19,5 @@ export default {
   incremental: true,
   incrementalFile: 'test-output/mutation/stryker-incremental.json',
   // The sandbox needs only the domain, the unit suite and its support: not the SPA, the CDK app or the local stack.
-  ignorePatterns: ['/*', '!/lambdas', '!/test', '!/package.json', '!/tsconfig.json', '!/vitest.unit.config.ts'],
+  ignorePatterns: ['/*', '!/lambdas', '!/test', '!/package.json', '!/tsconfig.json', '!/tsconfig.base.json', '!/vitest.unit.config.ts'],
 };

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { audit } from '../../scripts/audit';
+import { audit } from '../../scripts/audit-report';
 import { assertInvariants } from '../support/invariants';
 import { image } from '../support/media';
 import { startTestStack } from '../support/started-stack';

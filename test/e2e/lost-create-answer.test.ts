@@ -3,7 +3,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { accountTaskCount } from '../../lambdas/adapters/runninghub';
 import type { JobRecord } from '../../lambdas/domain/jobs';
-import { audit, renderAudit } from '../../scripts/audit';
+import { audit, renderAudit } from '../../scripts/audit-report';
 import { assertInvariants } from '../support/invariants';
 import { image } from '../support/media';
 import { startTestStack } from '../support/started-stack';

@@ -4,7 +4,7 @@ import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { arm, firings } from '../../lambdas/domain/faults';
 import { isTerminal } from '../../lambdas/domain/jobs';
-import { type AuditReport, audit } from '../../scripts/audit';
+import { type AuditReport, audit } from '../../scripts/audit-report';
 import { executionArn, type Lab, newUser, readJob, startLab, submit, until, waitJob } from '../support/fault-lab';
 import { publishRows } from '../support/fault-matrix';
 import { type MatrixRow, runScenario } from '../support/fault-scenarios';

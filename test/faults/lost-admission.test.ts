@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { arm, firings } from '../../lambdas/domain/faults';
-import { audit } from '../../scripts/audit';
+import { audit } from '../../scripts/audit-report';
 import {
   deliverS3Event,
   HEAL_SLACK_MS,

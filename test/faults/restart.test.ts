@@ -11,7 +11,7 @@ import type { Job } from '../../lambdas/domain/jobs';
 import { apiClient } from '../../local/api-client';
 import { freePort } from '../../local/emulators/free-port';
 import { S3RVER_CREDENTIALS } from '../../local/emulators/s3';
-import type { AuditReport } from '../../scripts/audit';
+import type { AuditReport } from '../../scripts/audit-report';
 import { HEAL_SLACK_MS } from '../support/fault-lab';
 import { publishRows } from '../support/fault-matrix';
 import type { MatrixRow } from '../support/fault-scenarios';

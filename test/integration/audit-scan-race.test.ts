@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { waitingJob } from '../../bench/support';
 import { DynamoStore } from '../../lambdas/adapters/dynamo-store';
 import type { JobRecord } from '../../lambdas/domain/jobs';
-import { audit } from '../../scripts/audit';
+import { audit } from '../../scripts/audit-report';
 import { testStack } from '../support/emulator-stack';
 
 /**
