@@ -24,7 +24,11 @@ const record = (status: JobStatus, outputs: JobRecord['outputs'] = []): JobRecor
 /** Only what a view reads: the position of a queued job, and presigned downloads named as the browser saves them. */
 function views() {
   const positionsAsked: string[] = [];
-  const store = { queuePosition: async (job: JobRecord) => (positionsAsked.push(job.jobId), 4) } as unknown as JobStore;
+  const queuePosition = async (job: JobRecord) => {
+    positionsAsked.push(job.jobId);
+    return 4;
+  };
+  const store = { queuePosition } as unknown as JobStore;
   const files = { presignDownload: async (key: string, name?: string) => `https://files.test/${key}?as=${name}` } as unknown as FileStore;
   return { ...jobViews(store, files), positionsAsked };
 }
