@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectAccessible, expectTouchTarget } from '../support/a11y';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
 import { image } from '../support/media';
 import { type StartedTestStack, startTestStack } from '../support/started-stack';
@@ -57,9 +58,11 @@ async function sendPhoto() {
   await page.locator('form.tool-form button[type="submit"]').click();
 }
 
+const tokenOf = async () => (await stack.api.call<{ token: string }>('POST', '/api/local/token', { body: { userId: USER } })).body.token;
+
 /** A finished job of the signed-in user, made through the API. */
 async function finishedJob() {
-  const { token } = (await stack.api.call<{ token: string }>('POST', '/api/local/token', { body: { userId: USER } })).body;
+  const token = await tokenOf();
   const jobId = await stack.api.submit(token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: await image() }]);
   return stack.api.waitForJob(token, jobId);
 }
@@ -81,16 +84,32 @@ describe.skipIf(!hasChromium)('the installed app', () => {
   });
 
   it('offers, after a job is sent, to notify when it is ready, and goes away when dismissed', async () => {
+    // The task hangs at the provider: the job stays running while the offer is looked at.
+    stack.provider.hangNextTask();
     await sendPhoto();
     const offer = page.getByTestId('push-offer');
     await see(offer);
     expect(await page.getByTestId('push-accept').textContent()).toContain('Avisar quando ficar pronto');
     // Nothing asked for permission before a tap.
     expect(await page.evaluate(() => Notification.permission)).toBe('default');
+    await expectTouchTarget('Avisar quando ficar pronto', page.getByTestId('push-accept'));
+    await expectTouchTarget('Agora não', page.getByTestId('push-dismiss'));
     await screenshot(page, 'pwa-push-offer-pt');
+    await expectAccessible(page, 'push offer (pt-BR)');
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    expect(await page.getByTestId('push-accept').textContent()).toContain('Notify me when it’s ready');
+    expect(await page.getByTestId('push-dismiss').textContent()).toBe('Not now');
+    await screenshot(page, 'pwa-push-offer-en');
+    await expectAccessible(page, 'push offer (en)');
+    await page.getByRole('button', { name: 'Mudar para português' }).click();
     await page.getByTestId('push-dismiss').click();
     await offer.waitFor({ state: 'detached' });
-    await see(statusIs('Pronto'), 30_000);
+    const token = await tokenOf();
+    const { job } = (await stack.api.call<{ job: { jobId: string } }>('GET', '/api/jobs/active', { token })).body;
+    expect((await stack.api.call('POST', `/api/jobs/${job.jobId}/cancel`, { token })).status).toBe(200);
+    await see(statusIs('Cancelado'), 30_000);
+    // Dismissed for that job only: nothing comes back for it.
+    expect(await offer.count()).toBe(0);
   }, 60_000);
 
   it('loses nothing for a user who denies notifications: the offer goes, the job ends on screen as before', async () => {
@@ -173,6 +192,12 @@ describe.skipIf(!hasChromium)('the installed app', () => {
     expect(await banner.locator('span').textContent()).toBe('Nova versão disponível');
     expect(await page.getByTestId('update-now').textContent()).toBe('Atualizar');
     await screenshot(page, 'pwa-update-banner-pt');
+    await expectAccessible(page, 'update banner (pt-BR)');
+    await expectTouchTarget('Atualizar', page.getByTestId('update-now'));
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    expect(await banner.locator('span').textContent()).toBe('A new version is available');
+    expect(await page.getByTestId('update-now').textContent()).toBe('Update');
+    await screenshot(page, 'pwa-update-banner-en');
     expect(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())?.waiting)).toBe(true);
     await Promise.all([page.waitForEvent('load'), page.getByTestId('update-now').click()]);
     await banner.waitFor({ state: 'detached' });
