@@ -6,7 +6,8 @@ import { browserKeys, decryptPush, startPushEndpoint, verifyVapid } from '../sup
 import { startTestStack } from '../support/started-stack';
 
 // The push endpoint is this test's own plain-HTTP server: the local stack allows its origin through the knob.
-const stack = await startTestStack({ PROVIDER_LATENCY_MS: '50', PUSH_EXTRA_ORIGINS: 'http://127.0.0.1' });
+// A task hung at the provider fails the job after RUN_TIMEOUT_SECONDS.
+const stack = await startTestStack({ PROVIDER_LATENCY_MS: '50', RUN_TIMEOUT_SECONDS: '4', PUSH_EXTRA_ORIGINS: 'http://127.0.0.1' });
 const endpoint = await startPushEndpoint();
 afterAll(async () => {
   await endpoint.stop();
@@ -83,6 +84,38 @@ describe('Web Push when a job ends', () => {
     const [toPt, toEn] = await Promise.all([endpoint.next('/phone-pt'), endpoint.next('/laptop-en')]);
     expect(JSON.parse(decryptPush(toPt.body, pt))).toMatchObject({ jobId: job.jobId, title: 'Seu resultado está pronto' });
     expect(JSON.parse(decryptPush(toEn.body, en))).toMatchObject({ jobId: job.jobId, title: 'Your result is ready' });
+  }, 60_000);
+
+  it('tells an English reader that the job could not be finished and that the credits came back', async () => {
+    const user = await newUser();
+    const ua = browserKeys();
+    await put(user.token, subscription('/failed-en', ua.keys, { lang: 'en' }));
+    stack.provider.hangNextTask();
+    const job = await runJob(user.token);
+    expect(job).toMatchObject({ status: 'failed', refunded: true, error: { code: 'PROVIDER_TIMEOUT' } });
+    expect(JSON.parse(decryptPush((await endpoint.next('/failed-en')).body, ua))).toEqual({
+      jobId: job.jobId,
+      status: 'failed',
+      title: 'This one could not be finished',
+      body: 'Your credits were returned. Tap to see what happened.',
+    });
+  }, 60_000);
+
+  it('notifies from the healer too: a job whose execution was aborted is finalized by execution-ended, which sends the push', async () => {
+    const user = await newUser();
+    const ua = browserKeys();
+    await put(user.token, subscription('/healed', ua.keys));
+    stack.provider.hangNextTask();
+    const jobId = await stack.api.submit(user.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }]);
+    await stack.api.waitForJob(user.token, jobId, (j) => j.status === 'running');
+    stack.stepFunctions.stopExecution(`${stack.stepFunctions.stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`);
+    const job = await stack.api.waitForJob(user.token, jobId);
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'HEALED' } });
+    expect(JSON.parse(decryptPush((await endpoint.next('/healed')).body, ua))).toMatchObject({
+      jobId,
+      status: 'failed',
+      title: 'Não foi possível concluir',
+    });
   }, 60_000);
 
   it('removes a subscription the push service answers 410 for, and keeps one that answered 500', async () => {
