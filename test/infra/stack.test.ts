@@ -927,7 +927,8 @@ describe('web', () => {
     const markers = JSON.stringify(deployment.SourceMarkers ?? deployment);
     expect(markers).toContain(logicalId(stack.auth.userPool));
     expect(markers).toContain(logicalId(stack.auth.userPoolClient));
-    expect(deployment.DistributionPaths).toEqual(['/index.html', '/config.js']);
+    // sw.js too: a stale edge copy would keep installed apps on the old build.
+    expect(deployment.DistributionPaths).toEqual(['/index.html', '/config.js', '/sw.js', '/manifest.webmanifest']);
   });
 });
 
