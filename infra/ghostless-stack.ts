@@ -62,6 +62,7 @@ export class GhostlessStack extends Stack {
   readonly healing: Healing;
   readonly alerts: Alerts;
   readonly providerApiKey: Secret;
+  readonly vapidKey: Secret;
   readonly web: Web;
 
   constructor(scope: Construct, id: string, props: GhostlessStackProps) {
@@ -86,6 +87,17 @@ export class GhostlessStack extends Stack {
       'SMG4',
       'RunningHub issues the key; it is rotated by storing the new one (put-secret-value), which Secrets Manager cannot do itself.',
     );
+    // Web Push: the VAPID key pair is derived from this secret's random string, which Secrets Manager generates at
+    // deploy (lambdas/adapters/web-push-sender.ts); it never appears in the template, an environment or a log.
+    this.vapidKey = new Secret(this, 'VapidKey', {
+      description: 'Seed of the VAPID key pair Ghostless signs Web Push requests with; a new value rotates the keys',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    acknowledge(
+      this.vapidKey,
+      'SMG4',
+      'Rotating the VAPID keys invalidates every browser subscription; it is done on purpose (put-secret-value), not on a schedule.',
+    );
     const environment = {
       [ENV.bucketName]: this.storage.bucket.bucketName,
       [ENV.jobRetentionDays]: String(props.jobRetentionDays ?? 30),
@@ -107,6 +119,7 @@ export class GhostlessStack extends Stack {
       // The key itself lives in Secrets Manager; only the functions that call the provider may read it.
       [ENV.runningHubApiKeySecret]: this.providerApiKey.secretArn,
       [ENV.runningHubWorkflows]: props.runningHub.workflows,
+      [ENV.vapidKeySecret]: this.vapidKey.secretArn,
       // Where output files may be fetched from besides the API host (RunningHub's documented outputs live on
       // rh-images.xiaoyaoyou.com); `-c runningHubFileHosts=cdn.example.com,*.example.net` replaces the list.
       [ENV.runningHubFileHosts]: String(this.node.tryGetContext('runningHubFileHosts') ?? DEFAULT_FILE_HOSTS),
@@ -164,6 +177,14 @@ export class GhostlessStack extends Stack {
       this.healing.cleanup,
     ];
     for (const fn of providerCallers) this.providerApiKey.grantRead(fn);
+    // Web Push: the api serves the public key; finalize and the healers send when a job ends (no VPC, like the provider calls).
+    const pushSenders = [
+      this.admission.apiFunction,
+      ...this.jobs.functions.filter((fn) => fn.handlerFile === 'finalize'),
+      this.healing.sweeper,
+      this.healing.cleanup,
+    ];
+    for (const fn of pushSenders) fn.readsSecret(this.vapidKey);
     for (const fn of [...this.jobs.functions, this.healing.cleanup]) {
       const reserved = props.reservedConcurrency?.[fn.handlerFile as HandoffFunction];
       if (reserved !== undefined) (fn.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved;

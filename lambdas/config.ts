@@ -16,6 +16,14 @@ function integer(name: string, fallback: number): number {
   return value;
 }
 
+/** A comma-separated list; empty when unset. */
+function list(name: string): string[] {
+  return (process.env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 export interface Config {
   tableName: string;
   bucketName: string;
@@ -40,6 +48,8 @@ export interface Config {
   healGraceMs: number;
   /** Credits a new user gets once, on first use. */
   signupCredits: number;
+  /** vapidKeySecret: the secret the VAPID keys derive from; extraOrigins: push endpoints allowed besides the push services. */
+  push: { vapidKeySecret: string; contact: string; extraOrigins: string[] };
 }
 
 export function readConfig(): Config {
@@ -63,12 +73,14 @@ export function readConfig(): Config {
       baseUrl: process.env[ENV.runningHubBaseUrl] || 'https://www.runninghub.ai',
       apiKeySecret: required(ENV.runningHubApiKeySecret),
       workflows: required(ENV.runningHubWorkflows),
-      fileHosts: (process.env[ENV.runningHubFileHosts] ?? '')
-        .split(',')
-        .map((host) => host.trim())
-        .filter(Boolean),
+      fileHosts: list(ENV.runningHubFileHosts),
     },
     healGraceMs: integer(ENV.healGraceMs, 120_000),
     signupCredits: integer(ENV.signupCredits, 3),
+    push: {
+      vapidKeySecret: required(ENV.vapidKeySecret),
+      contact: process.env[ENV.pushContact] || 'mailto:push@ghostless.app',
+      extraOrigins: list(ENV.pushExtraOrigins),
+    },
   };
 }

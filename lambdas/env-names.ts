@@ -23,4 +23,10 @@ export const ENV = {
   runningHubFileHosts: 'RUNNINGHUB_FILE_HOSTS',
   healGraceMs: 'HEAL_GRACE_MS',
   signupCredits: 'SIGNUP_CREDITS',
+  /** The Secrets Manager secret the VAPID key pair is derived from (never the key itself). */
+  vapidKeySecret: 'VAPID_KEY_SECRET',
+  /** VAPID contact (`mailto:` or `https:`) push services may use to reach the operator. */
+  pushContact: 'PUSH_CONTACT',
+  /** Origins pushes may go to besides the known push services: set by the local stack for its tests only. */
+  pushExtraOrigins: 'PUSH_EXTRA_ORIGINS',
 } as const;

@@ -5,6 +5,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoPushStore } from './adapters/dynamo/push-store';
+import { Table } from './adapters/dynamo/table';
 import { DynamoStore } from './adapters/dynamo-store';
 import { keyedProvider, secretString } from './adapters/provider-key';
 import { providerFileHosts } from './adapters/provider-output';
@@ -12,12 +14,14 @@ import { RunningHubProvider } from './adapters/runninghub';
 import { parseWorkflowMap } from './adapters/runninghub-workflows';
 import { S3Files } from './adapters/s3-files';
 import { SfnWorkflow } from './adapters/sfn-workflow';
+import { WebPushSender } from './adapters/web-push-sender';
 import type { Config } from './config';
 import { admission } from './domain/admission';
 import { credits } from './domain/credits';
 import { healing } from './domain/healing';
 import { lifecycle } from './domain/lifecycle';
 import type { Workflow } from './domain/ports';
+import { pushNotifications } from './domain/push-notifications';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
 import { jobViews } from './domain/views';
@@ -47,10 +51,18 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
       (jobId) => ({ jobId, queueTimeoutSeconds: config.queueTimeoutSeconds, runTimeoutSeconds: config.runTimeoutSeconds }),
       log,
     );
+  const secrets = new SecretsManagerClient({});
+  const push = pushNotifications({
+    store: new DynamoPushStore(new Table(doc, config.tableName, config.jobRetentionDays)),
+    sender: new WebPushSender(secretString(secrets, config.push.vapidKeySecret), config.push.contact),
+    clock,
+    extraOrigins: config.push.extraOrigins,
+    log,
+  });
   const providerOptions = { baseUrl: config.runningHub.baseUrl, workflows: parseWorkflowMap(config.runningHub.workflows) };
   const provider = keyedProvider(
     (apiKey) => new RunningHubProvider({ ...providerOptions, apiKey }),
-    secretString(new SecretsManagerClient({}), config.runningHub.apiKeySecret),
+    secretString(secrets, config.runningHub.apiKeySecret),
   );
   const views = jobViews(store, files);
   const creditService = credits(store, config.signupCredits);
@@ -71,6 +83,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     callbackBaseUrl: config.publicApiUrl,
     log,
     countOutcome,
+    onEnded: push.jobEnded,
   });
   const jobAdmission = admission({
     store,
@@ -107,6 +120,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     }),
     queries: queries(store, store, views, creditService),
     views,
+    push,
   };
 }
 

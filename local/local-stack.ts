@@ -27,7 +27,7 @@ import {
 } from './cloud/template-reader';
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
-import { type SecretsManagerLocal, startSecretsManagerLocal } from './emulators/secrets-manager';
+import { loadOrCreateSecretValues, type SecretsManagerLocal, startSecretsManagerLocal } from './emulators/secrets-manager';
 import { compileEventPattern } from './events/pattern';
 import { parseScheduleExpression } from './events/schedule';
 import { createHttpAdapter } from './http/request-listener';
@@ -290,12 +290,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       keyOf.set(spec.name, identity);
     }
     // The template's secrets; the provider's key (the one functions name in RUNNINGHUB_API_KEY_SECRET) comes from
-    // the local configuration, as an operator's put-secret-value would set it.
+    // the local configuration, as an operator's put-secret-value would set it. The others get a random value, as
+    // Secrets Manager's generated one, kept in the data dir (the VAPID keys browsers subscribed with survive a restart).
     const providerKeySecrets = new Set(functions.map((spec) => spec.environment.RUNNINGHUB_API_KEY_SECRET));
+    const generated = loadOrCreateSecretValues(
+      join(dataDir, 'secrets.json'),
+      templateSecrets(resolver).map((secret) => secret.name),
+    );
     secretsManager = await startSecretsManagerLocal(
       templateSecrets(resolver).map((secret) => ({
         ...secret,
-        value: providerKeySecrets.has(secret.arn) ? (external?.apiKey ?? BUNDLED_ACCOUNT.apiKey) : randomBytes(24).toString('base64url'),
+        value: providerKeySecrets.has(secret.arn) ? (external?.apiKey ?? BUNDLED_ACCOUNT.apiKey) : (generated[secret.name] as string),
       })),
     );
     // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.
@@ -327,6 +332,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager ?? '',
       [ENV.s3ForcePathStyle]: 'true',
       [ENV.s3PublicEndpoint]: `${url}/s3`,
+      // Tests run their own plain-HTTP push endpoint (PUSH_EXTRA_ORIGINS=http://127.0.0.1); nothing else is allowed.
+      ...(knob(ENV.pushExtraOrigins) ? { [ENV.pushExtraOrigins]: knob(ENV.pushExtraOrigins) as string } : {}),
       // The sandbox runs on this machine's Node (20); Lambda's is 22.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { pwaIcons } from './pwa-icons.ts';
+import { serviceWorker } from './service-worker.ts';
 
 // `vite build web`: root is web/, output web/dist (served at / by the local stack, by CloudFront in AWS).
 export default defineConfig({
@@ -8,6 +9,7 @@ export default defineConfig({
   publicDir: 'public',
   plugins: [
     pwaIcons(),
+    serviceWorker(),
     {
       // /config.js is deployed per stage next to the bundle: a classic script in <head>, never bundled.
       name: 'ghostless-runtime-config',

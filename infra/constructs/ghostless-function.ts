@@ -6,6 +6,7 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../../lambdas/env-names';
 import { acknowledgeWildcard } from '../nag';
@@ -127,6 +128,12 @@ export class GhostlessFunction extends NodejsFunction {
       executionsArn,
       'Executions are named after job ids unknown at deploy time; the grant covers executions of the jobs state machine only.',
     );
+    return this;
+  }
+
+  /** GetSecretValue (and DescribeSecret) on one secret; its ARN is already in the shared environment. */
+  readsSecret(secret: ISecret): this {
+    secret.grantRead(this);
     return this;
   }
 

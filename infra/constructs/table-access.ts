@@ -8,7 +8,8 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  *
  * | handler          | reaches (DynamoStore methods)                                         | actions                                  | indexes |
  * |------------------|-----------------------------------------------------------------------|------------------------------------------|---------|
- * | api              | user, getJob, putIntent, queuePosition, listJobs, counts, ledger;     | GetItem PutItem UpdateItem DeleteItem    | byUser  |
+ * | api              | user, getJob, putIntent, queuePosition, listJobs, counts, ledger;     |
+ * |                  | push subscriptions (Put, Query, Delete)                               |                                          |         | GetItem PutItem UpdateItem DeleteItem    | byUser  |
  * |                  | grantCredits (sign-up: tx Update/Put); cancel → finalize + grantNext   | Query                                    |         |
  * |                  | (freeSlots, queueHeads, grant), recordToken (no)                      |                                          |         |
  * | s3-event         | getIntent, getJob, markInputStored, user, admit (tx Put/Update/Put/   | GetItem PutItem UpdateItem               | —       |
@@ -18,7 +19,8 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * | run-on-provider  | getJob, recordToken, adoptTask; on 421/415 requeue (tx Update/Delete/  | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  | Put), freeSlots, noteProviderCapacity                                  | Query                                    |         |
  * | collect-outputs  | getJob                                                                | GetItem                                  | —       |
- * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext                 | GetItem PutItem UpdateItem DeleteItem    | —       |
+ * | finalize         | getJob, finalize (tx Update/Update/Delete), grantNext; the user's     |
+ * |                  | push subscriptions (Query; Delete when a push service says gone)      |                                          |         | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  * | sweeper          | liveJobs, heldLocks, pendingIntents (live index), heldSlots,          | GetItem PutItem UpdateItem DeleteItem    | live    |
  * |                  | releaseSlot (tx Delete/ConditionCheck), releaseLock, settleIntent,    | Query ConditionCheckItem                 |         |

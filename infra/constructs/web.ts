@@ -126,7 +126,8 @@ export class Web extends Construct {
         Source.data('config.js', Fn.join('', ['window.GHOSTLESS_CONFIG = ', Stack.of(this).toJsonString(runtimeConfig), ';'])),
       ],
       distribution: this.distribution,
-      distributionPaths: ['/index.html', '/config.js'],
+      // sw.js: browsers check it for updates; a stale edge copy would hold the installed app on the old build.
+      distributionPaths: ['/index.html', '/config.js', '/sw.js', '/manifest.webmanifest'],
       memoryLimit: 256,
     });
     // The copy handler is a stack-level singleton named after its memory size.

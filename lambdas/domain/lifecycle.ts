@@ -26,6 +26,8 @@ export interface LifecycleDeps {
   log(message: string, fields: Record<string, unknown>): void;
   /** Counts one finished job by outcome and tool (a metric in AWS). */
   countOutcome(status: FinalChange['status'], tool: JobRecord['tool']): void;
+  /** Told once a job's terminal state is committed (the push notification); never throws. */
+  onEnded?(job: JobRecord): Promise<void>;
 }
 
 /** Why a job failed, in the domain's terms (the finalize handler reads it from the state machine's Catch). */
@@ -205,7 +207,10 @@ export function lifecycle(deps: LifecycleDeps) {
         if (job.status === 'running')
           await queue.grantNext().catch((error) => log('grant after finalize failed', { jobId, error: String(error) }));
         const { refund, ...final } = change;
-        return { ...job, ...final, refunded: job.refunded || (refund && job.charged) };
+        const ended = { ...job, ...final, refunded: job.refunded || (refund && job.charged) };
+        // After the commit and the hand-off: the next job never waits on a push service.
+        await deps.onEnded?.(ended);
+        return ended;
       }
     }
     throw new Error(`Job ${jobId} kept changing while being finalized`);

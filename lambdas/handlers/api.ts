@@ -2,7 +2,7 @@ import { parseWebhook } from '../adapters/runninghub';
 import { services } from '../runtime';
 import { created, httpApi, ok } from './middleware';
 
-const { admission, queries, lifecycle, queue, views, credits } = services;
+const { admission, queries, lifecycle, queue, views, credits, push } = services;
 
 export const handler = httpApi({
   'GET /api/health': async () => ok({ ok: true }),
@@ -18,6 +18,9 @@ export const handler = httpApi({
     return ok(await lifecycle.releaseQueue(userId, await credits.activeJobId(userId)));
   },
   'GET /api/queue': async () => ok(await queue.stats()),
+  'GET /api/push/key': async () => ok(await push.publicKey()),
+  'PUT /api/push/subscription': async (req) => ok(await push.subscribe(req.userId(), req.json())),
+  'DELETE /api/push/subscription': async (req) => ok(await push.unsubscribe(req.userId(), req.json())),
   'POST /api/provider/callback/{jobId}': async (req) =>
     ok(await lifecycle.onProviderCallback(req.path('jobId'), req.query.secret, parseWebhook(req.text()))),
 });

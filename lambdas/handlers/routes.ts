@@ -10,6 +10,9 @@ export const ROUTES = [
   { method: 'POST', path: '/api/jobs/{jobId}/cancel', auth: true },
   { method: 'POST', path: '/api/queue/release', auth: true },
   { method: 'GET', path: '/api/queue', auth: true },
+  { method: 'GET', path: '/api/push/key', auth: true },
+  { method: 'PUT', path: '/api/push/subscription', auth: true },
+  { method: 'DELETE', path: '/api/push/subscription', auth: true },
   // The provider has no user token: the per-task secret in the query string is the credential.
   { method: 'POST', path: '/api/provider/callback/{jobId}', auth: false },
 ] as const;

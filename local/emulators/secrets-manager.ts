@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -50,4 +51,13 @@ export async function startSecretsManagerLocal(secrets: LocalSecret[]): Promise<
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Generated values for the named secrets, kept in `file` so that a restart finds the same ones; new names get new values. */
+export function loadOrCreateSecretValues(file: string, names: string[]): Record<string, string> {
+  const values: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const missing = names.filter((name) => !values[name]);
+  for (const name of missing) values[name] = randomBytes(32).toString('base64url');
+  if (missing.length > 0) writeFileSync(file, JSON.stringify(values), { mode: 0o600 });
+  return values;
 }

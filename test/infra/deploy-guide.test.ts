@@ -75,7 +75,9 @@ describe('the deploy guide', () => {
   it('keeps the provider key out of the template and names the secret to store it in', () => {
     const text = JSON.stringify(template);
     expect(text).not.toMatch(/RUNNINGHUB_API_KEY"/);
-    expect(ofType('AWS::SecretsManager::Secret')).toHaveLength(1);
+    // Two secrets: the provider key the operator stores, and the VAPID seed Secrets Manager generates (nothing to store).
+    expect(ofType('AWS::SecretsManager::Secret')).toHaveLength(2);
+    expect(readme).toContain('derived from the `VapidKey` secret, whose random value Secrets');
     expect(text).toContain('"ProviderApiKeySecret"');
     expect(readme).toContain('aws secretsmanager put-secret-value --secret-id <ProviderApiKeySecret output>');
   });

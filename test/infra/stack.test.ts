@@ -395,6 +395,23 @@ describe('functions', () => {
     ]);
   });
 
+  it('keep the VAPID keys in a secret Secrets Manager generates, read only by the api (public key) and the functions that end jobs', () => {
+    const [id, secret] = resources<{ GenerateSecretString?: unknown; SecretString?: unknown }>('AWS::SecretsManager::Secret').find(
+      ([logical]) => logical === logicalId(stack.vapidKey),
+    ) as [string, { Properties: { GenerateSecretString?: unknown; SecretString?: unknown } }];
+    expect(id).toBeDefined();
+    expect(secret.Properties.GenerateSecretString).toBeDefined();
+    expect(secret.Properties.SecretString).toBeUndefined();
+    for (const fn of functions()) expect(envOf(fn).VAPID_KEY_SECRET, handlerOfFunction(fn)).toEqual(ref(stack.vapidKey));
+    const readers = functions().filter((fn) =>
+      grantsOf(fn).some(
+        (grant) =>
+          grant.action === 'secretsmanager:GetSecretValue' && JSON.stringify(grant.resource) === JSON.stringify(ref(stack.vapidKey)),
+      ),
+    );
+    expect(readers.map(handlerOfFunction).sort()).toEqual(['api', 'execution-ended', 'finalize', 'sweeper']);
+  });
+
   it('give only run-on-provider the public API URL, for the provider webhook', () => {
     const withUrl = functions().filter((fn) => 'PUBLIC_API_URL' in envOf(fn));
     expect(withUrl.map(handlerOfFunction)).toEqual(['run-on-provider']);
@@ -606,7 +623,8 @@ describe('least privilege', () => {
         else if (grant.action.startsWith('s3:')) expect(bucket, where).toContainEqual(grant.resource);
         else if (grant.action.startsWith('states:'))
           expect([STATE_MACHINE_ARN, EXECUTIONS_ARN], where).toContain(resolveArn(grant.resource));
-        else if (grant.action.startsWith('secretsmanager:')) expect(grant.resource, where).toEqual(ref(stack.providerApiKey));
+        else if (grant.action.startsWith('secretsmanager:'))
+          expect([ref(stack.providerApiKey), ref(stack.vapidKey)], where).toContainEqual(grant.resource);
         else if (grant.action.startsWith('sqs:') && fn === stack.admission.s3EventFunction)
           expect(grant.resource, where).toEqual({ 'Fn::GetAtt': [logicalId(stack.admission.failedEvents), 'Arn'] });
         else expect.fail(`unexpected grant ${where}`);
@@ -909,7 +927,8 @@ describe('web', () => {
     const markers = JSON.stringify(deployment.SourceMarkers ?? deployment);
     expect(markers).toContain(logicalId(stack.auth.userPool));
     expect(markers).toContain(logicalId(stack.auth.userPoolClient));
-    expect(deployment.DistributionPaths).toEqual(['/index.html', '/config.js']);
+    // sw.js too: a stale edge copy would keep installed apps on the old build.
+    expect(deployment.DistributionPaths).toEqual(['/index.html', '/config.js', '/sw.js', '/manifest.webmanifest']);
   });
 });
 

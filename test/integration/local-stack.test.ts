@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vapidKeysFrom } from '../../lambdas/adapters/web-push-sender';
 import { signLocalToken } from '../../local/jwt-authorizer';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 
@@ -34,6 +35,14 @@ describe('the local stack', () => {
   it('keeps its JWT key in the data directory', () => {
     const stored = readFileSync(join(stack.dataDir, 'jwt-secret'), 'utf8').trim();
     expect(Buffer.from(stored, 'base64url')).toEqual(Buffer.from(stack.jwtSecret));
+  });
+
+  it('generates the VAPID secret at its first start, keeps it in the data directory, and serves the public key derived from it', async () => {
+    const stored = JSON.parse(readFileSync(join(stack.dataDir, 'secrets.json'), 'utf8')) as Record<string, string>;
+    const [name, value] = Object.entries(stored).find(([secret]) => secret.startsWith('VapidKey')) ?? [];
+    expect(name).toBeDefined();
+    const response = await fetch(`${stack.url}/api/push/key`, { headers: { authorization: `Bearer ${await tokenFor('vapid-reader')}` } });
+    expect(await response.json()).toEqual({ publicKey: vapidKeysFrom(value as string).publicKey });
   });
 
   it('rejects missing, malformed, alg-none, wrong-key and expired tokens with 401', async () => {

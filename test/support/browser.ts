@@ -52,7 +52,9 @@ function newestMtime(path: string): number {
  */
 export function ensureWebBuild() {
   const built = join(ROOT, 'web', 'dist', 'index.html');
-  const sources = ['src', 'public', 'index.html', 'vite.config.ts', 'pwa-icons.ts'].map((p) => join(ROOT, 'web', p)).filter(existsSync);
+  const sources = ['src', 'sw', 'public', 'index.html', 'vite.config.ts', 'pwa-icons.ts', 'service-worker.ts']
+    .map((p) => join(ROOT, 'web', p))
+    .filter(existsSync);
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newestMtime))) return;
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'web', '--logLevel', 'warn'], {
     cwd: ROOT,

@@ -40,6 +40,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
       workflows: BUNDLED_WORKFLOW_MAP_JSON,
       fileHosts: [],
     },
+    push: { vapidKeySecret: 'unused', contact: 'mailto:push@ghostless.app', extraOrigins: [] },
     ...overrides,
   };
   // Admission hands jobs to the queue's driver; here it only records them (the queue has its own tests).

@@ -41,6 +41,11 @@ export interface Api {
   /** The caller's credit ledger, newest first. */
   ledger(limit: number, cursor?: string | null): Promise<{ entries: LedgerEntry[]; nextCursor: string | null }>;
   queue(): Promise<{ capacity: number; running: number; queued: number }>;
+  /** The VAPID public key browsers subscribe with (base64url). */
+  pushKey(): Promise<string>;
+  /** Stores this device's push subscription (`PushSubscription.toJSON()` plus the language), or forgets it. */
+  savePush(subscription: PushSubscriptionJSON & { lang: string }): Promise<unknown>;
+  forgetPush(endpoint: string): Promise<unknown>;
 }
 
 export interface ApiOptions {
@@ -113,5 +118,8 @@ export function createApi(options: ApiOptions): Api {
       return call('GET', `/credits/ledger?${query}`);
     },
     queue: () => call('GET', '/queue'),
+    pushKey: async () => (await call<{ publicKey: string }>('GET', '/push/key')).publicKey,
+    savePush: (subscription) => call('PUT', '/push/subscription', subscription),
+    forgetPush: (endpoint) => call('DELETE', '/push/subscription', { endpoint }),
   };
 }

@@ -7,6 +7,7 @@ import { jobFlow } from './flows/job';
 import { sessionFlow } from './flows/session';
 import { submitFlow } from './flows/submit';
 import { lang, setLang, t } from './i18n';
+import { startPwa } from './pwa';
 import { createAppStore, rememberTool } from './state';
 import { watch } from './store';
 import { activeJobDialog, confirmDialog } from './views/dialogs';
@@ -180,6 +181,17 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
   document.addEventListener('visibilitychange', onReturn);
   window.addEventListener('pageshow', (event) => {
     if (event.persisted) onReturn();
+  });
+
+  startPwa(root, {
+    store,
+    api,
+    notify,
+    openJob: (jobId) =>
+      void api.job(jobId).then(
+        (job) => job && jobs.show(job, true),
+        () => {},
+      ),
   });
 
   return store.get().session ? session.enter() : Promise.resolve();

@@ -226,6 +226,13 @@ const pt = {
   } as Record<LedgerReason, string>,
   ledgerDelta: (delta: number) => `${delta > 0 ? '+' : '−'}${ptCredits(Math.abs(delta))}`,
   ledgerBalance: (n: number) => `saldo ${ptCredits(n)}`,
+
+  updateAvailable: 'Nova versão disponível',
+  updateNow: 'Atualizar',
+  pushOffer: 'Avisar quando ficar pronto',
+  pushOfferDismiss: 'Agora não',
+  pushOn: 'Combinado: você recebe um aviso quando ficar pronto.',
+  pushFailed: 'Não deu para ativar os avisos neste aparelho. Acompanhe por aqui.',
 };
 
 export type Dict = typeof pt;
@@ -417,6 +424,13 @@ const en: Dict = {
   },
   ledgerDelta: (delta) => `${delta > 0 ? '+' : '−'}${enCredits(Math.abs(delta))}`,
   ledgerBalance: (n) => `balance ${enCredits(n)}`,
+
+  updateAvailable: 'A new version is available',
+  updateNow: 'Update',
+  pushOffer: 'Notify me when it’s ready',
+  pushOfferDismiss: 'Not now',
+  pushOn: 'Done: you’ll get a notification when it’s ready.',
+  pushFailed: 'Notifications could not be turned on on this device. Follow along here.',
 };
 
 const DICTS: Record<Lang, Dict> = { 'pt-BR': pt, en };

@@ -6,6 +6,7 @@ import { TABLE_SCHEMA } from '../table-schema';
  *   USER#<id>  / PROFILE     balance, granted, debited, refunded, ledgerSeq, signedUp, activeJobId (the one-active-job lock)
  *   USER#<id>  / LEDGER#<n>  one entry per balance change (n = ledgerSeq after it, zero-padded: newest sorts last),
  *                            written in the same transaction as the change
+ *   USER#<id>  / PUSH#<hash> one Web Push subscription per device (hash of its endpoint), with the user's language (TTL)
  *   JOB#<id>   / INTENT      what POST /uploads promised, plus the inputs stored so far (TTL); in the `live`
  *                            index (partition INTENT) until its job exists, so the sweeper finds lost admissions
  *   JOB#<id>   / JOB         the job; gsi1 = (USER#<id>, createdAt#jobId) lists a user's jobs
@@ -35,6 +36,8 @@ export const LIVE_INTENT = 'INTENT';
 export const CAPACITY_KEY = { pk: 'PROVIDER', sk: 'CAPACITY' };
 export const LEDGER = 'LEDGER#';
 export const ledgerKey = (userId: string, seq: number) => ({ pk: userPartition(userId), sk: `${LEDGER}${String(seq).padStart(12, '0')}` });
+export const PUSH = 'PUSH#';
+export const pushKey = (userId: string, endpointHash: string) => ({ pk: userPartition(userId), sk: `${PUSH}${endpointHash}` });
 export const slotKey = (slot: number) => ({ pk: SLOT, sk: String(slot).padStart(3, '0') });
 
 /** An item's entry in the sparse `live` index. */
