@@ -11,6 +11,7 @@ import { providerFileHosts } from './adapters/provider-output';
 import { RunningHubProvider } from './adapters/runninghub';
 import { parseWorkflowMap } from './adapters/runninghub-workflows';
 import { S3Files } from './adapters/s3-files';
+import { S3Multipart } from './adapters/s3-multipart';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import type { Config } from './config';
 import { admission } from './domain/admission';
@@ -20,6 +21,7 @@ import { lifecycle } from './domain/lifecycle';
 import type { Workflow } from './domain/ports';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
+import { resumableUploads } from './domain/resumable-upload';
 import { jobViews } from './domain/views';
 import { logger, metrics } from './logger';
 import { jobOutcomeMetric, METRICS } from './metric-names';
@@ -72,6 +74,13 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     log,
     countOutcome,
   });
+  const uploads = resumableUploads({
+    store,
+    multipart: new S3Multipart(s3, presigner, config.bucketName),
+    policy: config.multipart,
+    presignSeconds: config.uploadTtlSeconds,
+    log,
+  });
   const jobAdmission = admission({
     store,
     ledger: store,
@@ -83,6 +92,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     sizeLimits: config.limits,
     jobLimits: { queueSeconds: config.queueTimeoutSeconds, runSeconds: config.runTimeoutSeconds },
     uploadTtlSeconds: config.uploadTtlSeconds,
+    resumable: uploads,
     newId: randomUUID,
     log,
   });
@@ -92,6 +102,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     creditService,
     queue,
     admission: jobAdmission,
+    uploads,
     lifecycle: jobLifecycle,
     healing: healing({
       store,

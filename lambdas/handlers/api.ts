@@ -2,7 +2,7 @@ import { parseWebhook } from '../adapters/runninghub';
 import { services } from '../runtime';
 import { created, httpApi, ok } from './middleware';
 
-const { admission, queries, lifecycle, queue, views, credits } = services;
+const { admission, uploads, queries, lifecycle, queue, views, credits } = services;
 
 export const handler = httpApi({
   'GET /api/health': async () => ok({ ok: true }),
@@ -18,6 +18,8 @@ export const handler = httpApi({
     return ok(await lifecycle.releaseQueue(userId, await credits.activeJobId(userId)));
   },
   'GET /api/queue': async () => ok(await queue.stats()),
+  'GET /api/uploads/{jobId}/{slot}/parts': async (req) => ok(await uploads.resume(req.userId(), req.path('jobId'), req.path('slot'))),
+  'POST /api/uploads/{jobId}/{slot}/complete': async (req) => ok(await uploads.complete(req.userId(), req.path('jobId'), req.path('slot'))),
   'POST /api/provider/callback/{jobId}': async (req) =>
     ok(await lifecycle.onProviderCallback(req.path('jobId'), req.query.secret, parseWebhook(req.text()))),
 });
