@@ -55,7 +55,16 @@ export async function forwardPart(
         done(null, chunk);
       },
     });
-    await pipeline(req, counter, createWriteStream(staged));
+    try {
+      await pipeline(req, counter, createWriteStream(staged));
+    } catch (error) {
+      // The client went away mid-part (a dropped connection): nothing to store, nobody to answer.
+      if (req.destroyed) {
+        res.destroy();
+        return;
+      }
+      throw error;
+    }
     if (received !== options.length) {
       throw new S3Error(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header', {
         NumberBytesExpected: options.length,

@@ -226,6 +226,11 @@ const pt = {
   } as Record<LedgerReason, string>,
   ledgerDelta: (delta: number) => `${delta > 0 ? '+' : '−'}${ptCredits(Math.abs(delta))}`,
   ledgerBalance: (n: number) => `saldo ${ptCredits(n)}`,
+  uploadBytes: (loaded: string, total: string) => `${loaded} de ${total}`,
+  uploadSpeed: (rate: string) => `${rate}/s`,
+  uploadTimeLeft: (seconds: number) =>
+    seconds < 60 ? `faltam cerca de ${Math.max(1, Math.round(seconds))} s` : `faltam cerca de ${Math.round(seconds / 60)} min`,
+  uploadResumed: (stored: string) => `Continuando de onde parou: ${stored} já estavam salvos.`,
 };
 
 export type Dict = typeof pt;
@@ -417,6 +422,11 @@ const en: Dict = {
   },
   ledgerDelta: (delta) => `${delta > 0 ? '+' : '−'}${enCredits(Math.abs(delta))}`,
   ledgerBalance: (n) => `balance ${enCredits(n)}`,
+  uploadBytes: (loaded, total) => `${loaded} of ${total}`,
+  uploadSpeed: (rate) => `${rate}/s`,
+  uploadTimeLeft: (seconds) =>
+    seconds < 60 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`,
+  uploadResumed: (stored) => `Picking up where it stopped: ${stored} were already saved.`,
 };
 
 const DICTS: Record<Lang, Dict> = { 'pt-BR': pt, en };
