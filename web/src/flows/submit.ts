@@ -170,7 +170,8 @@ export function submitFlow(store: AppStore, api: Api, config: GhostlessConfig, j
     } catch (error) {
       abort();
       // A dropped connection keeps the resume record: picking the same file again continues.
-      if (!(error instanceof UploadError && error.code === 'network')) for (const { file } of files) forgetResume(tool, file);
+      const dropped = (error instanceof UploadError && error.code === 'network') || (error instanceof ApiError && error.code === 'NETWORK');
+      if (!dropped) for (const { file } of files) forgetResume(tool, file);
       store.set({ phase: { kind: 'idle' } });
       return fail(describeUploadError(error));
     }
