@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { Browser, Page, Request } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../lambdas/domain/jobs';
+import { expectAccessible } from '../support/a11y';
 import { ensureWebBuild, hasChromium, launchBrowser, phoneContext, screenshot } from '../support/browser';
 import { assertInvariants } from '../support/invariants';
 import { video } from '../support/media';
@@ -48,15 +49,28 @@ const isPart = (request: Request) => request.method() === 'PUT' && request.url()
 const lengthOf = (n: number) => Math.min(PART, clipSize - (n - 1) * PART);
 const sum = (parts: Iterable<number>) => [...parts].reduce((total, n) => total + lengthOf(n), 0);
 
-async function signIn(page: Page, userId: string) {
+async function signIn(page: Page, userId: string, lang: 'pt-BR' | 'en' = 'pt-BR') {
   await page.goto('/');
-  await page.getByLabel('Seu nome').fill(userId);
-  await page.getByRole('button', { name: 'Entrar', exact: true }).click();
+  if (lang === 'en') await page.getByRole('button', { name: 'Switch to English' }).click();
+  await page.getByLabel(lang === 'en' ? 'Your name' : 'Seu nome').fill(userId);
+  await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : 'Entrar', exact: true }).click();
   await page.getByTestId('balance').waitFor();
 }
 
-async function pickAndSend(page: Page) {
-  await page.locator('.tool-grid').getByRole('button', { name: 'Ampliar vídeo' }).click();
+/** A phone's uplink through the DevTools protocol, so a 34 MiB upload takes a few seconds. */
+async function throttle(context: BrowserContext, page: Page, bytesPerSecond: number) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 20,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+}
+
+async function pickAndSend(page: Page, tool = 'Ampliar vídeo') {
+  await page.locator('.tool-grid').getByRole('button', { name: tool }).click();
   await page.setInputFiles('#file-upscale-video-video', clipPath);
   await page.locator('form.tool-form button[type="submit"]').click();
 }
@@ -91,10 +105,7 @@ describe.skipIf(!hasChromium)('a resumable upload on a phone', () => {
     page.on('requestfinished', async (request) => {
       if (isPart(request) && phase === 'before' && (await request.response())?.status() === 200) stored.add(partOf(request));
     });
-    // A phone's uplink: about 12 MB/s, so the 40 MB clip takes a few seconds and the drop lands mid-upload.
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 12 * MiB });
+    await throttle(context, page, 12 * MiB);
 
     await pickAndSend(page);
     await page.waitForFunction(
@@ -164,4 +175,27 @@ describe.skipIf(!hasChromium)('a resumable upload on a phone', () => {
     await assertInvariants(stack);
     await context.close();
   }, 180_000);
+
+  it('shows bytes, speed and time left in English while a big video goes up in parts, with no accessibility violations', async () => {
+    const userId = `resume-en-${Date.now()}`;
+    await stack.api.call('POST', '/api/local/credits', { body: { userId, balance: 10 } });
+    const context = await phoneContext(browser, stack.url);
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()));
+    await signIn(page, userId, 'en');
+    await throttle(context, page, 6 * MiB);
+    await pickAndSend(page, 'Upscale video');
+    const figures = page.getByTestId('upload-figures');
+    await page.waitForFunction(() => /left$/.test(document.querySelector('[data-testid="upload-figures"]')?.textContent ?? ''), null, {
+      timeout: 20_000,
+    });
+    expect(await figures.textContent()).toMatch(/^[\d.]+ (KB|MB) of [\d.]+ MB · [\d.]+ (KB|MB)\/s · about \d+ (s|min) left$/);
+    await screenshot(page, 'resumable-03-uploading-en');
+    await expectAccessible(page, 'resumable upload (en)');
+    const job = page.locator('.job-region article.job-card[data-job-id]');
+    await job.waitFor({ timeout: 60_000 });
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  }, 120_000);
 });
