@@ -135,6 +135,20 @@ export class GhostlessStack extends Stack {
         description: 'Credits every new user gets once, on first use',
       }).valueAsString,
     );
+    // Files above the threshold upload in resumable parts; the part size is at least S3's 5 MiB.
+    this.admission.apiFunction.addEnvironment(
+      ENV.multipartThresholdBytes,
+      tunable('MultipartThresholdBytes', 'Files larger than this many bytes upload in resumable parts', 16 * 1024 * 1024),
+    );
+    this.admission.apiFunction.addEnvironment(
+      ENV.multipartPartBytes,
+      new CfnParameter(this, 'MultipartPartBytes', {
+        type: 'Number',
+        minValue: 5 * 1024 * 1024,
+        default: 8 * 1024 * 1024,
+        description: 'Bytes per part of a resumable upload (all parts but the last)',
+      }).valueAsString,
+    );
     this.api = new Api(this, 'Api', {
       handler: this.admission.apiFunction,
       userPool: this.auth.userPool,

@@ -1,4 +1,5 @@
-import { DEFAULT_LIMITS, type Limits } from './domain/catalog';
+import { DEFAULT_LIMITS, type Limits, MB } from './domain/catalog';
+import { MIN_PART_BYTES } from './domain/multipart';
 import { ENV } from './env-names';
 
 /** Reads the environment once; a missing variable fails at cold start with its name. */
@@ -32,6 +33,8 @@ export interface Config {
   s3ForcePathStyle: boolean;
   limits: Limits;
   uploadTtlSeconds: number;
+  /** Files above thresholdBytes go up as S3 multipart uploads of partBytes parts. */
+  multipart: { thresholdBytes: number; partBytes: number };
   /** How long a terminal job stays in the table before TTL removes it. */
   jobRetentionDays: number;
   /** Global number of jobs running on the provider at once. */
@@ -63,6 +66,10 @@ export function readConfig(): Config {
       video: integer(ENV.maxVideoBytes, DEFAULT_LIMITS.video),
     },
     uploadTtlSeconds: integer(ENV.uploadTtlSeconds, 900),
+    multipart: {
+      thresholdBytes: integer(ENV.multipartThresholdBytes, 16 * MB),
+      partBytes: Math.max(MIN_PART_BYTES, integer(ENV.multipartPartBytes, 8 * MB)),
+    },
     jobRetentionDays: integer(ENV.jobRetentionDays, 30),
     maxRunning: integer(ENV.maxRunning, 3),
     queueTimeoutSeconds: integer(ENV.queueTimeoutSeconds, 3600),

@@ -11,6 +11,9 @@ export const ENV = {
   maxImageBytes: 'MAX_IMAGE_BYTES',
   maxVideoBytes: 'MAX_VIDEO_BYTES',
   uploadTtlSeconds: 'UPLOAD_TTL_SECONDS',
+  /** Files above this many bytes upload in parts (resumable); each part is MULTIPART_PART_BYTES but the last. */
+  multipartThresholdBytes: 'MULTIPART_THRESHOLD_BYTES',
+  multipartPartBytes: 'MULTIPART_PART_BYTES',
   jobRetentionDays: 'JOB_RETENTION_DAYS',
   maxRunning: 'MAX_RUNNING',
   queueTimeoutSeconds: 'QUEUE_TIMEOUT_SECONDS',

@@ -13,6 +13,7 @@ import { providerFileHosts } from './adapters/provider-output';
 import { RunningHubProvider } from './adapters/runninghub';
 import { parseWorkflowMap } from './adapters/runninghub-workflows';
 import { S3Files } from './adapters/s3-files';
+import { S3Multipart } from './adapters/s3-multipart';
 import { SfnWorkflow } from './adapters/sfn-workflow';
 import { WebPushSender } from './adapters/web-push-sender';
 import type { Config } from './config';
@@ -24,6 +25,7 @@ import type { Workflow } from './domain/ports';
 import { pushNotifications } from './domain/push-notifications';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
+import { resumableUploads } from './domain/resumable-upload';
 import { jobViews } from './domain/views';
 import { logger, metrics } from './logger';
 import { jobOutcomeMetric, METRICS } from './metric-names';
@@ -85,6 +87,13 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     countOutcome,
     onEnded: push.jobEnded,
   });
+  const uploads = resumableUploads({
+    store,
+    multipart: new S3Multipart(s3, presigner, config.bucketName),
+    policy: config.multipart,
+    presignSeconds: config.uploadTtlSeconds,
+    log,
+  });
   const jobAdmission = admission({
     store,
     ledger: store,
@@ -96,6 +105,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     sizeLimits: config.limits,
     jobLimits: { queueSeconds: config.queueTimeoutSeconds, runSeconds: config.runTimeoutSeconds },
     uploadTtlSeconds: config.uploadTtlSeconds,
+    resumable: uploads,
     newId: randomUUID,
     log,
   });
@@ -105,6 +115,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     creditService,
     queue,
     admission: jobAdmission,
+    uploads,
     lifecycle: jobLifecycle,
     healing: healing({
       store,

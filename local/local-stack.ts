@@ -61,6 +61,8 @@ const PARAMETER_KNOBS: Record<string, string> = {
   RunTimeoutSeconds: ENV.runTimeoutSeconds,
   HealGraceMs: ENV.healGraceMs,
   SignupCredits: ENV.signupCredits,
+  MultipartThresholdBytes: ENV.multipartThresholdBytes,
+  MultipartPartBytes: ENV.multipartPartBytes,
 };
 
 /** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */

@@ -8,6 +8,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { S3Error, sendS3Error } from './s3-errors';
+import { checkPartRequest, forwardPart, isPartUpload } from './s3-part-upload';
 import { type CheckedPostForm, checkContentLength, checkPostForm, MAX_POST_BYTES } from './s3-post-policy';
 import {
   type Credentials,
@@ -22,8 +23,8 @@ import {
 } from './sigv4';
 
 /**
- * A thin S3 front for s3rver that enforces what s3rver does not: SigV4 POST policies for browser uploads
- * and presigned-URL signatures/expiry for downloads. Presigned URLs in the local stack point here
+ * A thin S3 front for s3rver that enforces what s3rver does not: SigV4 POST policies for browser uploads,
+ * presigned-URL signatures/expiry for downloads and for the parts of resumable uploads (`s3-part-upload.ts`). Presigned URLs in the local stack point here
  * (S3_PUBLIC_ENDPOINT=<origin>/s3, path style), so the browser meets the same rejections it would on AWS.
  */
 export interface S3GatewayOptions {
@@ -96,6 +97,12 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
       } else if ((method === 'GET' || method === 'HEAD') && rawKey !== '') {
         await authorize(checkPresignedUrl(req, rawPath, rawQuery), 's3:GetObject', bucket, decodeURIComponent(rawKey));
         await forwardGet(req, res, `/${rest}`, rawQuery);
+      } else if (method === 'PUT' && rawKey !== '' && isPartUpload(rawQuery)) {
+        // A resumable upload's part: its own signature (part number, upload id, length), then S3's body checks.
+        const signer = checkPresignedUrl(req, rawPath, rawQuery);
+        const length = checkPartRequest(req, rawQuery);
+        await authorize(signer, 's3:PutObject', bucket, decodeURIComponent(rawKey));
+        await forwardPart(req, res, { upstream, path: `/${rest}`, rawQuery, length, tmpDir: tmp });
       } else if (method === 'GET' || method === 'HEAD') {
         checkPresignedUrl(req, rawPath, rawQuery); // bucket-level reads need a signature too…
         throw new S3Error(403, 'AccessDenied', 'Access Denied'); // …and the local stack never presigns them

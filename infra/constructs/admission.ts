@@ -31,7 +31,7 @@ export class Admission extends Construct {
     this.apiFunction = new GhostlessFunction(this, 'ApiFunction', { handlerFile: 'api', environment })
       .bindTable(storage.table)
       // Presigned POSTs and GETs are signed with this role, so it needs exactly what the browser does.
-      .bindBucket(storage.bucket, { write: [INPUTS_PREFIX], read: [OUTPUTS_PREFIX] })
+      .bindBucket(storage.bucket, { write: [INPUTS_PREFIX], read: [OUTPUTS_PREFIX], resumable: true })
       // Cancel stops the job's execution; cancel, release and the provider's webhook wake parked executions.
       .allowTaskResponses(stateMachine.arn)
       .allowOnExecutions(['states:StopExecution'], stateMachine.executions);

@@ -21,6 +21,8 @@ export interface BucketAccess {
   write?: readonly string[];
   /** Writes that stream by multipart upload: they may abort their own uploads so that no parts stay billed. */
   streamed?: boolean;
+  /** Multipart uploads the browser resumes: the function also lists their parts (and aborts a refused one). */
+  resumable?: boolean;
 }
 
 export interface GhostlessFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'handler'> {
@@ -97,7 +99,7 @@ export class GhostlessFunction extends NodejsFunction {
   }
 
   /** Grants only s3:GetObject / s3:PutObject under the given prefixes: no delete, no tagging, no ACLs. */
-  bindBucket(bucket: IBucket, { read = [], write = [], streamed = false }: BucketAccess): this {
+  bindBucket(bucket: IBucket, { read = [], write = [], streamed = false, resumable = false }: BucketAccess): this {
     this.addEnvironment(ENV.bucketName, bucket.bucketName);
     const objects = (prefixes: readonly string[]) => prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
     if (read.length > 0) {
@@ -107,14 +109,19 @@ export class GhostlessFunction extends NodejsFunction {
       this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     }
     if (write.length > 0) {
-      const actions = streamed ? ['s3:PutObject', 's3:AbortMultipartUpload'] : ['s3:PutObject'];
+      // PutObject also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
+      const actions = [
+        's3:PutObject',
+        ...(streamed || resumable ? ['s3:AbortMultipartUpload'] : []),
+        ...(resumable ? ['s3:ListMultipartUploadParts'] : []),
+      ];
       this.addToRolePolicy(new PolicyStatement({ actions, resources: objects(write) }));
     }
     for (const prefix of new Set([...read, ...write])) {
       acknowledgeWildcard(
         this.role ?? this,
         bucket.arnForObjects(`${prefix}*`),
-        `Object keys under ${prefix} embed per-job ids unknown at deploy time; the grant stops at that prefix and at Get/PutObject (and aborting its own multipart uploads).`,
+        `Object keys under ${prefix} embed per-job ids unknown at deploy time; the grant stops at that prefix and at Get/PutObject (and listing or aborting its own multipart uploads).`,
       );
     }
     return this;

@@ -27,10 +27,12 @@ export class SpaOriginCors extends Construct {
         CORSConfiguration: {
           CORSRules: [
             {
-              // Presigned POST uploads and presigned GETs of results; nothing else crosses origins.
-              AllowedMethods: ['POST', 'GET', 'HEAD'],
+              // Presigned POST uploads, presigned part PUTs of resumable uploads and presigned GETs of results.
+              AllowedMethods: ['POST', 'PUT', 'GET', 'HEAD'],
               AllowedOrigins: origins,
               AllowedHeaders: ['*'],
+              // A part's ETag, so the browser can tell which parts S3 took.
+              ExposeHeaders: ['ETag'],
               MaxAgeSeconds: 3600,
             },
           ],

@@ -4,7 +4,9 @@ import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
 import { checkpoint } from './faults';
 import { inspectInput, SNIFF_BYTES } from './inspection';
 import { admittedKey, inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
+import { RESUMABLE_WINDOW_SECONDS } from './multipart';
 import type { Clock, CreditLedger, FileStore, JobStore, Workflow } from './ports';
+import type { ResumableUploads } from './resumable-upload';
 import { parseUploadRequest } from './upload-request';
 import type { JobViews } from './views';
 
@@ -20,8 +22,17 @@ export interface AdmissionDeps {
   jobLimits: JobRecord['limits'];
   workflow: Workflow;
   uploadTtlSeconds: number;
+  /** Big files go up in parts (absent: every file is one POST). */
+  resumable?: Pick<ResumableUploads, 'isLarge' | 'open' | 'presign' | 'allParts'>;
   newId(): string;
   log(message: string, fields: Record<string, unknown>): void;
+}
+
+/** A presigned POST: the browser sends `fields` and then the file to `url` (small files). */
+export interface PostUpload {
+  slot: string;
+  url: string;
+  fields: Record<string, string>;
 }
 
 export type StoredOutcome = 'ignored' | 'waiting' | 'admitted' | 'duplicate' | 'rejected';
@@ -39,7 +50,17 @@ export function admission(deps: AdmissionDeps) {
     if (balance < request.cost) throw new InsufficientCredits(balance, request.cost);
 
     const jobId = deps.newId();
-    const expiresAt = new Date(clock.now().getTime() + deps.uploadTtlSeconds * 1000);
+    const resumable = deps.resumable;
+    const plans = new Map(
+      await Promise.all(
+        request.files
+          .filter((f) => resumable?.isLarge(f.size))
+          .map(async (f) => [f.slot, await resumable?.open(inputKey(jobId, f.slot), f.contentType, f.size)] as const),
+      ),
+    );
+    // A resumable upload may take until S3's lifecycle aborts it; a single POST has the short window.
+    const window = plans.size > 0 ? RESUMABLE_WINDOW_SECONDS : deps.uploadTtlSeconds;
+    const expiresAt = new Date(clock.now().getTime() + window * 1000);
     const intent: UploadIntent = {
       jobId,
       userId,
@@ -47,17 +68,23 @@ export function admission(deps: AdmissionDeps) {
       params: request.params,
       creditCost: request.cost,
       files: Object.fromEntries(
-        request.files.map((f) => [f.slot, { key: inputKey(jobId, f.slot), contentType: f.contentType, size: f.size }]),
+        request.files.map((f) => [
+          f.slot,
+          { key: inputKey(jobId, f.slot), contentType: f.contentType, size: f.size, multipart: plans.get(f.slot) },
+        ]),
       ),
       expiresAt: expiresAt.toISOString(),
     };
     // The intent outlives the upload window by a day so late S3 events still find it.
     await store.putIntent(intent, Math.floor(expiresAt.getTime() / 1000) + 86_400);
     const uploads = await Promise.all(
-      request.files.map(async (f) => ({
-        slot: f.slot,
-        ...(await files.presignUpload(inputKey(jobId, f.slot), f.contentType, f.size, deps.uploadTtlSeconds)),
-      })),
+      request.files.map(async (f) => {
+        const plan = plans.get(f.slot);
+        const file = intent.files[f.slot] as UploadIntent['files'][string];
+        if (plan && resumable)
+          return { slot: f.slot, multipart: { ...plan, parts: await resumable.presign(file, plan, resumable.allParts(plan)) } };
+        return { slot: f.slot, ...(await files.presignUpload(file.key, f.contentType, f.size, deps.uploadTtlSeconds)) };
+      }),
     );
     return { jobId, uploads, expiresAt: intent.expiresAt };
   }

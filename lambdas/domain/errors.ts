@@ -105,3 +105,24 @@ export class ProviderOutcomeUnknown extends Error {
 export class ProviderFailed extends Error {
   override name = 'ProviderFailed';
 }
+
+/** Completing a resumable upload before every part is stored: the client sends the missing parts and asks again. */
+export class PartsMissing extends DomainError {
+  constructor(missing: number[]) {
+    super('PARTS_MISSING', 409, `Parts ${missing.join(', ')} are not stored yet; send them and complete again.`, { missing });
+  }
+}
+
+/** The stored parts are not the declared file: the upload has been aborted, nothing was created or charged. */
+export class UploadSizeMismatch extends DomainError {
+  constructor(reason: string) {
+    super('SIZE_MISMATCH', 400, `${reason} The upload was cancelled; start it again.`);
+  }
+}
+
+/** The multipart upload no longer exists (aborted, expired or already completed without a job). */
+export class UploadGone extends DomainError {
+  constructor() {
+    super('UPLOAD_GONE', 409, 'This upload is no longer open (it expired or was cancelled); start it again.');
+  }
+}

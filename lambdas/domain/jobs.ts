@@ -1,5 +1,6 @@
 import type { Params, ToolId } from './catalog';
 import type { JobErrorCode } from './errors';
+import type { MultipartPlan } from './multipart';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -77,7 +78,8 @@ export interface UploadIntent {
   tool: ToolId;
   params: Params;
   creditCost: number;
-  files: Record<string, { key: string; contentType: string; size: number }>;
+  /** `multipart`: the file goes up in parts (resumable); its upload id and how it is cut. */
+  files: Record<string, { key: string; contentType: string; size: number; multipart?: MultipartPlan }>;
   expiresAt: string;
 }
 

@@ -1,6 +1,7 @@
 import type { OutputRule } from './catalog';
 import type { JobErrorCode } from './errors';
 import type { JobRecord, StoredInput, UploadIntent } from './jobs';
+import type { StoredPart } from './multipart';
 
 /** Data access the domain needs; the DynamoDB adapter implements it. */
 export interface JobStore {
@@ -75,6 +76,17 @@ export interface FileStore {
   copy(from: string, to: string): Promise<boolean>;
   /** A GET URL for the object; with `fileName`, browsers save it under that name (Content-Disposition). */
   presignDownload(key: string, fileName?: string): Promise<string>;
+}
+
+/** S3 multipart uploads for resumable browser uploads; part URLs are presigned to one part number and length. */
+export interface MultipartFiles {
+  /** Starts an upload to `key` with its content type pinned; returns the upload id. */
+  create(key: string, contentType: string): Promise<string>;
+  presignPart(key: string, uploadId: string, partNumber: number, length: number, expiresInSeconds: number): Promise<string>;
+  /** The parts S3 holds, or null when the upload no longer exists. */
+  listParts(key: string, uploadId: string): Promise<StoredPart[] | null>;
+  complete(key: string, uploadId: string, parts: readonly StoredPart[]): Promise<void>;
+  abort(key: string, uploadId: string): Promise<void>;
 }
 
 export interface Clock {

@@ -2,7 +2,7 @@ import { parseWebhook } from '../adapters/runninghub';
 import { services } from '../runtime';
 import { created, httpApi, ok } from './middleware';
 
-const { admission, queries, lifecycle, queue, views, credits, push } = services;
+const { admission, uploads, queries, lifecycle, queue, views, credits, push } = services;
 
 export const handler = httpApi({
   'GET /api/health': async () => ok({ ok: true }),
@@ -21,6 +21,8 @@ export const handler = httpApi({
   'GET /api/push/key': async () => ok(await push.publicKey()),
   'PUT /api/push/subscription': async (req) => ok(await push.subscribe(req.userId(), req.json())),
   'DELETE /api/push/subscription': async (req) => ok(await push.unsubscribe(req.userId(), req.json())),
+  'GET /api/uploads/{jobId}/{slot}/parts': async (req) => ok(await uploads.resume(req.userId(), req.path('jobId'), req.path('slot'))),
+  'POST /api/uploads/{jobId}/{slot}/complete': async (req) => ok(await uploads.complete(req.userId(), req.path('jobId'), req.path('slot'))),
   'POST /api/provider/callback/{jobId}': async (req) =>
     ok(await lifecycle.onProviderCallback(req.path('jobId'), req.query.secret, parseWebhook(req.text()))),
 });

@@ -13,6 +13,9 @@ export const ROUTES = [
   { method: 'GET', path: '/api/push/key', auth: true },
   { method: 'PUT', path: '/api/push/subscription', auth: true },
   { method: 'DELETE', path: '/api/push/subscription', auth: true },
+  // Resumable (multipart) uploads: the parts S3 holds plus fresh URLs for the rest; completing after the server's check.
+  { method: 'GET', path: '/api/uploads/{jobId}/{slot}/parts', auth: true },
+  { method: 'POST', path: '/api/uploads/{jobId}/{slot}/complete', auth: true },
   // The provider has no user token: the per-task secret in the query string is the credential.
   { method: 'POST', path: '/api/provider/callback/{jobId}', auth: false },
 ] as const;

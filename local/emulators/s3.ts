@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import S3rver, { type S3rverEvent } from 's3rver';
+import { multipartGaps } from './s3-multipart-gaps';
 
 export interface S3LocalOptions {
   /** Where s3rver keeps buckets; undefined uses a temporary directory removed by stop(). */
@@ -80,6 +81,8 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
     directory,
     vhostBuckets: false,
   });
+  // Before s3rver's router: the multipart operations it lacks (ListParts, Abort, NoSuchUpload).
+  server.middleware.unshift(multipartGaps);
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const sockets = new Set<import('node:net').Socket>();

@@ -33,9 +33,22 @@ declare module 's3rver' {
     }[];
   }
 
+  /** The parts of Koa's context the local multipart additions use. */
+  export interface S3rverContext {
+    method: string;
+    path: string;
+    query: Record<string, string | string[] | undefined>;
+    status: number;
+    type: string;
+    body: unknown;
+    store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+  }
+
   export default class S3rver {
     constructor(options?: S3rverOptions);
     httpServer: Server;
+    /** Koa's middleware list, composed when the server starts listening. */
+    middleware: ((ctx: S3rverContext, next: () => Promise<void>) => Promise<void> | void)[];
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
     reset(): void;

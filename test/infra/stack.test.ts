@@ -229,6 +229,19 @@ describe('storage', () => {
     expect(create).not.toContain('"*"');
   });
 
+  it("lets browsers PUT the parts of a resumable upload and read each part's ETag", () => {
+    const cors = resources<{ Create: unknown }>('Custom::AWS')[0]?.[1] as { Properties: { Create: unknown } };
+    const create = JSON.stringify(cors.Properties.Create);
+    expect(create).toContain('\\"AllowedMethods\\":[\\"POST\\",\\"PUT\\",\\"GET\\",\\"HEAD\\"]');
+    expect(create).toContain('\\"ExposeHeaders\\":[\\"ETag\\"]');
+  });
+
+  it('aborts a resumable upload left incomplete after one day', () => {
+    expect(lifecycleRules(template)).toContainEqual(
+      expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+    );
+  });
+
   it('logs every request to the media and SPA buckets into the access-log bucket', () => {
     const logs = ref(stack.accessLogs.bucket);
     const buckets = resources<{ LoggingConfiguration?: { DestinationBucketName: unknown } }>('AWS::S3::Bucket');
@@ -502,11 +515,19 @@ describe('least privilege', () => {
     expect(new Set(grants.map((g) => g.action))).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:ListBucket']));
   });
 
-  it('lets the api function put inputs and read outputs, and nothing more in the bucket', () => {
+  it('lets the api function put, list the parts of and abort inputs, read outputs, and nothing more in the bucket', () => {
     const grants = s3Grants(stack.admission.apiFunction);
-    expect(grants.filter((g) => g.action === 's3:PutObject').map((g) => g.resource)).toEqual([objectsArn('inputs/')]);
+    // PutObject covers CreateMultipartUpload, UploadPart (the presigned part URLs) and CompleteMultipartUpload.
+    for (const action of ['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload']) {
+      expect(
+        grants.filter((g) => g.action === action).map((g) => g.resource),
+        action,
+      ).toEqual([objectsArn('inputs/')]);
+    }
     expect(grants.filter((g) => g.action === 's3:GetObject').map((g) => g.resource)).toEqual([objectsArn('outputs/')]);
-    expect(new Set(grants.map((g) => g.action))).toEqual(new Set(['s3:PutObject', 's3:GetObject', 's3:ListBucket']));
+    expect(new Set(grants.map((g) => g.action))).toEqual(
+      new Set(['s3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket']),
+    );
   });
 
   it('lets run-on-provider read admitted inputs only, collect-outputs put outputs, and the other steps not touch the bucket', () => {

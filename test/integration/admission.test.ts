@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { PostUpload } from '../../lambdas/domain/admission';
 import { DomainError } from '../../lambdas/domain/errors';
 import { newUser, submit, testStack, upload } from '../support/emulator-stack';
 import { assertInvariants, snapshot } from '../support/invariants';
@@ -36,7 +37,7 @@ describe('presigning uploads', () => {
       ],
     });
     expect(res.uploads.map((u) => u.slot).sort()).toEqual(['garment', 'person']);
-    for (const u of res.uploads) {
+    for (const u of res.uploads as PostUpload[]) {
       expect(u.fields.key).toBe(`inputs/${res.jobId}/${u.slot}`);
       const policy = JSON.parse(Buffer.from(u.fields.Policy as string, 'base64').toString('utf8'));
       expect(policy.conditions).toEqual(

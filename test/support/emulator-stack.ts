@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../../lambdas/config';
+import type { PostUpload } from '../../lambdas/domain/admission';
 import { DEFAULT_LIMITS } from '../../lambdas/domain/catalog';
 import type { Workflow } from '../../lambdas/domain/ports';
 import { buildServices } from '../../lambdas/services';
@@ -26,6 +27,7 @@ export async function testStack(overrides: Partial<Config> = {}) {
     s3ForcePathStyle: true,
     limits: DEFAULT_LIMITS,
     uploadTtlSeconds: 900,
+    multipart: { thresholdBytes: 16 * 1024 * 1024, partBytes: 8 * 1024 * 1024 },
     jobRetentionDays: 30,
     maxRunning: 3,
     queueTimeoutSeconds: 3600,
@@ -81,7 +83,8 @@ interface FileSpec {
 /** Presigns, uploads every file, and returns the keys whose S3 events the caller delivers (in any order, any number of times). */
 export async function upload(stack: TestStack, userId: string, tool: string, files: FileSpec[], params?: Record<string, unknown>) {
   const request = { tool, params, files: files.map((f) => ({ slot: f.slot, contentType: f.contentType, size: f.size ?? f.body.length })) };
-  const presigned = await stack.services.admission.requestUpload(userId, request);
+  const answer = await stack.services.admission.requestUpload(userId, request);
+  const presigned = { ...answer, uploads: answer.uploads as PostUpload[] };
   await Promise.all(
     presigned.uploads.map((u) => {
       const file = files.find((f) => f.slot === u.slot);

@@ -30,15 +30,17 @@ export const textFile = (text = 'hello, I am not a picture') => new TextEncoder(
  * follows the media data, as most encoders write it.
  */
 export async function video(
-  options: { width?: number; height?: number; seconds?: number; faststart?: boolean; format?: 'mp4' | 'mov' } = {},
+  options: { width?: number; height?: number; seconds?: number; faststart?: boolean; format?: 'mp4' | 'mov'; noisy?: boolean } = {},
 ) {
-  const { width = 160, height = 120, seconds = 1, faststart = false, format = 'mp4' } = options;
+  const { width = 160, height = 120, seconds = 1, faststart = false, format = 'mp4', noisy = false } = options;
+  // Noise encoded losslessly does not compress: about 0.45 MB per frame at 640×480, for big-file tests.
+  const source = `testsrc=size=${width}x${height}:rate=5${noisy ? ',noise=alls=100:allf=t' : ''}`;
   const dir = await mkdtemp(join(tmpdir(), 'ghostless-video-'));
   const path = join(dir, `clip.${format}`);
   try {
     await promisify(execFile)('ffmpeg', [
-      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=5`],
-      ...['-t', String(seconds), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast'],
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source],
+      ...['-t', String(seconds), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', ...(noisy ? ['-qp', '0'] : [])],
       ...(faststart ? ['-movflags', '+faststart'] : []),
       path,
     ]);

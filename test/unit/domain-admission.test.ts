@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import type { PostUpload } from '../../lambdas/domain/admission';
 import { ActiveJob, InsufficientCredits, InvalidRequest } from '../../lambdas/domain/errors';
 import { inputKey } from '../../lambdas/domain/jobs';
 import { domainSystem, png } from '../support/domain-system';
@@ -26,7 +27,7 @@ describe('requestUpload', () => {
     });
     // The intent outlives the upload window by a day, so late S3 events still find it.
     expect(system.store.intents.get(answer.jobId)?.ttl).toBe(Date.parse(answer.expiresAt) / 1000 + 86_400);
-    expect(answer.uploads.map((u) => [u.slot, u.fields.key])).toEqual([
+    expect((answer.uploads as PostUpload[]).map((u) => [u.slot, u.fields.key])).toEqual([
       ['person', inputKey(answer.jobId, 'person')],
       ['pose', inputKey(answer.jobId, 'pose')],
     ]);

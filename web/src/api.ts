@@ -23,6 +23,12 @@ export interface PresignedUpload {
   fields: Record<string, string>;
 }
 
+/** A big file's upload: one presigned PUT per part (only the parts still missing, when resuming). */
+export interface MultipartUpload {
+  slot: string;
+  multipart: { uploadId: string; partSize: number; partCount: number; parts: { partNumber: number; url: string }[] };
+}
+
 export interface UploadRequestBody {
   tool: ToolId;
   params: Params;
@@ -30,7 +36,11 @@ export interface UploadRequestBody {
 }
 
 export interface Api {
-  createUpload(body: UploadRequestBody): Promise<{ jobId: string; uploads: PresignedUpload[]; expiresAt: string }>;
+  createUpload(body: UploadRequestBody): Promise<{ jobId: string; uploads: (PresignedUpload | MultipartUpload)[]; expiresAt: string }>;
+  /** A resumable upload's stored parts and fresh URLs for the rest (404: not ours; 409 UPLOAD_GONE: start again). */
+  uploadParts(jobId: string, slot: string): Promise<MultipartUpload & { stored: { partNumber: number; size: number }[] }>;
+  /** Completes a resumable upload once the server has checked its parts (409 PARTS_MISSING lists the missing ones). */
+  completeUpload(jobId: string, slot: string): Promise<{ completed: boolean }>;
   activeJob(): Promise<Job | null>;
   /** null while the job does not exist yet (404). */
   job(jobId: string): Promise<Job | null>;
@@ -121,5 +131,7 @@ export function createApi(options: ApiOptions): Api {
     pushKey: async () => (await call<{ publicKey: string }>('GET', '/push/key')).publicKey,
     savePush: (subscription) => call('PUT', '/push/subscription', subscription),
     forgetPush: (endpoint) => call('DELETE', '/push/subscription', { endpoint }),
+    uploadParts: (jobId, slot) => call('GET', `/uploads/${encodeURIComponent(jobId)}/${encodeURIComponent(slot)}/parts`),
+    completeUpload: (jobId, slot) => call('POST', `/uploads/${encodeURIComponent(jobId)}/${encodeURIComponent(slot)}/complete`),
   };
 }

@@ -233,6 +233,11 @@ const pt = {
   pushOfferDismiss: 'Agora não',
   pushOn: 'Combinado: você recebe um aviso quando ficar pronto.',
   pushFailed: 'Não deu para ativar os avisos neste aparelho. Acompanhe por aqui.',
+  uploadBytes: (loaded: string, total: string) => `${loaded} de ${total}`,
+  uploadSpeed: (rate: string) => `${rate}/s`,
+  uploadTimeLeft: (seconds: number) =>
+    seconds < 60 ? `faltam cerca de ${Math.max(1, Math.round(seconds))} s` : `faltam cerca de ${Math.round(seconds / 60)} min`,
+  uploadResumed: (stored: string) => `Continuando de onde parou: ${stored} já estavam salvos.`,
 };
 
 export type Dict = typeof pt;
@@ -431,6 +436,11 @@ const en: Dict = {
   pushOfferDismiss: 'Not now',
   pushOn: 'Done: you’ll get a notification when it’s ready.',
   pushFailed: 'Notifications could not be turned on on this device. Follow along here.',
+  uploadBytes: (loaded, total) => `${loaded} of ${total}`,
+  uploadSpeed: (rate) => `${rate}/s`,
+  uploadTimeLeft: (seconds) =>
+    seconds < 60 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`,
+  uploadResumed: (stored) => `Picking up where it stopped: ${stored} were already saved.`,
 };
 
 const DICTS: Record<Lang, Dict> = { 'pt-BR': pt, en };

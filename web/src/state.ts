@@ -15,6 +15,11 @@ export interface UploadRow {
   loaded: number;
   total: number;
   done: boolean;
+  /** Bytes per second lately, and the time left at that pace (null until measured). */
+  speed?: number | null;
+  secondsLeft?: number | null;
+  /** Bytes a resumed upload found already stored. */
+  resumedBytes?: number;
 }
 
 export type Phase =

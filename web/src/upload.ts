@@ -19,7 +19,7 @@ export interface UploadHandle {
 }
 
 /** S3 answers errors as `<Error><Code>…</Code><Message>…</Message></Error>`. */
-function parseS3Error(status: number, text: string): UploadError {
+export function parseS3Error(status: number, text: string): UploadError {
   let code = `HTTP_${status}`;
   let message = '';
   try {

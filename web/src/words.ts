@@ -60,6 +60,8 @@ export function describeApiError(error: unknown) {
 
 export function describeUploadError(error: unknown) {
   const text = t();
+  // A resumable upload's completion is an API answer (PARTS_MISSING, SIZE_MISMATCH, UPLOAD_GONE): its own sentence.
+  if (error instanceof ApiError && error.code !== 'NETWORK') return text.uploadFailed(error.message);
   if (!(error instanceof UploadError)) return text.uploadFailed(text.uploadNetwork);
   if (error.code === 'aborted') return text.uploadCancelled;
   if (error.code === 'network') return text.uploadFailed(text.uploadNetwork);

@@ -1,12 +1,15 @@
 import { TOOLS } from '../../../lambdas/domain/catalog';
 import { DomainError } from '../../../lambdas/domain/errors';
 import { parseUploadRequest } from '../../../lambdas/domain/upload-request';
-import { type Api, ApiError, type Job, type UploadRequestBody } from '../api';
+import { type Api, ApiError, type Job, type MultipartUpload, type PresignedUpload, type UploadRequestBody } from '../api';
 import type { GhostlessConfig } from '../config';
 import { t } from '../i18n';
+import { uploadInParts } from '../multipart-upload';
 import { keepOriginal } from '../originals';
+import { findResume, forgetResume, saveResume } from '../resume-records';
 import { type AppStore, blockReason, currentCost, type UploadRow } from '../state';
-import { postToS3, type UploadHandle } from '../upload';
+import { postToS3, UploadError, type UploadHandle } from '../upload';
+import { speedMeter } from '../upload-speed';
 import { describeApiError, describeError, describeUploadError, slotLabel } from '../words';
 import type { JobFlow } from './job';
 
@@ -79,6 +82,10 @@ export function submitFlow(store: AppStore, api: Api, config: GhostlessConfig, j
       return fail(describeApiError(error));
     }
 
+    // The same file picked again after a drop or a reload continues its upload from the parts already stored.
+    const resumed = await resumeUpload(tool, files);
+    if (resumed) return upload(resumed.jobId, [resumed], files, tool);
+
     let presigned: Awaited<ReturnType<Api['createUpload']>>;
     try {
       presigned = await api.createUpload(body);
@@ -93,13 +100,29 @@ export function submitFlow(store: AppStore, api: Api, config: GhostlessConfig, j
       }
       return fail(describeApiError(error));
     }
-    await upload(presigned.jobId, presigned.uploads, files);
+    await upload(presigned.jobId, presigned.uploads, files, tool);
+  }
+
+  /** A single-file resumable upload this browser started for the same file and tool, if the server still holds it. */
+  async function resumeUpload(tool: string, files: { slot: string; file: File }[]) {
+    const [only] = files;
+    const record = files.length === 1 && only ? findResume(tool, only.file) : null;
+    if (!record || !only) return null;
+    try {
+      const answer = await api.uploadParts(record.jobId, record.slot);
+      const stored = answer.stored.reduce((sum, part) => sum + part.size, 0);
+      return { ...answer, jobId: record.jobId, resumedBytes: stored };
+    } catch {
+      forgetResume(tool, only.file); // expired, completed or not ours: start over
+      return null;
+    }
   }
 
   async function upload(
     jobId: string,
-    uploads: Awaited<ReturnType<Api['createUpload']>>['uploads'],
+    uploads: ((PresignedUpload | MultipartUpload) & { resumedBytes?: number })[],
     files: { slot: string; file: File }[],
+    tool: string,
   ) {
     const rows: UploadRow[] = files.map(({ slot, file }) => ({ slot, fileName: file.name, loaded: 0, total: file.size, done: false }));
     const handles: UploadHandle[] = [];
@@ -120,10 +143,19 @@ export function submitFlow(store: AppStore, api: Api, config: GhostlessConfig, j
       const file = files.find((f) => f.slot === presigned.slot)?.file;
       const row = rows.find((r) => r.slot === presigned.slot);
       if (!file || !row) continue;
-      const handle = postToS3(presigned, file, (loaded, total) => {
-        Object.assign(row, { loaded, total });
+      const meter = speedMeter();
+      const progress = (loaded: number, total: number) => {
+        Object.assign(row, { loaded, total, ...meter(loaded, total) });
         changed();
-      });
+      };
+      row.resumedBytes = presigned.resumedBytes;
+      let handle: UploadHandle;
+      if ('multipart' in presigned) {
+        if (files.length === 1) saveResume(tool, file, { jobId, slot: presigned.slot, uploadId: presigned.multipart.uploadId });
+        handle = uploadInParts(api, jobId, presigned, file, progress);
+      } else {
+        handle = postToS3(presigned, file, progress);
+      }
       handles.push(handle);
       handle.done.then(
         () => {
@@ -137,9 +169,13 @@ export function submitFlow(store: AppStore, api: Api, config: GhostlessConfig, j
       await Promise.all(handles.map((handle) => handle.done));
     } catch (error) {
       abort();
+      // A dropped connection keeps the resume record: picking the same file again continues.
+      const dropped = (error instanceof UploadError && error.code === 'network') || (error instanceof ApiError && error.code === 'NETWORK');
+      if (!dropped) for (const { file } of files) forgetResume(tool, file);
       store.set({ phase: { kind: 'idle' } });
       return fail(describeUploadError(error));
     }
+    for (const { file } of files) forgetResume(tool, file);
     // This device keeps the original, for the before/after slider (also from history, after a reload).
     const original = files.find(({ slot }) => slot === 'image' || slot === 'person');
     if (original) await keepOriginal(jobId, original.file);

@@ -95,6 +95,7 @@ function uploadRow(row: UploadRow, actions: JobCardActions) {
       h('span', { id: labelId, class: 'upload-label' }, `${slotLabel(row.slot)} · ${row.fileName}`),
       h('span', { class: 'upload-percent', 'aria-hidden': 'true' }, row.done ? `${text.uploadDone} · 100%` : `${percent}%`),
     ),
+    uploadFigures(row),
     h(
       'div',
       { class: 'upload-bar' },
@@ -112,6 +113,20 @@ function uploadRow(row: UploadRow, actions: JobCardActions) {
         text.uploadCancel,
       ),
     ),
+  );
+}
+
+/** Bytes sent, speed and time left, for the uploads that take long enough to wonder. */
+function uploadFigures(row: UploadRow) {
+  const text = t();
+  const figures = [text.uploadBytes(formatBytes(row.loaded), formatBytes(row.total))];
+  if (!row.done && row.speed) figures.push(text.uploadSpeed(formatBytes(row.speed)));
+  if (!row.done && row.secondsLeft != null) figures.push(text.uploadTimeLeft(row.secondsLeft));
+  return h(
+    'div',
+    { class: 'upload-figures muted', 'data-testid': 'upload-figures' },
+    row.resumedBytes ? h('p', { 'data-testid': 'upload-resumed' }, text.uploadResumed(formatBytes(row.resumedBytes))) : null,
+    h('p', {}, figures.join(' · ')),
   );
 }
 
