@@ -40,6 +40,8 @@ export interface Config {
   healGraceMs: number;
   /** Credits a new user gets once, on first use. */
   signupCredits: number;
+  /** Where job events are pushed (the WebSocket API's management endpoint); unset: nothing is pushed. */
+  liveEndpoint?: string;
 }
 
 export function readConfig(): Config {
@@ -70,5 +72,16 @@ export function readConfig(): Config {
     },
     healGraceMs: integer(ENV.healGraceMs, 120_000),
     signupCredits: integer(ENV.signupCredits, 3),
+    liveEndpoint: process.env[ENV.liveEndpoint] || undefined,
   };
+}
+
+/** The push channel's connection function: only the table. */
+export function readConnectionConfig() {
+  return { tableName: required(ENV.tableName) };
+}
+
+/** The push channel's authorizer: the user pool's issuer and the SPA's client id, as the HTTP API's JWT authorizer has them. */
+export function readAuthorizerConfig() {
+  return { issuer: required(ENV.authIssuer).replace(/\/+$/, ''), clientId: required(ENV.authClientId) };
 }

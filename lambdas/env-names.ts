@@ -23,4 +23,9 @@ export const ENV = {
   runningHubFileHosts: 'RUNNINGHUB_FILE_HOSTS',
   healGraceMs: 'HEAL_GRACE_MS',
   signupCredits: 'SIGNUP_CREDITS',
+  /** The WebSocket API's management endpoint (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`): set on functions that push. */
+  liveEndpoint: 'LIVE_ENDPOINT',
+  /** The user pool the push channel's authorizer trusts (`https://cognito-idp.<region>.amazonaws.com/<poolId>`) and its SPA client. */
+  authIssuer: 'AUTH_ISSUER',
+  authClientId: 'AUTH_CLIENT_ID',
 } as const;
