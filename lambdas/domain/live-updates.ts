@@ -23,7 +23,11 @@ export function liveUpdates({ channel, views, log }: LiveUpdatesDeps) {
 
   /** The job as the API shows it, to its owner (a queued job's position costs one read, once per change). */
   const jobChanged = (job: JobRecord) =>
-    quietly('job', async () => channel.toUser(job.userId, { type: 'job', job: await views.toJob(job) }));
+    quietly('job', async () => {
+      const view = await views.toJob({ ...job, outputs: [] });
+      const outputs = job.outputs.map(({ contentType, bytes }) => ({ contentType, bytes }));
+      await channel.toUser(job.userId, { type: 'job', job: { ...view, outputs } });
+    });
 
   /** Jobs left the queue or came back to it: every waiting client recomputes its own position. */
   const queueMoved = (change: { left?: JobRecord[]; joined?: JobRecord[] }) =>

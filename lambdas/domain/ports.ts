@@ -182,7 +182,13 @@ export type ProviderOutcome =
  * every connected user when jobs leave the FIFO (a grant, a cancel, a timeout) or come back to it (a requeue), named
  * by their queue keys (`createdAt#jobId`), so each client moves its own position without a read per waiting user.
  */
-export type LiveEvent = { type: 'job'; job: import('./jobs').Job } | { type: 'queue'; left: string[]; joined: string[] };
+export type LiveEvent = { type: 'job'; job: LiveJob } | { type: 'queue'; left: string[]; joined: string[] };
+
+/**
+ * The job as the API shows it, but its outputs without download links: a presigned GET carries its signer's
+ * rights, and only the api function may read outputs/. The client reads the job once when it ends.
+ */
+export type LiveJob = Omit<import('./jobs').Job, 'outputs'> & { outputs: { contentType: string; bytes: number }[] };
 
 /** The push channel (an API Gateway WebSocket API in AWS). Best effort: a lost event is caught by the client's slow poll. */
 export interface LiveChannel {

@@ -51,7 +51,8 @@ describe.skipIf(!hasChromium)('the web app with live updates', () => {
     const jobReads: number[] = [];
     const sockets: string[] = [];
     page.on('request', (request) => {
-      if (request.method() === 'GET' && new URL(request.url()).pathname.startsWith('/api/jobs')) jobReads.push(Date.now());
+      // Reads of the job (GET /api/jobs/{id}, /api/jobs/active); the history list refreshed once at the end is not polling.
+      if (request.method() === 'GET' && /^\/api\/jobs\/[^/]+$/.test(new URL(request.url()).pathname)) jobReads.push(Date.now());
     });
     page.on('websocket', (socket) => sockets.push(new URL(socket.url()).pathname));
     await page.goto('/');
@@ -82,6 +83,14 @@ describe.skipIf(!hasChromium)('the web app with live updates', () => {
       .filter({ hasText: 'Pronto' })
       .first()
       .waitFor({ timeout: 20_000 });
+    // The result's links come from the one read at the end: the image loads.
+    await page.waitForFunction(
+      () => (document.querySelector<HTMLImageElement>('.compare img.compare-after')?.naturalWidth ?? 0) > 0,
+      null,
+      {
+        timeout: 15_000,
+      },
+    );
     await screenshot(page, 'live-result');
     expect(jobReads.length - before).toBeLessThanOrEqual(1);
     await context.close();

@@ -1,8 +1,8 @@
 import type { Job } from './api';
 import type { QueueMove } from './queue-position';
 
-/** What the server pushes (lambdas/domain/ports.ts `LiveEvent`). */
-export type LiveMessage = { type: 'job'; job: Job } | ({ type: 'queue' } & QueueMove);
+/** What the server pushes (lambdas/domain/ports.ts `LiveEvent`): a job's outputs come without download links. */
+export type LiveMessage = { type: 'job'; job: Omit<Job, 'outputs'> & { outputs: unknown[] } } | ({ type: 'queue' } & QueueMove);
 
 export interface LiveHandlers {
   message(message: LiveMessage): void;

@@ -85,7 +85,21 @@ export function jobFlow(
       if (position !== phase.job.position) store.set({ phase: { ...phase, job: { ...phase.job, position } } });
       return;
     }
-    const { job } = message;
+    // A finished job's download links come from one read (the api function signs them); a live one has none.
+    const pushed = message.job;
+    if (isTerminal(pushed.status)) {
+      if (showing(pushed.jobId))
+        void api.job(pushed.jobId).then(
+          (job) => job && isTerminal(job.status) && onJob(job),
+          () => watcher?.wake(),
+        );
+      return;
+    }
+    onJob({ ...pushed, outputs: [] });
+  }
+
+  function onJob(job: Job) {
+    const phase = store.get().phase;
     if (phase.kind === 'creating' && phase.jobId === job.jobId) {
       remember({ jobId: job.jobId, created: true });
       setJob(job);
