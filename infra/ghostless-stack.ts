@@ -12,6 +12,7 @@ import { Api } from './constructs/api';
 import { REPO_ROOT } from './constructs/ghostless-function';
 import { Healing } from './constructs/healing';
 import { JobMachine, stateMachineArnOf } from './constructs/job-machine';
+import { LiveUpdates } from './constructs/live-updates';
 import { SpaOriginCors } from './constructs/spa-cors';
 import { Storage } from './constructs/storage';
 import { Auth } from './constructs/user-pool';
@@ -61,6 +62,7 @@ export class GhostlessStack extends Stack {
   readonly jobs: JobMachine;
   readonly healing: Healing;
   readonly alerts: Alerts;
+  readonly live: LiveUpdates;
   readonly providerApiKey: Secret;
   readonly vapidKey: Secret;
   readonly web: Web;
@@ -162,6 +164,21 @@ export class GhostlessStack extends Stack {
       stateMachineArns: stateMachine,
     });
 
+    // Every function that changes a job pushes the change to the browser.
+    this.live = new LiveUpdates(this, 'Live', {
+      table: this.storage.table,
+      userPool: this.auth.userPool,
+      userPoolClient: this.auth.userPoolClient,
+    });
+    for (const fn of [
+      this.admission.apiFunction,
+      this.admission.s3EventFunction,
+      ...this.jobs.functions,
+      this.healing.sweeper,
+      this.healing.cleanup,
+    ])
+      this.live.allowPublish(fn);
+
     // Presigned POSTs and GETs name the bucket by its regional or its global virtual-host name.
     const mediaHosts = [this.storage.bucket.bucketRegionalDomainName, this.storage.bucket.bucketDomainName].map(
       (host) => `https://${host}`,
@@ -171,9 +188,10 @@ export class GhostlessStack extends Stack {
       apiUrl: this.api.url,
       accessLogs: this.accessLogs.bucket,
       domain: props.webDomain,
-      csp: { media: mediaHosts, connect: [...mediaHosts, `https://cognito-idp.${this.region}.amazonaws.com`] },
+      csp: { media: mediaHosts, connect: [...mediaHosts, `https://cognito-idp.${this.region}.amazonaws.com`, this.live.url] },
       runtimeConfig: {
         apiBase: '/api',
+        liveUrl: this.live.url,
         auth: {
           type: 'cognito',
           region: this.region,
@@ -212,6 +230,8 @@ export class GhostlessStack extends Stack {
         ...this.jobs.functions,
         this.healing.sweeper,
         this.healing.cleanup,
+        this.live.connections,
+        this.live.authorizer,
       ],
     });
 
@@ -222,6 +242,7 @@ export class GhostlessStack extends Stack {
     new CfnOutput(this, 'UserPoolId', { value: this.auth.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: this.auth.userPoolClient.userPoolClientId });
     new CfnOutput(this, 'ProviderApiKeySecret', { value: this.providerApiKey.secretName });
+    new CfnOutput(this, 'LiveUrl', { value: this.live.url });
     new CfnOutput(this, 'StateMachineArn', { value: this.jobs.stateMachine.stateMachineArn });
   }
 }

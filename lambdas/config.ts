@@ -53,6 +53,8 @@ export interface Config {
   signupCredits: number;
   /** vapidKeySecret: the secret the VAPID keys derive from; extraOrigins: push endpoints allowed besides the push services. */
   push: { vapidKeySecret: string; contact: string; extraOrigins: string[] };
+  /** Where job events are pushed (the WebSocket API's management endpoint); unset: nothing is pushed. */
+  liveEndpoint?: string;
 }
 
 export function readConfig(): Config {
@@ -89,5 +91,16 @@ export function readConfig(): Config {
       contact: process.env[ENV.pushContact] || 'mailto:push@ghostless.app',
       extraOrigins: list(ENV.pushExtraOrigins),
     },
+    liveEndpoint: process.env[ENV.liveEndpoint] || undefined,
   };
+}
+
+/** The push channel's connection function: only the table. */
+export function readConnectionConfig() {
+  return { tableName: required(ENV.tableName) };
+}
+
+/** The push channel's authorizer: the user pool's issuer and the SPA's client id, as the HTTP API's JWT authorizer has them. */
+export function readAuthorizerConfig() {
+  return { issuer: required(ENV.authIssuer).replace(/\/+$/, ''), clientId: required(ENV.authClientId) };
 }

@@ -32,4 +32,9 @@ export const ENV = {
   pushContact: 'PUSH_CONTACT',
   /** Origins pushes may go to besides the known push services: set by the local stack for its tests only. */
   pushExtraOrigins: 'PUSH_EXTRA_ORIGINS',
+  /** The WebSocket API's management endpoint (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`): set on functions that push. */
+  liveEndpoint: 'LIVE_ENDPOINT',
+  /** The user pool the push channel's authorizer trusts (`https://cognito-idp.<region>.amazonaws.com/<poolId>`) and its SPA client. */
+  authIssuer: 'AUTH_ISSUER',
+  authClientId: 'AUTH_CLIENT_ID',
 } as const;

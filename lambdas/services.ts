@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoConnectionStore } from './adapters/dynamo/connection-store';
 import { DynamoPushStore } from './adapters/dynamo/push-store';
 import { Table } from './adapters/dynamo/table';
 import { DynamoStore } from './adapters/dynamo-store';
+import { ApiGatewayLiveChannel } from './adapters/live-channel';
 import { keyedProvider, secretString } from './adapters/provider-key';
 import { providerFileHosts } from './adapters/provider-output';
 import { RunningHubProvider } from './adapters/runninghub';
@@ -21,6 +24,7 @@ import { admission } from './domain/admission';
 import { credits } from './domain/credits';
 import { healing } from './domain/healing';
 import { lifecycle } from './domain/lifecycle';
+import { liveUpdates } from './domain/live-updates';
 import type { Workflow } from './domain/ports';
 import { pushNotifications } from './domain/push-notifications';
 import { queries } from './domain/queries';
@@ -69,7 +73,18 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
   const views = jobViews(store, files);
   const creditService = credits(store, config.signupCredits);
   const recordHandoff = (ms: number) => metrics.addMetric(METRICS.handoffMs, MetricUnit.Milliseconds, ms);
-  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log, recordHandoff });
+  // Functions given the WebSocket API's endpoint push job changes; the others publish nothing.
+  const live = config.liveEndpoint
+    ? liveUpdates({
+        channel: new ApiGatewayLiveChannel(
+          new ApiGatewayManagementApiClient({ endpoint: config.liveEndpoint }),
+          new DynamoConnectionStore(new Table(doc, config.tableName, config.jobRetentionDays)),
+        ),
+        views,
+        log,
+      })
+    : undefined;
+  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log, recordHandoff, live });
   const countOutcome = (status: Parameters<typeof jobOutcomeMetric>[0], tool: string) => {
     const metric = metrics.singleMetric();
     metric.addDimension('tool', tool);
@@ -86,6 +101,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     log,
     countOutcome,
     onEnded: push.jobEnded,
+    live,
   });
   const uploads = resumableUploads({
     store,
@@ -108,6 +124,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     resumable: uploads,
     newId: randomUUID,
     log,
+    live,
   });
   return {
     store,

@@ -14,6 +14,7 @@ import { LocalAccounts } from './accounts';
 import { type CloudAssembly, loadCloudAssembly, synthesizeCloudAssembly } from './cloud/assembly';
 import { LOCAL_ACCOUNT, LOCAL_REGION, Resolver } from './cloud/resolver';
 import {
+  apiIds,
   bucketNames,
   type EventRule,
   eventRules,
@@ -24,6 +25,7 @@ import {
   s3Notifications,
   tableDefinitions,
   templateSecrets,
+  webSocketApis,
 } from './cloud/template-reader';
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
@@ -40,8 +42,9 @@ import {
   PolicyEvaluator,
   startAwsGateway,
 } from './iam';
-import { loadOrCreateJwtSecret } from './jwt-authorizer';
+import { loadOrCreateJwtSecret, verifyBearer } from './jwt-authorizer';
 import { type AsyncFailure, type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
+import { type LocalWebSocketApi, startLocalWebSocketApi } from './live/websocket-api';
 import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
 import { checkAssemblyMap, providerSetting } from './provider-config';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
@@ -143,6 +146,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let sfnServer: { endpoint: string; stop(): Promise<void> } | undefined;
   let secretsManager: SecretsManagerLocal | undefined;
   let gateway: AwsGateway | undefined;
+  let liveApi: LocalWebSocketApi | undefined;
   const timers: NodeJS.Timeout[] = [];
   const server = createServer();
   const sockets = new Set<import('node:net').Socket>();
@@ -164,6 +168,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     for (const timer of timers) clearInterval(timer);
     stepFunctions?.close();
+    await liveApi?.stop();
     await lambda?.settle();
     await lambda?.close();
     await Promise.allSettled([sfnServer?.stop(), provider?.stop(), gateway?.stop(), secretsManager?.stop()]);
@@ -178,6 +183,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       res.end(JSON.stringify({ error: 'STARTING', message: 'The local stack is starting.' }));
     };
     server.on('request', (req, res) => listener(req, res));
+    // WebSocket upgrades go to the push channel (`/<stage>`), once it runs.
+    server.on('upgrade', (req, socket, head) => {
+      if (!liveApi?.handleUpgrade(req, socket as import('node:net').Socket, head)) socket.destroy();
+    });
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
       server.listen(options.port ?? 0, '127.0.0.1', () => {
@@ -263,9 +272,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sfnServer = await startLocalSfnServer(stepFunctions);
 
     // Local "DNS": the HTTP API's public endpoint (in the webhook URL a function is given) is this server.
-    const apiOrigins = Object.entries(template.Resources ?? {})
-      .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Api')
-      .map(([id]) => `https://${resolver.ref(id)}.execute-api.${REGION}.amazonaws.com`);
+    const apiOrigins = apiIds(resolver, 'HTTP').map((id) => `https://${resolver.ref(id)}.execute-api.${REGION}.amazonaws.com`);
     const localize = (value: string) => apiOrigins.reduce((text, origin) => text.replaceAll(origin, url), value);
     const functions = functionSpecs(assembly.assets, resolver).map((spec) => ({
       ...spec,
@@ -305,15 +312,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         value: providerKeySecrets.has(secret.arn) ? (external?.apiKey ?? BUNDLED_ACCOUNT.apiKey) : (generated[secret.name] as string),
       })),
     );
+    // The push channel (a WebSocket API): browsers connect on this server, functions post through the IAM gateway.
+    const [liveSpec] = webSocketApis(resolver);
+    const accounts = new LocalAccounts(join(dataDir, 'local-accounts.json'));
+    if (liveSpec) {
+      liveApi = await startLocalWebSocketApi({
+        spec: liveSpec,
+        region: REGION,
+        invoke: (arn, event) => (lambda as LambdaService).invoke(arn, event),
+        authorize: async (token) =>
+          String((await verifyBearer(`Bearer ${token ?? ''}`, jwtSecret, (sub) => accounts.generation(sub))).claims.sub),
+      });
+    }
     // Tests put a misbehaving DynamoDB proxy between the functions and the emulator through env.AWS_ENDPOINT_URL_DYNAMODB.
     const functionsDynamoDb = options.env?.AWS_ENDPOINT_URL_DYNAMODB ?? dynamodbEndpoint;
     gateway = await startAwsGateway({
-      upstreams: { dynamodb: functionsDynamoDb, s3: s3.endpoint, sfn: sfnServer.endpoint, secretsmanager: secretsManager.endpoint },
+      upstreams: {
+        dynamodb: functionsDynamoDb,
+        s3: s3.endpoint,
+        sfn: sfnServer.endpoint,
+        secretsmanager: secretsManager.endpoint,
+        'execute-api': liveApi?.managementEndpoint,
+      },
       upstreamCredentials: { s3: S3RVER_CREDENTIALS },
       identities: (accessKeyId) => identities.get(accessKeyId),
       taskTokenOwner: () => machine.stateMachineArn,
     });
     const endpoints = gateway.endpoints;
+    // Local "DNS" for the push API's management endpoint: the IAM gateway, the API id leading the path.
+    if (liveSpec && endpoints['execute-api']) {
+      const origin = `https://${liveSpec.apiId}.execute-api.${REGION}.amazonaws.com`;
+      for (const spec of functions) {
+        for (const [name, value] of Object.entries(spec.environment))
+          spec.environment[name] = value.replaceAll(origin, `${endpoints['execute-api']}/${liveSpec.apiId}`);
+      }
+    }
     const runtimeEnvironment = (spec: FunctionSpec): Record<string, string> => ({
       // What Lambda sets in every sandbox…
       AWS_REGION: REGION,
@@ -443,7 +476,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
       jwtSecret,
       // Local accounts and sign-out-everywhere generations survive a restart of a persistent stack.
-      accounts: new LocalAccounts(join(dataDir, 'local-accounts.json')),
+      accounts,
       setBalance: (userId, balance) => admin.setBalance(userId, balance),
     });
 

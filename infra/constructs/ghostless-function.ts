@@ -144,6 +144,18 @@ export class GhostlessFunction extends NodejsFunction {
     return this;
   }
 
+  /** PostToConnection on a WebSocket API's connections (`endpoint` is its management URL, `connectionsArn` their ARN). */
+  allowPushTo(endpoint: string, connectionsArn: string): this {
+    this.addEnvironment(ENV.liveEndpoint, endpoint);
+    this.addToRolePolicy(new PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: [connectionsArn] }));
+    acknowledgeWildcard(
+      this.role ?? this,
+      connectionsArn,
+      'Connection ids are given by API Gateway at connect time; the grant covers posting to connections of the push API only.',
+    );
+    return this;
+  }
+
   /** SendTaskSuccess/Failure for executions of the given state machine (an ARN string, to avoid a cycle). */
   allowTaskResponses(stateMachineArn: string): this {
     this.addToRolePolicy(

@@ -29,6 +29,9 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * | execution-ended  | getJob, finalize (heal → fail/succeed), grantNext                     | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
  *
+ * Every function that changes a job also reads the push connections (Query LIVE#CONN) and deletes gone ones.
+ * live-connection puts and deletes its connection items only.
+ *
  * No function scans, batch-writes, reads streams or describes the table.
  */
 type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'ConditionCheckItem';
@@ -44,7 +47,8 @@ const queueWriter: DynamoAction[] = ['GetItem', 'PutItem', 'UpdateItem', 'Delete
 
 export const TABLE_ACCESS: Record<string, TableAccess> = {
   api: { actions: queueWriter, indexes: [TABLE_SCHEMA.byUserIndex.name] },
-  's3-event': { actions: ['GetItem', 'PutItem', 'UpdateItem'], indexes: [] },
+  // Query and DeleteItem: it pushes the admitted job to its owner's connections, forgetting the ones gone (live-channel.ts).
+  's3-event': { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'DeleteItem'], indexes: [] },
   'wait-for-slot': { actions: queueWriter, indexes: [] },
   'run-on-provider': { actions: queueWriter, indexes: [] },
   'collect-outputs': { actions: ['GetItem'], indexes: [] },
@@ -52,4 +56,6 @@ export const TABLE_ACCESS: Record<string, TableAccess> = {
   // ConditionCheckItem: a leaked slot is released only if, at the write, its job does not run in it (releaseSlot).
   sweeper: { actions: [...queueWriter, 'ConditionCheckItem'], indexes: [TABLE_SCHEMA.liveIndex.name] },
   'execution-ended': { actions: queueWriter, indexes: [] },
+  // The push channel's connection items: written on $connect, deleted on $disconnect.
+  'live-connection': { actions: ['PutItem', 'DeleteItem'], indexes: [] },
 };

@@ -4,6 +4,7 @@ import { ActiveJob, InsufficientCredits, type JobErrorCode } from './errors';
 import { checkpoint } from './faults';
 import { inspectInput, SNIFF_BYTES } from './inspection';
 import { admittedKey, inputKey, isTerminal, type JobRecord, parseInputKey, type StoredInput, type UploadIntent } from './jobs';
+import { type LiveUpdates, NO_LIVE_UPDATES } from './live-updates';
 import { RESUMABLE_WINDOW_SECONDS } from './multipart';
 import type { Clock, CreditLedger, FileStore, JobStore, Workflow } from './ports';
 import type { ResumableUploads } from './resumable-upload';
@@ -26,6 +27,8 @@ export interface AdmissionDeps {
   resumable?: Pick<ResumableUploads, 'isLarge' | 'open' | 'presign' | 'allParts'>;
   newId(): string;
   log(message: string, fields: Record<string, unknown>): void;
+  /** Tells the owner their job exists (queued with its position, or failed), once it is started. */
+  live?: LiveUpdates;
 }
 
 /** A presigned POST: the browser sends `fields` and then the file to `url` (small files). */
@@ -40,6 +43,7 @@ export type StoredOutcome = 'ignored' | 'waiting' | 'admitted' | 'duplicate' | '
 /** Upload first, job after: presign the inputs now, create the job only when S3 says they are all stored. */
 export function admission(deps: AdmissionDeps) {
   const { store, ledger, files, clock } = deps;
+  const live = deps.live ?? NO_LIVE_UPDATES;
 
   async function requestUpload(userId: string, body: unknown) {
     const request = parseUploadRequest(body, deps.sizeLimits);
@@ -127,6 +131,7 @@ export function admission(deps: AdmissionDeps) {
     if (result.outcome !== 'rejected') {
       await checkpoint('admit:after-commit', job.jobId);
       await deps.workflow.start(job.jobId);
+      if (result.outcome === 'admitted') await live.jobChanged(job);
       return result.outcome;
     }
     const message =
@@ -139,7 +144,9 @@ export function admission(deps: AdmissionDeps) {
   async function reject(intent: UploadIntent, inputs: StoredInput[], code: JobErrorCode, message: string) {
     const job = { ...newJob(intent, inputs, 'failed'), error: { code, message } };
     job.completedAt = job.createdAt;
-    return (await store.putRejected(job)) ? 'rejected' : 'duplicate';
+    if (!(await store.putRejected(job))) return 'duplicate';
+    await live.jobChanged(job);
+    return 'rejected';
   }
 
   function newJob(intent: UploadIntent, inputs: StoredInput[], status: 'queued' | 'failed'): JobRecord {

@@ -5,6 +5,8 @@ import type { MultipartPlan } from './multipart';
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminal = (status: JobStatus) => TERMINAL.includes(status);
+/** A job's place in the FIFO: admission time first, the job id breaks ties. Clients compare the same keys. */
+export const queueKeyOf = (job: { createdAt: string; jobId: string }) => `${job.createdAt}#${job.jobId}`;
 
 export interface StoredInput {
   slot: string;

@@ -11,6 +11,7 @@ import {
 } from './errors';
 import { checkpoint } from './faults';
 import { isTerminal, type JobRecord, outputKey } from './jobs';
+import { type LiveUpdates, NO_LIVE_UPDATES } from './live-updates';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
 import { BUSY_HOLD_MS, type JobQueue } from './queue';
 
@@ -28,6 +29,8 @@ export interface LifecycleDeps {
   countOutcome(status: FinalChange['status'], tool: JobRecord['tool']): void;
   /** Told once a job's terminal state is committed (the push notification); never throws. */
   onEnded?(job: JobRecord): Promise<void>;
+  /** Pushes the final state to the job's owner (and a queued job's exit to every waiting client). */
+  live?: LiveUpdates;
 }
 
 /** Why a job failed, in the domain's terms (the finalize handler reads it from the state machine's Catch). */
@@ -50,6 +53,7 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 /** Everything after admission: running on the provider, collecting outputs, and finalizing on every path. */
 export function lifecycle(deps: LifecycleDeps) {
   const { store, files, provider, workflow, queue, clock, log } = deps;
+  const live = deps.live ?? NO_LIVE_UPDATES;
 
   async function liveJob(jobId: string) {
     const job = await store.getJob(jobId);
@@ -207,9 +211,13 @@ export function lifecycle(deps: LifecycleDeps) {
         if (job.status === 'running')
           await queue.grantNext().catch((error) => log('grant after finalize failed', { jobId, error: String(error) }));
         const { refund, ...final } = change;
-        const ended = { ...job, ...final, refunded: job.refunded || (refund && job.charged) };
-        // After the commit and the hand-off: the next job never waits on a push service.
-        await deps.onEnded?.(ended);
+        const ended: JobRecord = { ...job, ...final, refunded: job.refunded || (refund && job.charged) };
+        // After the commit and the hand-off: the next job never waits on a browser or a push service.
+        await Promise.all([
+          live.jobChanged(ended),
+          job.status === 'queued' ? live.queueMoved({ left: [job] }) : undefined,
+          deps.onEnded?.(ended),
+        ]);
         return ended;
       }
     }

@@ -188,3 +188,30 @@ export type ProviderOutcome =
   | { status: 'running' }
   | { status: 'succeeded'; outputs: { fileUrl: string; fileType: string }[] }
   | { status: 'failed'; reason: string };
+
+/**
+ * What the browser is told without asking: `job` goes to the job's owner on every state change; `queue` goes to
+ * every connected user when jobs leave the FIFO (a grant, a cancel, a timeout) or come back to it (a requeue), named
+ * by their queue keys (`createdAt#jobId`), so each client moves its own position without a read per waiting user.
+ */
+export type LiveEvent = { type: 'job'; job: LiveJob } | { type: 'queue'; left: string[]; joined: string[] };
+
+/**
+ * The job as the API shows it, but its outputs without download links: a presigned GET carries its signer's
+ * rights, and only the api function may read outputs/. The client reads the job once when it ends.
+ */
+export type LiveJob = Omit<import('./jobs').Job, 'outputs'> & { outputs: { contentType: string; bytes: number }[] };
+
+/** The push channel (an API Gateway WebSocket API in AWS). Best effort: a lost event is caught by the client's slow poll. */
+export interface LiveChannel {
+  toUser(userId: string, event: LiveEvent): Promise<void>;
+  toEveryone(event: LiveEvent): Promise<void>;
+}
+
+/** Open push connections, one item each (expiring on their own), listed per user or all at once. */
+export interface ConnectionStore {
+  addConnection(userId: string, connectionId: string, expiresAtEpoch: number): Promise<void>;
+  removeConnection(userId: string, connectionId: string): Promise<void>;
+  /** One user's connections, or every connection when `userId` is undefined. */
+  connections(userId?: string): Promise<{ userId: string; connectionId: string }[]>;
+}

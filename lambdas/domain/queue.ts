@@ -1,5 +1,6 @@
 import { checkpoint } from './faults';
 import type { JobRecord } from './jobs';
+import { type LiveUpdates, NO_LIVE_UPDATES } from './live-updates';
 import type { Clock, JobStore, QueueStore, Workflow } from './ports';
 import { runningDeadlineSeconds } from './run-budget';
 
@@ -11,6 +12,8 @@ export interface QueueDeps {
   log(message: string, fields: Record<string, unknown>): void;
   /** Hand-off latency: from the grant seeing a free slot to the parked execution of the next job woken (a metric in AWS). */
   recordHandoff?(ms: number): void;
+  /** Pushes each grant to its owner and the queue's move to every waiting client, after the hand-offs. */
+  live?: LiveUpdates;
 }
 
 /** Rounds after which a grant gives up on a queue that keeps changing under it; the next release or the sweeper grants again. */
@@ -25,9 +28,21 @@ export const BUSY_HOLD_MS = 2000;
  * The FIFO queue and its slots. No polling: a waiting execution parks on a task token, and every
  * enqueue and every release runs `grantNext`, which hands free slots to the head of the queue.
  */
-export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff }: QueueDeps) {
-  /** Grants free slots to the oldest waiting jobs, one transaction each; conditions settle concurrent grants. */
+export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff, live = NO_LIVE_UPDATES }: QueueDeps) {
+  /** Grants free slots to the oldest waiting jobs; the browsers hear of it once every hand-off is done. */
   async function grantNext(): Promise<number> {
+    const started: JobRecord[] = [];
+    try {
+      return await grantHeads(started);
+    } finally {
+      if (started.length > 0) {
+        await Promise.all([live.queueMoved({ left: started }), ...started.map((job) => live.jobChanged(job))]);
+      }
+    }
+  }
+
+  /** One transaction per grant; conditions settle concurrent grants. Each job granted is added to `started`. */
+  async function grantHeads(started: JobRecord[]): Promise<number> {
     let granted = 0;
     for (let round = 0; round < MAX_GRANT_ROUNDS; round++) {
       const seenAt = clock.now().getTime();
@@ -41,10 +56,12 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff 
       let changed = false;
       // In order, so no job is granted before an older one: a failed grant means the queue moved, so look again.
       for (const [i, jobId] of heads.entries()) {
-        if (!(await grantOne(jobId, free[i] as number, seenAt))) {
+        const job = await grantOne(jobId, free[i] as number, seenAt);
+        if (!job) {
           changed = true;
           break;
         }
+        started.push(job);
         granted++;
       }
       if (!changed && heads.length < free.length) return granted;
@@ -55,11 +72,11 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff 
 
   async function grantOne(jobId: string, slot: number, seenAt: number) {
     const job = await store.getJob(jobId);
-    if (job?.status !== 'queued') return false;
+    if (job?.status !== 'queued') return null;
     const now = clock.now();
     // The longest legal path of a running job: the run limit plus retries, collecting and finalizing (run-budget.ts).
     const deadline = new Date(now.getTime() + runningDeadlineSeconds(job.limits.runSeconds) * 1000).toISOString();
-    if (!(await store.grant(job, slot, now.toISOString(), deadline))) return false;
+    if (!(await store.grant(job, slot, now.toISOString(), deadline))) return null;
     await checkpoint('grant:after-commit', jobId);
     const granted = await store.getJob(jobId);
     // No token yet: the execution has not parked; `park` sees the job running and wakes itself.
@@ -67,7 +84,7 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff 
       await workflow.resume(granted.waitToken, { slot });
       recordHandoff?.(clock.now().getTime() - seenAt);
     }
-    return true;
+    return granted ?? { ...job, status: 'running' as const, slot, startedAt: now.toISOString(), deadline };
   }
 
   /** WaitForSlot: record the token this execution waits on, then try to grant. */
@@ -88,6 +105,8 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff 
    */
   async function yieldSlot(job: JobRecord, { keyFull }: { keyFull: boolean }) {
     if (!(await store.requeue(job))) return false;
+    const back = await store.getJob(job.jobId);
+    if (back?.status === 'queued') await Promise.all([live.jobChanged(back), live.queueMoved({ joined: [back] })]);
     if (!keyFull) return true;
     const held = capacity - (await store.freeSlots(capacity)).length;
     await store.noteProviderCapacity(held, new Date(clock.now().getTime() + BUSY_HOLD_MS).toISOString());

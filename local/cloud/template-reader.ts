@@ -171,23 +171,67 @@ export function eventRules(resolver: Resolver): EventRule[] {
   });
 }
 
+/** The ids of the template's APIs of one protocol (`HTTP` or `WEBSOCKET`). */
+export function apiIds(resolver: Resolver, protocol: 'HTTP' | 'WEBSOCKET'): string[] {
+  return ofType(resolver, 'AWS::ApiGatewayV2::Api')
+    .filter(([, r]) => r.Properties?.ProtocolType === protocol)
+    .map(([id]) => id);
+}
+
+/** An integration or authorizer URI (`arn:…:apigateway:<region>:lambda:path/2015-03-31/functions/<ARN>/invocations`) or a bare ARN. */
+const functionArnOf = (uri: string) => uri.replace(/^.*\/functions\//, '').replace(/\/invocations$/, '');
+
+/** The routes of the given APIs, each with the function its integration invokes. */
+function routesOf(resolver: Resolver, apis: string[]) {
+  const integrations = new Map(ofType(resolver, 'AWS::ApiGatewayV2::Integration').map(([id, r]) => [id, r.Properties ?? {}]));
+  return ofType(resolver, 'AWS::ApiGatewayV2::Route')
+    .filter(([, r]) => apis.includes(referencedId(r.Properties?.ApiId) ?? ''))
+    .map(([logicalId, resource]) => {
+      const props = resource.Properties ?? {};
+      const routeKey = resolver.string(props.RouteKey);
+      const target = resolver.string(props.Target ?? '');
+      const integrationId = Object.entries(resolver.resources).find(
+        ([id, r]) => r.Type === 'AWS::ApiGatewayV2::Integration' && target === `integrations/${resolver.ref(id)}`,
+      )?.[0];
+      const integration = integrationId ? integrations.get(integrationId) : undefined;
+      if (!integration) throw new Error(`Route ${logicalId} (${routeKey}) has no Lambda integration`);
+      return { routeKey, props, target: functionArnOf(resolver.string(integration.IntegrationUri)) };
+    });
+}
+
 /** The HTTP API's routes, each with whether it has a JWT authorizer and the function its integration invokes. */
 export function httpRoutes(resolver: Resolver): Route[] {
-  const integrations = new Map(ofType(resolver, 'AWS::ApiGatewayV2::Integration').map(([id, r]) => [id, r.Properties ?? {}]));
-  return ofType(resolver, 'AWS::ApiGatewayV2::Route').map(([logicalId, resource]) => {
-    const props = resource.Properties ?? {};
-    const [method, path] = resolver.string(props.RouteKey).split(' ') as [string, string];
-    const target = resolver.string(props.Target ?? '');
-    const integrationId = Object.entries(resolver.resources).find(
-      ([id, r]) => r.Type === 'AWS::ApiGatewayV2::Integration' && target === `integrations/${resolver.ref(id)}`,
-    )?.[0];
-    const integration = integrationId ? integrations.get(integrationId) : undefined;
-    if (!integration) throw new Error(`Route ${logicalId} (${method} ${path}) has no Lambda integration`);
+  return routesOf(resolver, apiIds(resolver, 'HTTP')).map(({ routeKey, props, target }) => {
+    const [method, path] = routeKey.split(' ') as [string, string];
+    return { method, path, auth: props.AuthorizationType === 'JWT', target };
+  });
+}
+
+/** A WebSocket API: its id, stage, the function of each route key ($connect…) and the Lambda authorizer of $connect. */
+export interface WebSocketApiSpec {
+  apiId: string;
+  stage: string;
+  routes: Record<string, string>;
+  authorizer?: { functionArn: string; identitySource: string[] };
+}
+
+export function webSocketApis(resolver: Resolver): WebSocketApiSpec[] {
+  return apiIds(resolver, 'WEBSOCKET').map((api) => {
+    const routes = routesOf(resolver, [api]);
+    const connect = routes.find((route) => route.routeKey === '$connect');
+    const authorizerId = connect?.props.AuthorizationType === 'CUSTOM' ? referencedId(connect.props.AuthorizerId) : undefined;
+    const authorizer = authorizerId ? resolver.resources[authorizerId]?.Properties : undefined;
+    const stage = ofType(resolver, 'AWS::ApiGatewayV2::Stage').find(([, r]) => referencedId(r.Properties?.ApiId) === api)?.[1];
     return {
-      method,
-      path,
-      auth: props.AuthorizationType === 'JWT',
-      target: resolver.string(integration.IntegrationUri),
+      apiId: resolver.ref(api),
+      stage: resolver.string(stage?.Properties?.StageName ?? '$default'),
+      routes: Object.fromEntries(routes.map((route) => [route.routeKey, route.target])),
+      authorizer: authorizer
+        ? {
+            functionArn: functionArnOf(resolver.string(authorizer.AuthorizerUri)),
+            identitySource: (authorizer.IdentitySource ?? []) as string[],
+          }
+        : undefined,
     };
   });
 }

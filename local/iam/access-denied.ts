@@ -39,6 +39,9 @@ export function accessDeniedResponse(
       return jsonError(service, 400, 'com.amazonaws.swf.base.model#AccessDeniedException', { message });
     case 'sqs':
       return jsonError(service, 400, 'com.amazon.coral.service#AccessDeniedException', { message });
+    case 'execute-api':
+      // API Gateway's management API (REST-JSON): 403 ForbiddenException.
+      return jsonError(service, 403, 'ForbiddenException', { message });
     default:
       // DynamoDB and Secrets Manager: Coral's AccessDeniedException with a capitalised `Message`.
       return jsonError(service, 400, 'com.amazon.coral.service#AccessDeniedException', { Message: message });

@@ -1,7 +1,7 @@
 import type { AwsEnvironment } from './environment';
 
 /** The services the gateway fronts, named as the gateway's endpoints are. */
-export type GatewayService = 'dynamodb' | 's3' | 'sfn' | 'secretsmanager' | 'sqs';
+export type GatewayService = 'dynamodb' | 's3' | 'sfn' | 'secretsmanager' | 'sqs' | 'execute-api';
 
 /** An AWS API HTTP request as the gateway received it. `path` is raw (still URL-encoded), `query` without the `?`. */
 export interface AwsHttpRequest {

@@ -1,6 +1,7 @@
 import { LOCAL_ENVIRONMENT } from './environment';
 import type { AuthorizationCheck, AwsHttpRequest, DescribeContext, DescribeOptions } from './request-model';
 import { describeDynamoDbRequest } from './requests-dynamodb';
+import { describeManageConnections } from './requests-execute-api';
 import { describeJsonServiceRequest } from './requests-json-services';
 import { describeS3Request } from './requests-s3';
 
@@ -18,6 +19,8 @@ export function describeRequest(request: AwsHttpRequest, options: DescribeOption
       return describeDynamoDbRequest(request, context);
     case 's3':
       return describeS3Request(request);
+    case 'execute-api':
+      return describeManageConnections(request, context);
     default:
       return describeJsonServiceRequest(request, context);
   }

@@ -34,6 +34,8 @@ function edgeHeaders(mediaOrigin: string) {
       if (typeof part === 'string') return part;
       const [, attribute] = part['Fn::GetAtt'] ?? [];
       if (attribute === 'RegionalDomainName' || attribute === 'DomainName') return BUCKET_HOST;
+      // The push channel's `wss://<api id>.execute-api.<region>.<suffix>/live`: locally the SPA reaches it on its own origin.
+      if (part.Ref) return 'ref';
       throw new Error(`unexpected token in the CSP: ${JSON.stringify(part)}`);
     })
     .join('')

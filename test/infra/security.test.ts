@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -80,11 +80,14 @@ describe('cdk-nag (AwsSolutions)', () => {
     expect(open.map((a) => a.path).sort()).toEqual([
       'Test/Api/HttpApi/GET--api--health',
       'Test/Api/HttpApi/POST--api--provider--callback--{jobId}',
+      // WebSocket routes after $connect run on the connection its authorizer let in.
+      'Test/Live/Api/$default-Route',
+      'Test/Live/Api/$disconnect-Route',
     ]);
     // Function wildcards stop at a bucket prefix or the jobs state machine's executions.
     for (const ack of acknowledgements(stack).filter((a) => a.rule.startsWith('IAM5') && /FunctionRole$/.test(a.path))) {
       expect(ack.rule).toMatch(
-        /^IAM5\[Resource::(<StorageBucket\w+\.Arn>\/(inputs|outputs|admitted)\/\*|arn:aws:states:[\w-]+:\d+:execution:Test-jobs:\*)\]$/,
+        /^IAM5\[Resource::(<StorageBucket\w+\.Arn>\/(inputs|outputs|admitted)\/\*|arn:aws:states:[\w-]+:\d+:execution:Test-jobs:\*|arn:aws:execute-api:[\w-]+:\d+:<LiveApi\w+>\/live\/POST\/@connections\/\*)\]$/,
       );
     }
   });
@@ -174,7 +177,12 @@ describe('users (Cognito)', () => {
 });
 
 describe('http api', () => {
-  const stage = () => only<Loose>('AWS::ApiGatewayV2::Stage');
+  // The HTTP API's stage (the push channel's WebSocket stage is covered by test/infra/live-updates.test.ts).
+  const stage = () => {
+    const httpApi = stack.getLogicalId(stack.api.httpApi.node.defaultChild as CfnElement);
+    const stages = Object.values(template.findResources('AWS::ApiGatewayV2::Stage')) as { Properties: Loose }[];
+    return stages.filter((s) => s.Properties.ApiId?.Ref === httpApi).map((s) => s.Properties)[0] as Loose;
+  };
 
   it('writes one JSON access-log line per request to a log group with bounded retention, never the query string', () => {
     const { DestinationArn, Format } = stage().AccessLogSettings;

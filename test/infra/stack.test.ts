@@ -276,14 +276,19 @@ describe('storage', () => {
 });
 
 describe('http api', () => {
-  const routes = () => new Map(resources<RouteProps>('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r]));
+  /** Resources of the HTTP API only (the push channel's WebSocket API: test/infra/live-updates.test.ts). */
+  const ofHttpApi = <Props>(type: string) =>
+    resources<Props & { ApiId?: unknown }>(type).filter(
+      ([, r]) => JSON.stringify(r.Properties.ApiId) === JSON.stringify(ref(stack.api.httpApi)),
+    );
+  const routes = () => new Map(ofHttpApi<RouteProps>('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r]));
 
   it('creates exactly one route per ROUTES entry', () => {
     expect([...routes().keys()].sort()).toEqual(ROUTES.map(routeKey).sort());
   });
 
   it('puts the Cognito JWT authorizer on exactly the routes that need auth', () => {
-    const [[authorizerId]] = resources('AWS::ApiGatewayV2::Authorizer') as [[string, unknown]];
+    const [[authorizerId]] = ofHttpApi('AWS::ApiGatewayV2::Authorizer') as [[string, unknown]];
     for (const route of ROUTES) {
       const properties = routes().get(routeKey(route))?.Properties;
       if (route.auth) {
@@ -296,7 +301,7 @@ describe('http api', () => {
   });
 
   it('leaves only the health check and the provider callback without an authorizer', () => {
-    const [[authorizerId]] = resources('AWS::ApiGatewayV2::Authorizer') as [[string, unknown]];
+    const [[authorizerId]] = ofHttpApi('AWS::ApiGatewayV2::Authorizer') as [[string, unknown]];
     const all = [...routes().entries()];
     const open = all.filter(([, r]) => r.Properties.AuthorizerId === undefined).map(([key]) => key);
     expect(open.sort()).toEqual(['GET /api/health', 'POST /api/provider/callback/{jobId}']);
@@ -310,7 +315,7 @@ describe('http api', () => {
   });
 
   it('trusts tokens issued by the user pool for the web client', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    expect(ofHttpApi('AWS::ApiGatewayV2::Authorizer')).toHaveLength(1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
@@ -322,7 +327,7 @@ describe('http api', () => {
   });
 
   it('sends every route to the api function', () => {
-    const integrations = resources('AWS::ApiGatewayV2::Integration');
+    const integrations = ofHttpApi('AWS::ApiGatewayV2::Integration');
     expect(integrations).toHaveLength(1);
     const [[integrationId, integration]] = integrations as [[string, { Properties: unknown }]];
     expect(integration.Properties).toMatchObject({
@@ -350,8 +355,9 @@ describe('functions', () => {
       'sweeper',
       'execution-ended',
     ]);
+    // + the push channel's connection and authorizer functions (test/infra/live-updates.test.ts)
     // + CDK's own handlers: bucket notifications, the SPA deployment, the SPA bucket's auto-delete, the CORS writer.
-    template.resourceCountIs('AWS::Lambda::Function', functions().length + 4);
+    template.resourceCountIs('AWS::Lambda::Function', functions().length + 2 + 4);
   });
 
   it('run the latest Node.js (24) on arm64 with the table, the limits, the state machine and the provider in their environment', () => {
@@ -646,6 +652,8 @@ describe('least privilege', () => {
           expect([STATE_MACHINE_ARN, EXECUTIONS_ARN], where).toContain(resolveArn(grant.resource));
         else if (grant.action.startsWith('secretsmanager:'))
           expect([ref(stack.providerApiKey), ref(stack.vapidKey)], where).toContainEqual(grant.resource);
+        else if (grant.action === 'execute-api:ManageConnections')
+          expect(JSON.stringify(grant.resource), where).toContain(`${JSON.stringify(ref(stack.live.api))},"/live/POST/@connections/*"`);
         else if (grant.action.startsWith('sqs:') && fn === stack.admission.s3EventFunction)
           expect(grant.resource, where).toEqual({ 'Fn::GetAtt': [logicalId(stack.admission.failedEvents), 'Arn'] });
         else expect.fail(`unexpected grant ${where}`);
@@ -899,7 +907,17 @@ describe('healing', () => {
 describe('outputs', () => {
   it('exports what clients and operators need', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
-      ['ApiUrl', 'BucketName', 'ProviderApiKeySecret', 'StateMachineArn', 'TableName', 'UserPoolClientId', 'UserPoolId', 'WebUrl'].sort(),
+      [
+        'ApiUrl',
+        'BucketName',
+        'LiveUrl',
+        'ProviderApiKeySecret',
+        'StateMachineArn',
+        'TableName',
+        'UserPoolClientId',
+        'UserPoolId',
+        'WebUrl',
+      ].sort(),
     );
   });
 

@@ -93,6 +93,7 @@ export function startApp(config: GhostlessConfig, root: HTMLElement) {
         void session.refreshHistory();
       },
     },
+    { url: config.liveUrl, token: () => auth.token() },
   );
   const session = sessionFlow(store, api, auth, () => jobs);
   const signOutEverywhere = () => session.signOutEverywhere().catch(() => notify(t().signOutEverywhereFailed));

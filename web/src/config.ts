@@ -15,6 +15,8 @@ export interface GhostlessConfig {
   auth: 'local' | CognitoConfig;
   /** Size limits the client checks before presigning; defaults to the catalog's (the API's own defaults). */
   limits: Limits;
+  /** The push channel (`wss://…/live` in AWS); defaults to `/live` on this origin, where the local stack serves it. */
+  liveUrl: string;
 }
 
 type RawConfig = Partial<Omit<GhostlessConfig, 'limits'>> & { limits?: Partial<Limits> };
@@ -32,5 +34,6 @@ export function readConfig(): GhostlessConfig {
     apiBase: (raw.apiBase ?? '/api').replace(/\/+$/, ''),
     auth: raw.auth ?? 'local',
     limits: { ...DEFAULT_LIMITS, ...raw.limits },
+    liveUrl: raw.liveUrl ?? '/live',
   };
 }

@@ -16,7 +16,8 @@ export class Watcher {
 
   constructor(
     private readonly poll: () => Promise<boolean>,
-    private readonly options: { visibleMs: number; hiddenMinMs?: number; hiddenMaxMs?: number } = { visibleMs: 1000 },
+    /** `visibleMs` may change while watching (a function): slow while events are pushed, fast when they are not. */
+    private readonly options: { visibleMs: number | (() => number); hiddenMinMs?: number; hiddenMaxMs?: number } = { visibleMs: 1000 },
   ) {
     this.hiddenDelay = options.hiddenMinMs ?? 5000;
   }
@@ -68,7 +69,8 @@ export class Watcher {
   }
 
   private nextDelay() {
-    const errorBackoff = Math.min(30_000, this.options.visibleMs * 2 ** this.failures);
+    const visibleMs = typeof this.options.visibleMs === 'function' ? this.options.visibleMs() : this.options.visibleMs;
+    const errorBackoff = Math.max(visibleMs, Math.min(30_000, visibleMs * 2 ** this.failures));
     if (document.visibilityState === 'hidden') {
       const delay = this.hiddenDelay;
       this.hiddenDelay = Math.min(this.options.hiddenMaxMs ?? 60_000, this.hiddenDelay * 2);

@@ -48,8 +48,8 @@ export const byUserEntry = (job: Pick<JobRecord, 'userId' | 'createdAt' | 'jobId
   [BY_USER.sortKey]: `${job.createdAt}#${job.jobId}`,
 });
 
-/** Admission order: time first, job id breaks ties, so the order is total. */
-export const queueKeyOf = (job: Pick<JobRecord, 'createdAt' | 'jobId'>) => `${job.createdAt}#${job.jobId}`;
+/** Admission order: time first, job id breaks ties, so the order is total (clients compare the same keys). */
+export { queueKeyOf } from '../../domain/jobs';
 /** createdAt is ISO-8601 (`2026-11-30T04:05:19.459Z`): its minute, its second within the minute, and its whole second. */
 export const minuteOf = (createdAt: string) => createdAt.slice(0, 16);
 const secondOf = (createdAt: string) => createdAt.slice(0, 19);

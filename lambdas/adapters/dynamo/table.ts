@@ -73,7 +73,12 @@ export class Table {
   }
 
   /** Every page of a consistent query on the table itself. */
-  async queryPages(input: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues' | 'FilterExpression'>) {
+  async queryPages(
+    input: Pick<
+      QueryCommandInput,
+      'KeyConditionExpression' | 'ExpressionAttributeValues' | 'ExpressionAttributeNames' | 'FilterExpression'
+    >,
+  ) {
     const items: Record<string, unknown>[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {

@@ -1,6 +1,8 @@
 import { isTerminal } from '../../../lambdas/domain/jobs';
 import type { Api, Job } from '../api';
+import { LiveConnection, type LiveMessage } from '../live';
 import { originalUrl } from '../originals';
+import { movedPosition } from '../queue-position';
 import type { AppStore } from '../state';
 import { Watcher } from '../watcher';
 
@@ -19,13 +21,27 @@ interface Remembered {
   created: boolean;
 }
 
+/** Polling while events are pushed: a safety net only. Without the channel, once a second. */
+const FALLBACK_POLL_MS = 30_000;
+const POLL_MS = 1000;
+
 /**
  * The current job: waiting for the S3 event to create it, following it to the end, cancelling it,
  * restoring it after a reload. The only reads are ones that answer 200 on normal paths: before the job
  * exists the newest page of the history is read (a `GET /jobs/{id}` would be a 404 the browser logs).
  */
-export function jobFlow(store: AppStore, api: Api, ui: JobUi, hooks: { ended(): void; created(): void; userKey(): string }) {
+export function jobFlow(
+  store: AppStore,
+  api: Api,
+  ui: JobUi,
+  hooks: { ended(): void; created(): void; userKey(): string },
+  /** The push channel; without it the job is polled once a second. */
+  live?: { url: string; token(): Promise<string | null> },
+) {
   let watcher: Watcher | null = null;
+  // A (re)connection may have missed events: one read catches up. A drop: polling speeds up at once.
+  const channel = live ? new LiveConnection(live.url, live.token, { message: onLive, status: () => watcher?.wake() }) : null;
+  const pace = () => (channel?.connected ? FALLBACK_POLL_MS : POLL_MS);
 
   const remember = (value: Remembered | null) => {
     try {
@@ -45,9 +61,55 @@ export function jobFlow(store: AppStore, api: Api, ui: JobUi, hooks: { ended(): 
     }
   };
 
-  function stop() {
+  function stopWatching() {
     watcher?.stop();
     watcher = null;
+  }
+
+  function stop() {
+    stopWatching();
+    channel?.close();
+  }
+
+  function ended() {
+    stop();
+    hooks.ended();
+  }
+
+  /** A pushed event: the shown job's new state, or the queue moving ahead of it (its position, computed here). */
+  function onLive(message: LiveMessage) {
+    const phase = store.get().phase;
+    if (message.type === 'queue') {
+      if (phase.kind !== 'job' || phase.job.status !== 'queued') return;
+      const position = movedPosition(phase.job, message);
+      if (position !== phase.job.position) store.set({ phase: { ...phase, job: { ...phase.job, position } } });
+      return;
+    }
+    // A finished job's download links come from one read (the api function signs them); a live one has none.
+    const pushed = message.job;
+    if (isTerminal(pushed.status)) {
+      if (showing(pushed.jobId))
+        void api.job(pushed.jobId).then(
+          (job) => job && isTerminal(job.status) && onJob(job),
+          () => watcher?.wake(),
+        );
+      return;
+    }
+    onJob({ ...pushed, outputs: [] });
+  }
+
+  function onJob(job: Job) {
+    const phase = store.get().phase;
+    if (phase.kind === 'creating' && phase.jobId === job.jobId) {
+      remember({ jobId: job.jobId, created: true });
+      setJob(job);
+      hooks.created();
+      if (isTerminal(job.status)) ended();
+      else follow(job.jobId);
+    } else if (phase.kind === 'job' && phase.job.jobId === job.jobId && !isTerminal(phase.job.status)) {
+      setJob(job);
+      if (isTerminal(job.status)) ended();
+    }
   }
 
   const showing = (jobId: string) => {
@@ -75,26 +137,31 @@ export function jobFlow(store: AppStore, api: Api, ui: JobUi, hooks: { ended(): 
   }
 
   function follow(jobId: string) {
-    stop();
+    stopWatching();
+    channel?.open();
     watcher = new Watcher(
       async () => {
         if (!showing(jobId)) return false;
         const job = await api.job(jobId);
         if (!job || !showing(jobId)) return showing(jobId);
+        // An event may have told more already: a poll answered earlier never takes a finished job back.
+        const phase = store.get().phase;
+        if (phase.kind === 'job' && isTerminal(phase.job.status)) return false;
         setJob(job);
         if (isTerminal(job.status)) {
-          hooks.ended();
+          ended();
           return false;
         }
         return true;
       },
-      { visibleMs: 1000, hiddenMinMs: 5000, hiddenMaxMs: 60_000 },
+      { visibleMs: pace, hiddenMinMs: 5000, hiddenMaxMs: 60_000 },
     ).start();
   }
 
   /** After the upload: the job appears in the history once the S3 event has created it. */
   function waitCreated(jobId: string) {
-    stop();
+    stopWatching();
+    channel?.open();
     remember({ jobId, created: false });
     store.set({ phase: { kind: 'creating', jobId, slow: false } });
     const since = Date.now();
@@ -112,19 +179,20 @@ export function jobFlow(store: AppStore, api: Api, ui: JobUi, hooks: { ended(): 
         remember({ jobId, created: true });
         setJob(job);
         hooks.created();
-        if (isTerminal(job.status)) hooks.ended();
+        if (isTerminal(job.status)) ended();
         else follow(jobId);
         return false;
       },
-      { visibleMs: 1000, hiddenMinMs: 5000, hiddenMaxMs: 60_000 },
+      { visibleMs: pace, hiddenMinMs: 5000, hiddenMaxMs: 60_000 },
     ).start();
   }
 
   function show(job: Job, focus = false) {
-    stop();
+    stopWatching();
     remember({ jobId: job.jobId, created: true });
     setJob(job);
     if (!isTerminal(job.status)) follow(job.jobId);
+    else channel?.close();
     if (focus) ui.focusJob();
   }
 
