@@ -14,9 +14,10 @@ describe('an instant provider', () => {
     const jobs = await Promise.all(
       users.map((u) => stack.api.submit(u.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }])),
     );
-    const done = await Promise.all(jobs.map((jobId, i) => stack.api.waitForJob(users[i]?.token as string, jobId, undefined, 15_000)));
+    const done = await Promise.all(jobs.map((jobId, i) => stack.api.waitForJob(users[i]?.token as string, jobId, undefined, 60_000)));
+    // Generous deadline: this checks correctness, not speed (under a loaded CI machine 8 jobs took over 15 s).
     // A lost callback would leave the execution waiting until the run limit: PROVIDER_TIMEOUT.
     expect(done.map((j) => [j.status, j.error?.message])).toEqual(Array(8).fill(['succeeded', undefined]));
     await assertInvariants(stack);
-  });
+  }, 90_000);
 });

@@ -49,7 +49,7 @@ describe('the queue under many concurrent users', () => {
             const jobId = await stack.api.submit(user.token, 'upscale-image', [{ slot: 'image', contentType: 'image/png', body: png }], {
               scale: 2,
             });
-            await stack.api.waitForJob(user.token, jobId, undefined, 60_000);
+            await stack.api.waitForJob(user.token, jobId, undefined, 180_000); // correctness, not speed: loaded CI machines are slow
             mine.push(jobId);
           }
           return mine;
@@ -91,5 +91,5 @@ describe('the queue under many concurrent users', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(succeeded.every((j) => j.outputs.length === 1 && !j.refunded)).toBe(true);
     expect(failed.every((j) => j.error?.code === 'PROVIDER_ERROR' && j.refunded)).toBe(true);
-  }, 120_000);
+  }, 400_000);
 });

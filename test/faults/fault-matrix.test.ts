@@ -275,9 +275,16 @@ describe('Step Functions faults', () => {
     await scenario('execution aborted, event lost', async (s) => {
       const b = await blocker(s, 'abl');
       arm('execution-ended:before-heal', { action: 'crash', subject: b.jobId, times: 3 });
-      const t0 = Date.now();
-      lab.stack.stepFunctions.stopExecution(executionArn(lab, b.jobId));
-      s.victims.push({ jobId: b.jobId, t0, why: 'aborted, execution-ended lost' });
+      // The sweeper waits until the event is lost for good (all three of Lambda's attempts crashed): under load a sweep
+      // could otherwise heal the job between two attempts, and the last attempt would find nothing left to heal.
+      const pause = arm('sweep:start', { action: 'crash', times: Number.POSITIVE_INFINITY });
+      try {
+        lab.stack.stepFunctions.stopExecution(executionArn(lab, b.jobId));
+        await until('three crashed attempts', async () => fired('execution-ended:before-heal', b.jobId).length >= 3, 30_000, 10);
+      } finally {
+        pause();
+      }
+      s.victims.push({ jobId: b.jobId, t0: Date.now(), why: 'aborted, execution-ended lost' });
       s.expect[b.jobId] = 'failed:HEALED';
       await waitJob(lab, b.jobId);
       mustHaveFired('execution-ended:before-heal', b.jobId, 3);
