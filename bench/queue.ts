@@ -6,8 +6,9 @@
  *   npm run bench:queue
  *   npx tsx bench/queue.ts --jobs=30 --throughput-jobs=60 --group=3 --long=60 --short=10 --latency=200
  *
- * Each scenario runs in a child process (the handlers read their configuration once per process, as in a
- * Lambda cold start); the parent owns the one DynamoDB Local, prints the table and cleans up.
+ * Each scenario (bench/queue/, one module each) runs in a child process (the handlers read their configuration
+ * once per process, as in a Lambda cold start); the parent owns the one DynamoDB Local, prints the table
+ * (bench/queue/report.ts) and cleans up.
  * Prints figures only; never asserts timings.
  */
 import './quiet-env';
