@@ -16,7 +16,9 @@ import type { LiveEvent } from '../lambdas/domain/ports';
 import { apiClient } from '../local/api-client';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { startLocalStack } from '../local/local-stack';
-import { fmt, intOption, isoMs, sleep, startCountingProxy, summary, table, testPng, WRITE_OPS } from './support';
+import { startCountingProxy, WRITE_OPS } from './counting-proxy';
+import { fmt, summary, table } from './figures';
+import { intOption, isoMs, sleep, testPng } from './support';
 
 const WAITERS = intOption('waiters', 'BENCH_LIVE_WAITERS', 20);
 const WINDOW_S = intOption('window', 'BENCH_LIVE_WINDOW', 30);

@@ -9,14 +9,14 @@
  */
 import './quiet-env';
 import { randomUUID } from 'node:crypto';
-import { loadavg } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoStore, queueKeyOf } from '../lambdas/adapters/dynamo-store';
 import type { JobRecord } from '../lambdas/domain/jobs';
 import { startDynamoDbLocal } from '../local/emulators/dynamodb';
 import { ensureTable } from '../local/resources';
-import { fmt, intOption, mapLimit, now, table, waitingJob } from './support';
+import { fmt, loadAverage, table } from './figures';
+import { intOption, mapLimit, now, waitingJob } from './support';
 
 const WAITING = intOption('waiting', 'BENCH_WAITING', 10_000);
 /** Arrivals this far apart: 10,000 jobs span 50 minutes of admission time, inside the default 1 h queue timeout. */
@@ -104,11 +104,7 @@ try {
   console.log(`\nQueue positions with ${WAITING} jobs waiting (DynamoDB Local; filled in ${fmt(fillSeconds)} s)\n`);
   console.log(table(rows));
   console.log(`\nGET /api/queue counts: queued ${counts.value.queued}, ${fmt(counts.units)} read units (the minute counters)`);
-  console.log(
-    `load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average ${loadAverage()}`);
 } finally {
   await dynamodb.stop();
 }

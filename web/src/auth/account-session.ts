@@ -68,6 +68,18 @@ export async function resetQuietly(send: () => Promise<unknown>) {
   }
 }
 
+/**
+ * Signing out everywhere revokes every token of the user; an answer that this session is already revoked (signed out
+ * everywhere from another device) means nothing is left to revoke, so it counts as done.
+ */
+export async function revokeEverywhere(send: () => Promise<unknown>) {
+  try {
+    await send();
+  } catch (error) {
+    if (!(error instanceof AccountError && error.code === 'NotAuthorizedException')) throw error;
+  }
+}
+
 export const storage = {
   get<T>(key: string): T | null {
     try {

@@ -8,6 +8,7 @@ import {
   forgotQuietly,
   jwtClaims,
   resetQuietly,
+  revokeEverywhere,
   type Session,
   storage,
 } from './account-session';
@@ -155,14 +156,8 @@ export class CognitoAuth implements Auth, AccountAuth {
   async signOutEverywhere(): Promise<void> {
     let tokens = storage.get<CognitoTokens>(COGNITO_TOKENS);
     if (tokens?.accessToken && expiresAt(tokens.accessToken) - 60_000 < Date.now()) tokens = await this.refresh();
-    if (tokens?.accessToken) {
-      try {
-        await this.call('GlobalSignOut', { AccessToken: tokens.accessToken });
-      } catch (error) {
-        // Already revoked (signed out everywhere from another device): nothing left to revoke.
-        if (!(error instanceof AccountError && error.code === 'NotAuthorizedException')) throw error;
-      }
-    }
+    const accessToken = tokens?.accessToken;
+    if (accessToken) await revokeEverywhere(() => this.call('GlobalSignOut', { AccessToken: accessToken }));
     this.clear();
   }
 

@@ -6,6 +6,7 @@ import {
   expiresAt,
   forgotQuietly,
   resetQuietly,
+  revokeEverywhere,
   type Session,
   storage,
   USER_ID_PATTERN,
@@ -103,13 +104,7 @@ export class LocalAuth implements Auth {
   /** Bumps the user's token generation: the local authorizer refuses every older token, on any device. */
   async signOutEverywhere(): Promise<void> {
     const token = await this.token();
-    if (token) {
-      try {
-        await this.account('sign-out-everywhere', null, token);
-      } catch (error) {
-        if (!(error instanceof AccountError && error.code === 'NotAuthorizedException')) throw error;
-      }
-    }
+    if (token) await revokeEverywhere(() => this.account('sign-out-everywhere', null, token));
     this.clear();
   }
 

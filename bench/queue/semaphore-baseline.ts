@@ -7,8 +7,8 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { LocalStepFunctions } from '../local/stepfunctions/asl-runtime';
-import { now, sleep } from './support';
+import { LocalStepFunctions } from '../../local/stepfunctions/asl-runtime';
+import { now, sleep } from '../support';
 
 /**
  * The polling-semaphore baseline, shaped like AWS's sample "Controlling concurrency in distributed systems using
@@ -26,7 +26,7 @@ import { now, sleep } from './support';
  * - The sample wraps the work in a Parallel with four demo Pass states; here the work is one Task.
  * - The lock item is created up front (the sample's "Initialize Lock Item" path runs once per table).
  */
-export const LOCK_NAME = 'provider';
+const LOCK_NAME = 'provider';
 
 const task = (functionName: string, extra: Record<string, unknown>) => ({
   Type: 'Task',
@@ -35,7 +35,7 @@ const task = (functionName: string, extra: Record<string, unknown>) => ({
   ...extra,
 });
 
-export const SEMAPHORE_DEFINITION = {
+const SEMAPHORE_DEFINITION = {
   Comment: 'Polling semaphore on a DynamoDB counter (limit 3), after the AWS sample',
   StartAt: 'Get Lock',
   States: {
