@@ -10,17 +10,7 @@ import busboy from 'busboy';
 import { S3Error, sendS3Error } from './s3-errors';
 import { checkPartRequest, forwardPart, isPartUpload } from './s3-part-upload';
 import { type CheckedPostForm, checkContentLength, checkPostForm, MAX_POST_BYTES } from './s3-post-policy';
-import {
-  type Credentials,
-  canonicalQuery,
-  parseAmzDate,
-  parseCredential,
-  parseRawQuery,
-  sameSignature,
-  sha256Hex,
-  signHex,
-  signingKey,
-} from './sigv4';
+import { type Credentials, parseAmzDate, parseCredential, parseRawQuery, resign, sameSignature } from './sigv4';
 
 /**
  * A thin S3 front for s3rver that enforces what s3rver does not: SigV4 POST policies for browser uploads,
@@ -95,16 +85,16 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
       if (method === 'POST' && rawKey === '') {
         await handlePost(req, res, bucket);
       } else if ((method === 'GET' || method === 'HEAD') && rawKey !== '') {
-        await authorize(checkPresignedUrl(req, rawPath, rawQuery), 's3:GetObject', bucket, decodeURIComponent(rawKey));
+        await authorize(await checkPresignedUrl(req, rawPath, rawQuery), 's3:GetObject', bucket, decodeURIComponent(rawKey));
         await forwardGet(req, res, `/${rest}`, rawQuery);
       } else if (method === 'PUT' && rawKey !== '' && isPartUpload(rawQuery)) {
         // A resumable upload's part: its own signature (part number, upload id, length), then S3's body checks.
-        const signer = checkPresignedUrl(req, rawPath, rawQuery);
+        const signer = await checkPresignedUrl(req, rawPath, rawQuery);
         const length = checkPartRequest(req, rawQuery);
         await authorize(signer, 's3:PutObject', bucket, decodeURIComponent(rawKey));
         await forwardPart(req, res, { upstream, path: `/${rest}`, rawQuery, length, tmpDir: tmp });
       } else if (method === 'GET' || method === 'HEAD') {
-        checkPresignedUrl(req, rawPath, rawQuery); // bucket-level reads need a signature too…
+        await checkPresignedUrl(req, rawPath, rawQuery); // bucket-level reads need a signature too…
         throw new S3Error(403, 'AccessDenied', 'Access Denied'); // …and the local stack never presigns them
       } else {
         throw new S3Error(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', {
@@ -124,7 +114,7 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
   };
 
   /** Verifies a presigned (query-string SigV4) request the way S3 does. Throws S3Error. */
-  function checkPresignedUrl(req: IncomingMessage, rawPath: string, rawQuery: string): string {
+  async function checkPresignedUrl(req: IncomingMessage, rawPath: string, rawQuery: string): Promise<string> {
     const pairs = parseRawQuery(rawQuery);
     const param = (name: string) => pairs.find(([n]) => n === name)?.[1];
     if (param('X-Amz-Algorithm') === undefined) {
@@ -175,26 +165,28 @@ export function createS3Gateway(options: S3GatewayOptions): S3Gateway {
         ServerTime: current.toISOString(),
       });
     }
-    const signedHeaders = (param('X-Amz-SignedHeaders') as string).toLowerCase();
-    const canonicalHeaders = signedHeaders
-      .split(';')
-      .map((name) => {
-        const value = req.headers[name];
-        const text = Array.isArray(value) ? value.join(',') : (value ?? '');
-        return `${name}:${text.trim().replace(/\s+/g, ' ')}\n`;
-      })
-      .join('');
-    const canonicalRequest = [
-      req.method,
-      rawPath,
-      canonicalQuery(pairs),
-      canonicalHeaders,
+    const signedHeaders = new Set((param('X-Amz-SignedHeaders') as string).toLowerCase().split(';'));
+    const headers: Record<string, string> = {};
+    for (const name of signedHeaders) {
+      const value = req.headers[name];
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+    }
+    const {
+      signature: expected,
+      stringToSign,
+      canonicalRequest,
+    } = await resign({
+      method: req.method ?? 'GET',
+      path: rawPath,
+      query: rawQuery,
+      headers,
+      credentials: signer,
+      region: credential.region,
+      service: credential.service,
+      signingDate: signedAt,
       signedHeaders,
-      param('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD',
-    ].join('\n');
-    const scope = `${credential.date}/${credential.region}/${credential.service}/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', param('X-Amz-Date'), scope, sha256Hex(canonicalRequest)].join('\n');
-    const expected = signHex(signingKey(signer.secretAccessKey, credential.date, credential.region, credential.service), stringToSign);
+      presignedFor: expires,
+    });
     if (!sameSignature(expected, param('X-Amz-Signature') as string)) {
       throw new S3Error(
         403,
