@@ -1,7 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,16 +9,13 @@ import { DynamoStore } from '../lambdas/adapters/dynamo-store';
 import { ENV } from '../lambdas/env-names';
 import { LocalAccounts } from './accounts';
 import { type CloudAssembly, loadCloudAssembly, synthesizeCloudAssembly } from './cloud/assembly';
-import { LOCAL_ACCOUNT, LOCAL_REGION, Resolver } from './cloud/resolver';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './cloud/resolver';
 import {
   apiIds,
   bucketNames,
-  type EventRule,
-  eventRules,
   functionSpecs,
   handlerFileOf,
   httpRoutes,
-  matchesS3EventType,
   s3Notifications,
   tableDefinitions,
   templateSecrets,
@@ -30,43 +24,25 @@ import {
 import { type DynamoDbLocal, startDynamoDbLocal } from './emulators/dynamodb';
 import { type S3Local, S3RVER_CREDENTIALS, startS3Local } from './emulators/s3';
 import { loadOrCreateSecretValues, type SecretsManagerLocal, startSecretsManagerLocal } from './emulators/secrets-manager';
-import { compileEventPattern } from './events/pattern';
-import { parseScheduleExpression } from './events/schedule';
+import { failureDestinations, functionIdentities, sandboxEnvironment } from './function-identities';
 import { createHttpAdapter } from './http/request-listener';
-import {
-  type AwsGateway,
-  assumedRolePrincipal,
-  type DecisionRecord,
-  functionRolePolicies,
-  type GatewayIdentity,
-  PolicyEvaluator,
-  startAwsGateway,
-} from './iam';
+import { type AwsGateway, type DecisionRecord, PolicyEvaluator, startAwsGateway } from './iam';
 import { loadOrCreateJwtSecret, verifyBearer } from './jwt-authorizer';
 import { type AsyncFailure, type FunctionSpec, LambdaService, LambdaServiceError } from './lambda/lambda-service';
 import { type LocalWebSocketApi, startLocalWebSocketApi } from './live/websocket-api';
 import { BUNDLED_ACCOUNT, type LocalProvider, startLocalProvider } from './provider/server';
 import { checkAssemblyMap, providerSetting } from './provider-config';
+import { type PublicServer, startPublicServer } from './public-server';
 import { ensureBucket, ensureTableFromTemplate } from './resources';
 import { createS3Gateway } from './s3-gateway';
+import { startEventRules, wireS3Notifications } from './stack-events';
+import { localResolver } from './stack-resolver';
 import { LocalStepFunctions } from './stepfunctions/asl-runtime';
-import { toStatusChangeDetail } from './stepfunctions/execution-model';
 import { startLocalSfnServer } from './stepfunctions/server';
 import { extractStateMachine } from './stepfunctions/template';
 
 const TABLE_NAME = 'ghostless-jobs';
 const REGION = LOCAL_REGION;
-
-/** Local knobs that are deploy-time parameters of the stack: the same assembly serves every setting. */
-const PARAMETER_KNOBS: Record<string, string> = {
-  MaxRunning: ENV.maxRunning,
-  QueueTimeoutSeconds: ENV.queueTimeoutSeconds,
-  RunTimeoutSeconds: ENV.runTimeoutSeconds,
-  HealGraceMs: ENV.healGraceMs,
-  SignupCredits: ENV.signupCredits,
-  MultipartThresholdBytes: ENV.multipartThresholdBytes,
-  MultipartPartBytes: ENV.multipartPartBytes,
-};
 
 /** What the local stack synthesizes with: the bundled provider's account and the operator map of its workflows. */
 export const LOCAL_SYNTH_CONTEXT = { runningHubWorkflows: BUNDLED_ACCOUNT.workflows };
@@ -147,26 +123,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let secretsManager: SecretsManagerLocal | undefined;
   let gateway: AwsGateway | undefined;
   let liveApi: LocalWebSocketApi | undefined;
-  const timers: NodeJS.Timeout[] = [];
-  const server = createServer();
-  const sockets = new Set<import('node:net').Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  let stopping = false;
+  let eventBus: ReturnType<typeof startEventRules> | undefined;
+  let publicServer: PublicServer | undefined;
 
   const teardown = async () => {
-    stopping = true;
-    await new Promise<void>((done) => {
-      if (!server.listening) return done();
-      server.close(() => done());
-      server.closeIdleConnections();
-      setTimeout(() => {
-        for (const socket of sockets) socket.destroy();
-      }, 1000).unref();
-    });
-    for (const timer of timers) clearInterval(timer);
+    eventBus?.stop();
+    await publicServer?.close();
     stepFunctions?.close();
     await liveApi?.stop();
     await lambda?.settle();
@@ -177,25 +139,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    // Listen first: the functions need the public URL (presigned URLs, webhooks).
-    let listener: RequestListener = (_req: IncomingMessage, res: ServerResponse) => {
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
-      res.end(JSON.stringify({ error: 'STARTING', message: 'The local stack is starting.' }));
-    };
-    server.on('request', (req, res) => listener(req, res));
-    // WebSocket upgrades go to the push channel (`/<stage>`), once it runs.
-    server.on('upgrade', (req, socket, head) => {
-      if (!liveApi?.handleUpgrade(req, socket as import('node:net').Socket, head)) socket.destroy();
-    });
-    await new Promise<void>((done, fail) => {
-      server.once('error', fail);
-      server.listen(options.port ?? 0, '127.0.0.1', () => {
-        server.off('error', fail);
-        done();
-      });
-    });
-    const port = (server.address() as AddressInfo).port;
-    const url = `http://127.0.0.1:${port}`;
+    // Listen first; WebSocket upgrades go to the push channel (`/<stage>`), once it runs.
+    publicServer = await startPublicServer(options.port ?? 0, (req, socket, head) => liveApi?.handleUpgrade(req, socket, head) ?? false);
+    const { port, url } = publicServer;
 
     const assemblyDir = options.cloudAssembly ?? process.env.CLOUD_ASSEMBLY;
     const reuse = options.emulators;
@@ -222,26 +168,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const dynamodbEndpoint = reuse?.dynamodbEndpoint ?? (dynamodb as DynamoDbLocal).endpoint;
     const tableName = reuse?.tableName ?? TABLE_NAME;
 
-    // Physical names a deployment would choose; here fixed so a DATA_DIR survives a restart.
-    const { template, stackName } = assembly;
-    const physicalIds: Record<string, string> = {};
-    for (const [id, resource] of Object.entries(template.Resources ?? {})) {
-      if (resource.Type === 'AWS::DynamoDB::Table') physicalIds[id] = tableName;
-      if (resource.Type === 'AWS::S3::Bucket') physicalIds[id] = `${stackName}-${id}`.toLowerCase().slice(0, 63);
-      if (resource.Type === 'AWS::Lambda::Function' || resource.Type === 'AWS::IAM::Role')
-        physicalIds[id] = `${stackName}-${id}`.slice(0, 64);
-    }
-    const parameters: Record<string, string> = { RunningHubBaseUrl: providerUrl };
-    for (const [parameter, name] of Object.entries(PARAMETER_KNOBS)) {
-      const value = knob(name);
-      if (value !== undefined) parameters[parameter] = value;
-    }
-    const resolver = new Resolver(template, {
-      stackName,
-      physicalIds,
-      parameters: Object.fromEntries(Object.entries(parameters).filter(([name]) => name in (template.Parameters ?? {}))),
-      attributes: {},
-    });
+    const resolver = localResolver(assembly, { tableName, providerUrl, knob });
+    const { template } = assembly;
 
     // "Deploy": the template's tables and buckets.
     const dynamoClient = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: S3RVER_CREDENTIALS });
@@ -282,22 +210,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       providerConfig,
       functions.map((spec) => spec.environment.RUNNINGHUB_WORKFLOWS),
     );
-    // IAM: each function calls AWS with its own key, as its own role; the gateway evaluates every call
-    // against that role's policies from the template and answers AccessDenied as AWS would.
-    const identities = new Map<string, GatewayIdentity & { accessKeyId: string }>();
-    const keyOf = new Map<string, GatewayIdentity & { accessKeyId: string }>();
-    for (const spec of functions) {
-      const role = functionRolePolicies(template, spec.logicalId, (value) => resolver.resolve(value));
-      const identity = {
-        accessKeyId: `ASIA${createHash('sha256').update(spec.name).digest('hex').slice(0, 16).toUpperCase()}`,
-        secretAccessKey: randomBytes(30).toString('base64url'),
-        principalArn: assumedRolePrincipal(role.roleName, spec.name),
-        functionName: spec.name,
-        policies: role.policies,
-      };
-      identities.set(identity.accessKeyId, identity);
-      keyOf.set(spec.name, identity);
-    }
+    const { byKey: identities, byFunction: keyOf } = functionIdentities(template, functions, resolver);
     // The template's secrets; the provider's key (the one functions name in RUNNINGHUB_API_KEY_SECRET) comes from
     // the local configuration, as an operator's put-secret-value would set it. The others get a random value, as
     // Secrets Manager's generated one, kept in the data dir (the VAPID keys browsers subscribed with survive a restart).
@@ -347,44 +260,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           spec.environment[name] = value.replaceAll(origin, `${endpoints['execute-api']}/${liveSpec.apiId}`);
       }
     }
-    const runtimeEnvironment = (spec: FunctionSpec): Record<string, string> => ({
-      // What Lambda sets in every sandbox…
-      AWS_REGION: REGION,
-      AWS_DEFAULT_REGION: REGION,
-      AWS_LAMBDA_FUNCTION_NAME: spec.name,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memorySize),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.name}`,
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-      LAMBDA_TASK_ROOT: spec.codeDir,
-      _HANDLER: spec.handler,
-      AWS_ACCESS_KEY_ID: keyOf.get(spec.name)?.accessKeyId ?? '',
-      AWS_SECRET_ACCESS_KEY: keyOf.get(spec.name)?.secretAccessKey ?? '',
-      // …and where "AWS" is on this machine (DNS, in the cloud). Presigned URLs go to the policy-checking S3 door.
-      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb ?? '',
-      AWS_ENDPOINT_URL_S3: endpoints.s3 ?? '',
-      AWS_ENDPOINT_URL_SFN: endpoints.sfn ?? '',
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsmanager ?? '',
-      [ENV.s3ForcePathStyle]: 'true',
-      [ENV.s3PublicEndpoint]: `${url}/s3`,
-      // Tests run their own plain-HTTP push endpoint (PUSH_EXTRA_ORIGINS=http://127.0.0.1); nothing else is allowed.
-      ...(knob(ENV.pushExtraOrigins) ? { [ENV.pushExtraOrigins]: knob(ENV.pushExtraOrigins) as string } : {}),
-      // The sandbox runs on this machine's Node (20); Lambda's is 22.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    });
-    const destinations = new Map<string, AsyncFailure[]>();
-    const destinationEvaluator = new PolicyEvaluator({ account: LOCAL_ACCOUNT });
+    const runtimeEnvironment = (spec: FunctionSpec) =>
+      sandboxEnvironment(spec, { identity: keyOf.get(spec.name), endpoints, publicUrl: url, pushExtraOrigins: knob(ENV.pushExtraOrigins) });
+    const { destinations, onAsyncFailure } = failureDestinations(keyOf);
     lambda = new LambdaService({
-      onAsyncFailure: async (failure) => {
-        const identity = keyOf.get(failure.functionName);
-        if (!failure.destination || !identity) return;
-        const action = failure.destination.startsWith('arn:aws:sqs:') ? 'sqs:SendMessage' : 'lambda:InvokeFunction';
-        if ((await destinationEvaluator.evaluate(identity, { action, resource: failure.destination })) !== 'Allowed') {
-          console.error(`[${failure.functionName}] AccessDenied: ${action} on ${failure.destination}; the failed event is dropped`);
-          return;
-        }
-        destinations.set(failure.destination, [...(destinations.get(failure.destination) ?? []), failure]);
-      },
+      onAsyncFailure,
       functions,
       runtimeEnvironment,
       logDir: join(dataDir, 'logs'),
@@ -393,92 +273,40 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const service = lambda;
 
-    // S3 → Lambda notifications, with the template's event types and key filters.
-    s3.onObjectCreated((event) => {
-      const record = event.Records[0];
-      if (!record) return;
-      const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
-      for (const n of notifications) {
-        if (n.bucket !== record.s3.bucket.name || !n.events.some((type) => matchesS3EventType(type, record.eventName))) continue;
-        if (!key.startsWith(n.prefix) || !key.endsWith(n.suffix)) continue;
-        service.invokeAsync(n.functionArn, event);
-      }
+    wireS3Notifications(s3, notifications, service);
+    eventBus = startEventRules({
+      resolver,
+      stepFunctions,
+      lambda: service,
+      scheduleIntervalMs: knob('SWEEP_INTERVAL_MS') ? Number(knob('SWEEP_INTERVAL_MS')) : undefined,
     });
-
-    // EventBridge: pattern rules receive the Step Functions status changes; schedules fire on a timer.
-    const rules = eventRules(resolver).filter((rule) => rule.enabled);
-    const patternRules = rules.flatMap((rule) => (rule.pattern ? [{ rule, matches: compileEventPattern(rule.pattern) }] : []));
-    const deliver = (rule: EventRule, event: unknown) => {
-      for (const target of rule.targets) service.invokeAsync(target.arn, target.input === undefined ? event : JSON.parse(target.input));
-    };
-    /** An EventBridge event envelope, as the service delivers it to a target. */
-    const busEvent = (detailType: string, source: string, resource: string, detail: unknown) => ({
-      version: '0',
-      id: randomUUID(),
-      'detail-type': detailType,
-      source,
-      account: LOCAL_ACCOUNT,
-      time: new Date().toISOString(),
-      region: REGION,
-      resources: [resource],
-      detail,
-    });
-    stepFunctions.onStatusChange((execution) => {
-      const event = busEvent(
-        'Step Functions Execution Status Change',
-        'aws.states',
-        execution.executionArn,
-        toStatusChangeDetail(execution),
-      );
-      for (const { rule, matches } of patternRules) if (matches(event)) deliver(rule, event);
-    });
-    const scheduled = rules.filter((rule) => rule.schedule);
-    const scheduledEvent = (rule: EventRule) => busEvent('Scheduled Event', 'aws.events', rule.arn, {});
-    // One run at a time per rule, as the sweeper expects; SWEEP_INTERVAL_MS rescales the schedule's rate locally.
-    const running = new Map<string, Promise<unknown>>();
-    const fire = (rule: EventRule) => {
-      let run = running.get(rule.name);
-      if (!run) {
-        run = Promise.all(rule.targets.map((target) => service.invoke(target.arn, scheduledEvent(rule)))).finally(() =>
-          running.delete(rule.name),
-        );
-        running.set(rule.name, run);
-      }
-      return run;
-    };
-    for (const rule of scheduled) {
-      const every = knob('SWEEP_INTERVAL_MS') ? Number(knob('SWEEP_INTERVAL_MS')) : parseScheduleExpression(rule.schedule as string);
-      const timer = setInterval(() => {
-        if (!stopping) fire(rule).catch((error) => console.error(`[${rule.name}]`, (error as Error).message));
-      }, every);
-      timer.unref();
-      timers.push(timer);
-    }
 
     // Operator tooling (local credits endpoint) writes the table directly, as `npm run credits` does in AWS.
     const admin = new DynamoStore(DynamoDBDocumentClient.from(dynamoClient), tableName, 30);
     const routes = httpRoutes(resolver);
     const browserEvaluator = new PolicyEvaluator({ account: LOCAL_ACCOUNT });
-    listener = createHttpAdapter({
-      routes,
-      apiHandler: (event: APIGatewayProxyEventV2WithJWTAuthorizer, _context, route) => service.invoke(route.target as string, event),
-      s3Gateway: createS3Gateway({
-        s3Endpoint: s3.endpoint,
-        credentials: S3RVER_CREDENTIALS,
-        keys: (accessKeyId) => identities.get(accessKeyId),
-        // The browser's presigned POST/GET carry the signing function's authority, checked at request time.
-        authorize: async (accessKeyId, action, resource) => {
-          const signer = identities.get(accessKeyId);
-          return !!signer && (await browserEvaluator.evaluate(signer, { action, resource })) === 'Allowed';
-        },
-        region: REGION,
-        tmpDir: tmpdir(),
+    publicServer.setListener(
+      createHttpAdapter({
+        routes,
+        apiHandler: (event: APIGatewayProxyEventV2WithJWTAuthorizer, _context, route) => service.invoke(route.target as string, event),
+        s3Gateway: createS3Gateway({
+          s3Endpoint: s3.endpoint,
+          credentials: S3RVER_CREDENTIALS,
+          keys: (accessKeyId) => identities.get(accessKeyId),
+          // The browser's presigned POST/GET carry the signing function's authority, checked at request time.
+          authorize: async (accessKeyId, action, resource) => {
+            const signer = identities.get(accessKeyId);
+            return !!signer && (await browserEvaluator.evaluate(signer, { action, resource })) === 'Allowed';
+          },
+          region: REGION,
+          tmpDir: tmpdir(),
+        }),
+        jwtSecret,
+        // Local accounts and sign-out-everywhere generations survive a restart of a persistent stack.
+        accounts,
+        setBalance: (userId, balance) => admin.setBalance(userId, balance),
       }),
-      jwtSecret,
-      // Local accounts and sign-out-everywhere generations survive a restart of a persistent stack.
-      accounts,
-      setBalance: (userId, balance) => admin.setBalance(userId, balance),
-    });
+    );
 
     const byHandler = new Map(
       functions.flatMap((spec) => {
@@ -514,7 +342,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       providerEndpoint: { url: providerUrl, bundled: !external },
       iamUsage: () => (gateway as AwsGateway).usage(),
       destinations,
-      sweep: () => Promise.all(scheduled.map(fire)),
+      sweep: () => (eventBus as ReturnType<typeof startEventRules>).sweep(),
       stop: () => {
         stopped ??= teardown().finally(() => dynamoClient.destroy());
         return stopped;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** An error S3 would answer with: HTTP status, S3 error code, message and extra XML elements. */
 export class S3Error extends Error {
@@ -41,4 +41,9 @@ export function sendS3Error(res: ServerResponse, error: S3Error, method = 'GET')
     'x-amz-request-id': requestId,
   });
   res.end(method === 'HEAD' ? undefined : body);
+}
+
+/** Discards the rest of a request body so the client can read our answer. */
+export function drain(req: IncomingMessage): void {
+  if (!req.readableEnded) req.resume();
 }

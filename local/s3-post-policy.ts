@@ -1,5 +1,5 @@
 import { S3Error } from './s3-errors';
-import { type Credentials, parseAmzDate, parseCredential, sameSignature, signHex, signingKey } from './sigv4';
+import { type Credentials, parseAmzDate, parseCredential, policySignature, sameSignature } from './sigv4';
 
 /**
  * The checks S3 applies to a browser-based POST upload (SigV4): signature over the base64 policy, policy
@@ -185,7 +185,7 @@ export function checkPostForm(input: PostFormInput): CheckedPostForm {
       { Region: input.region },
     );
   }
-  const expected = signHex(signingKey(signer.secretAccessKey, credential.date, credential.region, 's3'), policy);
+  const expected = policySignature(signer.secretAccessKey, credential, policy);
   if (!sameSignature(expected, signature)) {
     throw new S3Error(
       403,

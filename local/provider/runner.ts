@@ -1,19 +1,16 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CODES } from '../../lambdas/adapters/runninghub';
 import type { ToolId } from '../../lambdas/domain/catalog';
-import { FFMPEG_MISSING, type Output, poseChange, tryOn, upscaleImage, upscaleVideo, WorkflowError } from './transform';
+import { errorText, runWorkflow, type TaskInput } from './run-workflow';
+import { WorkflowError } from './transform';
 
 /**
  * The local provider's tasks, as RunningHub's public API describes them: QUEUED for a moment, then RUNNING
  * while the workflow really runs (about `latencyMs`), then SUCCESS or FAILED and a TASK_END webhook, retried
  * minutes apart (scaled by `webhookRetryDelaysMs`) until the receiver answers 200.
  */
-
-/** An input as the workflow's load node sees it: a file uploaded to this provider, or a URL it fetches. */
-export type TaskInput = { path: string; contentType: string } | { url: string };
 
 export type TaskStatus = 'QUEUED' | 'RUNNING' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
 
@@ -83,7 +80,6 @@ export interface RunnerOptions {
 }
 
 const OUTPUT_NODE = '99';
-const INPUT_FETCH_TIMEOUT_MS = 60_000;
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
 export class TaskRunner {
@@ -188,7 +184,7 @@ export class TaskRunner {
     // Work and latency overlap: the task lasts about latencyMs, or longer if the work itself is slower.
     const work = injectedFailure
       ? Promise.resolve(null)
-      : this.#work(task, signal).then(
+      : runWorkflow(task, this.options.ffmpeg, signal).then(
           (outputs) => ({ outputs }),
           (error: unknown) => ({ error }),
         );
@@ -225,59 +221,6 @@ export class TaskRunner {
     }
     await this.#deliverWebhook(task);
     task.settle();
-  }
-
-  async #work(task: Task, signal: AbortSignal): Promise<Output[]> {
-    const scale = Number(task.params.scale ?? 2);
-    switch (task.tool) {
-      case 'upscale-image':
-        return [await upscaleImage(await this.#read(task, 'image', signal), scale)];
-      case 'pose-changer':
-        return [await poseChange(await this.#read(task, 'person', signal), await this.#read(task, 'pose', signal))];
-      case 'try-on':
-        return [
-          await tryOn(
-            await this.#read(task, 'person', signal),
-            await this.#read(task, 'garment', signal),
-            String(task.params.category ?? 'top'),
-          ),
-        ];
-      case 'upscale-video':
-        return [await this.#video(task, scale, signal)];
-    }
-  }
-
-  async #video(task: Task, scale: number, signal: AbortSignal): Promise<Output> {
-    const ffmpeg = this.options.ffmpeg;
-    if (!ffmpeg) throw new WorkflowError(FFMPEG_MISSING);
-    const input = task.inputs.video;
-    const scratch = await mkdtemp(join(tmpdir(), 'ghostless-provider-'));
-    try {
-      let inputPath: string;
-      if (input && 'path' in input) inputPath = input.path;
-      else {
-        inputPath = join(scratch, 'input');
-        await writeFile(inputPath, await this.#read(task, 'video', signal));
-      }
-      const outputPath = join(scratch, 'output.mp4');
-      await upscaleVideo(ffmpeg, inputPath, outputPath, scale, signal);
-      return { data: await readFile(outputPath), fileType: 'mp4', contentType: 'video/mp4' };
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-  }
-
-  async #read(task: Task, slot: string, signal: AbortSignal): Promise<Buffer> {
-    const input = task.inputs[slot];
-    if (!input) throw new WorkflowError(`The workflow received no "${slot}" input`);
-    if ('path' in input) return readFile(input.path);
-    const response = await fetch(input.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(INPUT_FETCH_TIMEOUT_MS)]) }).catch(
-      (error: unknown) => {
-        throw new WorkflowError(`The "${slot}" input could not be fetched: ${errorText(error)}`);
-      },
-    );
-    if (!response.ok) throw new WorkflowError(`The "${slot}" input could not be fetched (HTTP ${response.status})`);
-    return Buffer.from(await response.arrayBuffer());
   }
 
   #end(task: Task, status: TaskStatus, outputs: OutputItem[], failedReason: FailedReason | null) {
@@ -369,8 +312,4 @@ function snapshotOf(task: Task): LocalTaskSnapshot {
 function jitter(ms: number) {
   const spread = Math.min(ms * 0.1, 250);
   return Math.max(0, Math.round(ms + (Math.random() * 2 - 1) * spread));
-}
-
-function errorText(error: unknown) {
-  return error instanceof Error ? error.message : String(error);
 }

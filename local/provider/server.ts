@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CODES, UPLOAD_LIMIT_BYTES } from '../../lambdas/adapters/runninghub';
-import { type LocalTaskSnapshot, type TaskInput, TaskRunner } from './runner';
+import { CONTENT_TYPES, codeName, fail, ok, readBody, sendJson, serveFile } from './http-replies';
+import { errorText, type TaskInput } from './run-workflow';
+import { type LocalTaskSnapshot, TaskRunner } from './runner';
 import { findFfmpeg } from './transform';
 import {
   applyNodeInfoList,
@@ -89,16 +90,7 @@ export interface LocalProvider {
   stop(): Promise<void>;
 }
 
-const CODE_NAMES = Object.fromEntries(Object.entries(CODES).map(([name, code]) => [code, name])) as Record<number, string>;
 const JSON_LIMIT_BYTES = 1024 * 1024;
-const CONTENT_TYPES: Record<string, string> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  mp4: 'video/mp4',
-  mov: 'video/quicktime',
-};
 /** Node classes whose value is a file: an uploaded fileName or a URL. */
 const FILE_NODES = /^(LoadImage|LoadVideo|VHS_LoadVideo)/;
 /** Marks an answer the server must not send: the connection is dropped instead. */
@@ -305,7 +297,7 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
     ended: (taskId) => runner.ended(taskId),
     hangNextTask: () => runner.hangNextTask(),
     rejectNextCreate(code, msg) {
-      rejection = { code, msg: msg ?? CODE_NAMES[code] ?? 'ERROR' };
+      rejection = { code, msg: codeName(code, msg) };
     },
     loseNextCreateAnswer() {
       answersToLose = 1;
@@ -325,51 +317,4 @@ export async function startLocalProvider(options: LocalProviderOptions = {}): Pr
       if (ownsDir) await rm(root, { recursive: true, force: true });
     },
   };
-}
-
-function ok(data: unknown) {
-  return { code: CODES.OK, msg: 'success', data };
-}
-
-function fail(code: number, msg?: string) {
-  return { code, msg: msg ?? CODE_NAMES[code] ?? 'ERROR', data: null };
-}
-
-function sendJson(res: ServerResponse, body: unknown, status = 200) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** The whole body, or null past `limit` bytes (the rest is drained so the client still reads the answer). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= limit) chunks.push(chunk);
-  }
-  return size > limit ? null : Buffer.concat(chunks);
-}
-
-async function serveFile(res: ServerResponse, dir: string, name: string, headOnly: boolean) {
-  const extension = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? '';
-  const info = /^[\w.-]+$/.test(name) ? await stat(join(dir, name)).catch(() => null) : null;
-  if (!info?.isFile()) {
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('Not found');
-    return;
-  }
-  res.writeHead(200, { 'content-type': CONTENT_TYPES[extension] ?? 'application/octet-stream', 'content-length': info.size });
-  if (headOnly) {
-    res.end();
-    return;
-  }
-  await new Promise<void>((done, reject) => {
-    createReadStream(join(dir, name)).on('error', reject).pipe(res).on('finish', done).on('close', done);
-  });
-}
-
-function errorText(error: unknown) {
-  return error instanceof Error ? error.message : String(error);
 }
