@@ -50,9 +50,12 @@ function traceStepFunctions() {
   return {
     /** First SendTaskSuccess for the job at or after `after`. */
     resumedAt: (jobId: string, after: number) => (resumed.get(jobId) ?? []).find((t) => t >= after) ?? Number.NaN,
-    /** Start (or end) of the job's last run of `file` that started at or after `after`. */
-    handler: (jobId: string, file: string, after = 0) =>
-      runs.filter((r) => r.jobId === jobId && r.file === file && r.start >= after).sort((a, b) => a.start - b.start)[0],
+    /** Start (or end) of the job's first run of `handler` (e.g. 'collect-outputs') that started at or after `after`. */
+    handler: (jobId: string, handler: string, after = 0) => {
+      // The runtime names a task's function as the template does (`JobsCollectOutputsFunction5BBDAC90` or its ARN).
+      const fn = `${handler.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}Function`;
+      return runs.filter((r) => r.jobId === jobId && r.file.includes(fn) && r.start >= after).sort((a, b) => a.start - b.start)[0];
+    },
   };
 }
 

@@ -19,6 +19,8 @@ export async function expectAccessible(page: Page, screen: string) {
 
 /** A touch target a thumb can hit: at least 44 × 44 CSS px. */
 export async function expectTouchTarget(name: string, locator: ReturnType<Page['locator']>) {
+  // Waits for it first: a region re-rendered by a live update can be between two renders at the instant we look.
+  await locator.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
   const box = await locator.boundingBox();
   expect(box, `${name} is visible`).not.toBeNull();
   expect([name, (box?.width ?? 0) >= 43.99, (box?.height ?? 0) >= 43.99]).toEqual([name, true, true]);
