@@ -117,4 +117,87 @@ describe('live updates from the job path', () => {
     expect(system.channel.toUsers.at(-1)?.event).toEqual({ type: 'job', job: expect.objectContaining({ jobId, status: 'running' }) });
     expect(system.channel.broadcasts).toEqual([{ type: 'queue', left: [`2026-01-01T00:00:00.000Z#${jobId}`], joined: [] }]);
   });
+
+  it('tells the owner of a job rejected at admission that it failed, and nobody else', async () => {
+    // Prepare
+    const system = domainSystem();
+    await system.store.seedUser('ana', 1);
+    const { jobId, keys } = await system.upload('ana');
+    await system.store.setBalance('ana', 0);
+
+    // Act
+    await system.admission.onInputStored(keys[0] as string);
+
+    // Assess
+    expect(system.channel.toUsers).toEqual([
+      {
+        userId: 'ana',
+        event: {
+          type: 'job',
+          job: expect.objectContaining({ jobId, status: 'failed', error: expect.objectContaining({ code: 'INSUFFICIENT_CREDITS' }) }),
+        },
+      },
+    ]);
+    expect(system.channel.broadcasts).toEqual([]);
+  });
+
+  it('tells the owner a waiting job was cancelled and refunded, and everyone that it left the queue', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 0 });
+    await system.store.seedUser('ana', 5);
+    const { jobId } = await system.submit('ana');
+
+    // Act
+    await system.lifecycle.cancel('ana', jobId);
+
+    // Assess
+    expect(system.channel.toUsers.at(-1)?.event).toEqual({
+      type: 'job',
+      job: expect.objectContaining({ jobId, status: 'cancelled', refunded: true, position: null }),
+    });
+    expect(system.channel.broadcasts).toEqual([{ type: 'queue', left: [`2026-01-01T00:00:00.000Z#${jobId}`], joined: [] }]);
+  });
+
+  it('tells the owner a running job was cancelled without refund, after the next job was granted', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 1 });
+    await system.store.seedUser('ana', 5);
+    await system.store.seedUser('bia', 5);
+    const { jobId } = await system.submit('ana');
+    system.clock.advance(1);
+    const { jobId: next } = await system.submit('bia');
+    await system.queue.grantNext();
+    system.channel.toUsers.length = 0;
+    system.channel.broadcasts.length = 0;
+
+    // Act
+    await system.lifecycle.cancel('ana', jobId);
+
+    // Assess
+    expect(system.channel.toUsers.map(({ userId, event }) => [userId, event.type === 'job' && event.job.status])).toEqual([
+      ['bia', 'running'],
+      ['ana', 'cancelled'],
+    ]);
+    expect(system.channel.toUsers[1]?.event).toMatchObject({ job: { jobId, refunded: false } });
+    expect(system.channel.broadcasts).toEqual([{ type: 'queue', left: [`2026-01-01T00:00:00.001Z#${next}`], joined: [] }]);
+  });
+
+  it('tells the owner and everyone when a granted job goes back to the queue', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 1 });
+    await system.store.seedUser('ana', 5);
+    const { jobId } = await system.submit('ana');
+    await system.queue.grantNext();
+    system.channel.broadcasts.length = 0;
+
+    // Act
+    await system.queue.yieldSlot(await system.job(jobId), { keyFull: false });
+
+    // Assess
+    expect(system.channel.toUsers.at(-1)?.event).toEqual({
+      type: 'job',
+      job: expect.objectContaining({ jobId, status: 'queued', position: 1 }),
+    });
+    expect(system.channel.broadcasts).toEqual([{ type: 'queue', left: [], joined: [`2026-01-01T00:00:00.000Z#${jobId}`] }]);
+  });
 });
