@@ -25,6 +25,8 @@ export interface SystemOptions {
   queueSeconds?: number;
   runSeconds?: number;
   callbackBaseUrl?: string | undefined;
+  /** DescribeExecution calls per sweep (the domain's default when absent). */
+  describeBudget?: number;
   /** Files above this many bytes go up in parts of `partBytes` (absent: every file is one POST). */
   multipart?: { thresholdBytes: number; partBytes: number };
 }
@@ -122,6 +124,7 @@ export function domainSystem(options: SystemOptions = {}) {
     files,
     clock,
     graceMs,
+    ...(options.describeBudget === undefined ? {} : { describeBudget: options.describeBudget }),
     log,
   });
 
