@@ -25,6 +25,8 @@ export interface SystemOptions {
   queueSeconds?: number;
   runSeconds?: number;
   callbackBaseUrl?: string | undefined;
+  /** Receives each hand-off latency the queue measures (a metric in AWS). */
+  recordHandoff?: (ms: number) => void;
   /** DescribeExecution calls per sweep (the domain's default when absent). */
   describeBudget?: number;
   /** Files above this many bytes go up in parts of `partBytes` (absent: every file is one POST). */
@@ -85,7 +87,15 @@ export function domainSystem(options: SystemOptions = {}) {
     log,
   });
   const creditService = credits(store, signupCredits);
-  const queue = jobQueue({ store, workflow, clock, capacity, log, live });
+  const queue = jobQueue({
+    store,
+    workflow,
+    clock,
+    capacity,
+    log,
+    live,
+    ...(options.recordHandoff ? { recordHandoff: options.recordHandoff } : {}),
+  });
   const jobLifecycle = lifecycle({
     store,
     files,
