@@ -222,6 +222,7 @@ describe('lost admissions with several inputs', () => {
     expect(repairs).toEqual({});
     expect(onInputStored).not.toHaveBeenCalled();
     expect((await system.store.pendingIntents()).map((p) => p.intent.jobId)).toEqual([jobId]);
+    expect(system.logs).toEqual([]);
   });
 
   it('gives the input stored last its own grace before re-driving', async () => {
