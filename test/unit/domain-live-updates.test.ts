@@ -200,4 +200,19 @@ describe('live updates from the job path', () => {
     });
     expect(system.channel.broadcasts).toEqual([{ type: 'queue', left: [], joined: [`2026-01-01T00:00:00.000Z#${jobId}`] }]);
   });
+
+  it('tells nobody anything when a grant starts no job', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 0 });
+    await system.store.seedUser('ana', 5);
+    await system.submit('ana');
+    system.channel.toUsers.length = 0;
+
+    // Act
+    await system.queue.grantNext();
+
+    // Assess
+    expect(system.channel.toUsers).toEqual([]);
+    expect(system.channel.broadcasts).toEqual([]);
+  });
 });

@@ -142,6 +142,22 @@ describe('the notification when a job ends', () => {
     ]);
   });
 
+  it('tells of a failure without a refund in each language', async () => {
+    // Prepare
+    const { sender, push } = pushSystem();
+    await push.subscribe('ana', { endpoint: endpoint('pt'), keys });
+    await push.subscribe('ana', { endpoint: endpoint('zz-en'), keys, lang: 'en' });
+
+    // Act
+    await push.jobEnded(ended('failed'));
+
+    // Assess
+    expect(sender.sent.sort((a, b) => a.endpoint.localeCompare(b.endpoint)).map((s) => s.payload)).toEqual([
+      { jobId: 'job-push-1', status: 'failed', title: 'Não foi possível concluir', body: 'Toque para ver o que aconteceu.' },
+      { jobId: 'job-push-1', status: 'failed', title: 'This one could not be finished', body: 'Tap to see what happened.' },
+    ]);
+  });
+
   it.each(['cancelled', 'queued', 'running'] as const)('says nothing of a job %s', async (status) => {
     // Prepare
     const { sender, push } = pushSystem();
