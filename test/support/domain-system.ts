@@ -10,9 +10,12 @@ import { credits } from '../../lambdas/domain/credits';
 import { healing } from '../../lambdas/domain/healing';
 import { inputKey, type JobRecord } from '../../lambdas/domain/jobs';
 import { lifecycle } from '../../lambdas/domain/lifecycle';
+import { liveUpdates } from '../../lambdas/domain/live-updates';
 import { queries } from '../../lambdas/domain/queries';
 import { jobQueue } from '../../lambdas/domain/queue';
+import { resumableUploads } from '../../lambdas/domain/resumable-upload';
 import { jobViews } from '../../lambdas/domain/views';
+import { MemoryLiveChannel, MemoryMultipart } from './memory-edge-ports';
 import { ManualClock, MemoryFiles, MemoryProvider, MemoryStore, MemoryWorkflow } from './memory-ports';
 
 export interface SystemOptions {
@@ -22,6 +25,12 @@ export interface SystemOptions {
   queueSeconds?: number;
   runSeconds?: number;
   callbackBaseUrl?: string | undefined;
+  /** Receives each hand-off latency the queue measures (a metric in AWS). */
+  recordHandoff?: (ms: number) => void;
+  /** DescribeExecution calls per sweep (the domain's default when absent). */
+  describeBudget?: number;
+  /** Files above this many bytes go up in parts of `partBytes` (absent: every file is one POST). */
+  multipart?: { thresholdBytes: number; partBytes: number };
 }
 
 /**
@@ -67,8 +76,26 @@ export function domainSystem(options: SystemOptions = {}) {
   const newId = () => `00000000-0000-4000-8000-${String(++ids).padStart(12, '0')}`;
 
   const views = jobViews(store, files);
+  const channel = new MemoryLiveChannel();
+  const live = liveUpdates({ channel, views, log });
+  const multipart = new MemoryMultipart();
+  const resumable = resumableUploads({
+    store,
+    multipart,
+    policy: options.multipart ?? { thresholdBytes: Number.POSITIVE_INFINITY, partBytes: 5 * 1024 * 1024 },
+    presignSeconds: 3600,
+    log,
+  });
   const creditService = credits(store, signupCredits);
-  const queue = jobQueue({ store, workflow, clock, capacity, log });
+  const queue = jobQueue({
+    store,
+    workflow,
+    clock,
+    capacity,
+    log,
+    live,
+    ...(options.recordHandoff ? { recordHandoff: options.recordHandoff } : {}),
+  });
   const jobLifecycle = lifecycle({
     store,
     files,
@@ -78,6 +105,7 @@ export function domainSystem(options: SystemOptions = {}) {
     clock,
     callbackBaseUrl,
     log,
+    live,
     countOutcome: (status, tool) => void outcomes.push({ status, tool }),
   });
   const jobAdmission = admission({
@@ -91,8 +119,10 @@ export function domainSystem(options: SystemOptions = {}) {
     sizeLimits: DEFAULT_LIMITS,
     jobLimits: { queueSeconds, runSeconds },
     uploadTtlSeconds: 900,
+    resumable,
     newId,
     log,
+    live,
   });
   const healer = healing({
     store,
@@ -104,6 +134,7 @@ export function domainSystem(options: SystemOptions = {}) {
     files,
     clock,
     graceMs,
+    ...(options.describeBudget === undefined ? {} : { describeBudget: options.describeBudget }),
     log,
   });
 
@@ -143,6 +174,9 @@ export function domainSystem(options: SystemOptions = {}) {
     files,
     workflow,
     provider,
+    channel,
+    multipart,
+    resumable,
     logs,
     outcomes,
     newId,

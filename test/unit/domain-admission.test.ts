@@ -281,6 +281,8 @@ describe('onInputStored', () => {
     // Assess
     expect(outcome).toBe('duplicate');
     expect(await system.store.balance('ana')).toBe(4);
+    // The owner heard of the job once, from the event that admitted it.
+    expect(system.channel.toUsers).toHaveLength(1);
   });
 
   it('answers duplicate when a concurrent event rejected the same job first', async () => {

@@ -7,11 +7,15 @@ import {
   InvalidRequest,
   JobFinished,
   NotFound,
+  PartsMissing,
   ProviderBusy,
   ProviderFailed,
+  ProviderOutcomeUnknown,
   ProviderUnavailable,
   Unauthorized,
   UnsupportedMediaType,
+  UploadGone,
+  UploadSizeMismatch,
 } from '../../lambdas/domain/errors';
 import { arm, disarm, type FaultPoint, SimulatedCrash } from '../../lambdas/domain/faults';
 import { admittedKey, inputKey, isJobId, isTerminal, outputKey, parseInputKey } from '../../lambdas/domain/jobs';
@@ -54,6 +58,9 @@ describe('errors', () => {
         '"text/plain" is not accepted for "image"; use image/png, image/jpeg.',
         { slot: 'image', accepted: ['image/png', 'image/jpeg'] },
       ],
+      [new PartsMissing([2, 5]), 'PARTS_MISSING', 409, 'Parts 2, 5 are not stored yet; send them and complete again.', { missing: [2, 5] }],
+      [new UploadSizeMismatch('Part 2 is short.'), 'SIZE_MISMATCH', 400, 'Part 2 is short. The upload was cancelled; start it again.', {}],
+      [new UploadGone(), 'UPLOAD_GONE', 409, 'This upload is no longer open (it expired or was cancelled); start it again.', {}],
     ] as const;
     for (const [error, code, status, message, details] of cases) {
       expect({ name: error.name, code: error.code, status: error.status, message: error.message, details: error.details }).toEqual({
@@ -67,11 +74,8 @@ describe('errors', () => {
   });
 
   it('names the provider errors the state machine matches on', () => {
-    expect([new ProviderBusy('x').name, new ProviderUnavailable('x').name, new ProviderFailed('x').name]).toEqual([
-      'ProviderBusy',
-      'ProviderUnavailable',
-      'ProviderFailed',
-    ]);
+    const errors = [new ProviderBusy('x'), new ProviderUnavailable('x'), new ProviderOutcomeUnknown('x'), new ProviderFailed('x')];
+    expect(errors.map((error) => error.name)).toEqual(['ProviderBusy', 'ProviderUnavailable', 'ProviderOutcomeUnknown', 'ProviderFailed']);
   });
 });
 

@@ -65,6 +65,8 @@ describe('inspectInput, images', () => {
       'The image header could not be read, so its dimensions are unknown.',
     );
     expect(imageDimensions(new Uint8Array([1, 2, 3]))).toBeNull();
+    expect([imageDimensions(png(8, 0)), imageDimensions(png(0, 6))]).toEqual([null, null]);
+    expect(imageDimensions(png(8, 6))).toEqual({ width: 8, height: 6 });
   });
 });
 
@@ -137,6 +139,13 @@ describe('videoHeader', () => {
     await videoHeader(file.slice(0, 64), MAX_VIDEO_HEADER_BYTES * 4, read);
     const [start, end] = read.mock.calls[0] as unknown as [number, number];
     expect(end - start + 1).toBe(MAX_VIDEO_HEADER_BYTES);
+  });
+
+  it('answers null for an MP4 without a video track, whether its header comes first or last', async () => {
+    const file = media('audio-only.mp4');
+    const read = vi.fn(async (start: number, end: number) => file.slice(start, end + 1));
+    expect(await videoHeader(file, file.length, read)).toBeNull();
+    expect(await videoHeader(file.slice(0, 64), file.length, read)).toBeNull();
   });
 
   it('answers null for bytes that are not a video, or when the read fails', async () => {

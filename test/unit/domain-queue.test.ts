@@ -249,6 +249,40 @@ describe('the queue', () => {
     expect(await system.queue.stats()).toEqual({ capacity: 1, running: 1, queued: 1 });
     expect(system.logs).toEqual([]);
   });
+
+  it('reads the slots once when it granted every waiting job with slots to spare', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 3 });
+    const [a] = (await queued(system, ['ana'], { park: false })) as [string];
+    const freeSlots = vi.spyOn(system.store, 'freeSlots');
+
+    // Act
+    const granted = await system.queue.grantNext();
+
+    // Assess
+    expect(granted).toBe(1);
+    expect(freeSlots).toHaveBeenCalledTimes(1);
+    expect((await system.job(a)).status).toBe('running');
+  });
+
+  it('measures a hand-off from the moment it saw the free slot to the wake-up of the parked execution', async () => {
+    // Prepare
+    const handoffs: number[] = [];
+    const system = domainSystem({ capacity: 1, recordHandoff: (ms) => void handoffs.push(ms) });
+    const [a, b] = (await queued(system, ['ana', 'bia'])) as [string, string];
+    const grant = system.store.grant.bind(system.store);
+    vi.spyOn(system.store, 'grant').mockImplementation(async (...args) => {
+      system.clock.advance(25);
+      return grant(...args);
+    });
+
+    // Act
+    await system.lifecycle.succeed(a, []);
+
+    // Assess
+    expect(handoffs).toEqual([0, 25]);
+    expect((await system.job(b)).status).toBe('running');
+  });
 });
 
 describe('yieldSlot', () => {

@@ -62,6 +62,11 @@ describe('download names', () => {
     expect(downloadName(job(2), 'video/mp4', 1)).toBe('ghostless-pose-changer-abcdef01-2.mp4');
   });
 
+  it('saves each media type with its usual extension', () => {
+    const types = ['image/jpeg', 'image/png', 'image/webp', 'video/mp4', 'video/quicktime'];
+    expect(types.map((type) => downloadName(job(1), type, 0).split('.').at(-1))).toEqual(['jpg', 'png', 'webp', 'mp4', 'mov']);
+  });
+
   it('falls back to .bin for a type the catalog does not know', () => {
     expect(downloadName(job(1), 'application/x-unknown', 0)).toBe('ghostless-pose-changer-abcdef01.bin');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkParts, partCountOf, partLength } from '../../lambdas/domain/multipart';
+import { checkParts, MIN_PART_BYTES, partCountOf, partLength } from '../../lambdas/domain/multipart';
 
 const MiB = 1024 * 1024;
 const size = 12 * MiB + 7;
@@ -36,5 +36,27 @@ describe('multipart arithmetic', () => {
       reason: expect.stringContaining('beyond'),
     });
     expect(checkParts([part(1, 5 * MiB - 1), part(2), part(3)], size, plan)).toMatchObject({ kind: 'wrong' });
+  });
+
+  it('calls part 0 wrong though it has a full part’s length', () => {
+    expect(checkParts([part(0, 5 * MiB), part(1), part(2), part(3)], size, plan)).toEqual({
+      kind: 'wrong',
+      reason: 'Part 0 is beyond the 3 parts of this file.',
+    });
+    expect(checkParts([part(1), part(2), part(3), part(4, 1)], size, plan)).toEqual({
+      kind: 'wrong',
+      reason: 'Part 4 is beyond the 3 parts of this file.',
+    });
+  });
+
+  it('calls parts that add up to more than the declared size wrong, though each has its length', () => {
+    expect(checkParts([part(1), part(2), part(2), part(3)], size, plan)).toEqual({
+      kind: 'wrong',
+      reason: `The parts add up to ${size + 5 * MiB} bytes, not the declared ${size}.`,
+    });
+  });
+
+  it('never plans parts below S3’s 5 MiB minimum', () => {
+    expect(MIN_PART_BYTES).toBe(5 * MiB);
   });
 });
