@@ -1,4 +1,4 @@
-import { parseWebhook } from '../adapters/runninghub';
+import { parseWebhook } from '../adapters/runninghub-protocol';
 import { services } from '../runtime';
 import { created, httpApi, ok } from './middleware';
 

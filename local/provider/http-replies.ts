@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { CODES } from '../../lambdas/adapters/runninghub';
+import { CODES } from '../../lambdas/adapters/runninghub-protocol';
 
 /** The local provider's HTTP plumbing: RunningHub's `{code, msg, data}` envelope, JSON bodies and stored files. */
 

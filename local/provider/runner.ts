@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CODES } from '../../lambdas/adapters/runninghub';
+import { CODES } from '../../lambdas/adapters/runninghub-protocol';
 import type { ToolId } from '../../lambdas/domain/catalog';
 import { errorText, runWorkflow, type TaskInput } from './run-workflow';
 import { WorkflowError } from './transform';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CODES, UPLOAD_LIMIT_BYTES } from '../../lambdas/adapters/runninghub';
+import { CODES, UPLOAD_LIMIT_BYTES } from '../../lambdas/adapters/runninghub-protocol';
 import { CONTENT_TYPES, codeName, fail, ok, readBody, sendJson, serveFile } from './http-replies';
 import { errorText, type TaskInput } from './run-workflow';
 import { type LocalTaskSnapshot, TaskRunner } from './runner';

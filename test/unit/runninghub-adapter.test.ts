@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { businessError, describeFailure, parseWebhook, RunningHubProvider } from '../../lambdas/adapters/runninghub';
+import { RunningHubProvider } from '../../lambdas/adapters/runninghub';
+import { businessError, describeFailure, parseWebhook } from '../../lambdas/adapters/runninghub-protocol';
 import { parseWorkflowMap } from '../../lambdas/adapters/runninghub-workflows';
 import { InvalidRequest, ProviderBusy, ProviderFailed } from '../../lambdas/domain/errors';
 import { BUNDLED_WORKFLOW_MAP_JSON } from '../../local/provider/workflows';
