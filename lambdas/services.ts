@@ -30,6 +30,7 @@ import { pushNotifications } from './domain/push-notifications';
 import { queries } from './domain/queries';
 import { jobQueue } from './domain/queue';
 import { resumableUploads } from './domain/resumable-upload';
+import { inputStaging } from './domain/staging';
 import { jobViews } from './domain/views';
 import { logger, metrics } from './logger';
 import { jobOutcomeMetric, METRICS } from './metric-names';
@@ -84,7 +85,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
         log,
       })
     : undefined;
-  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log, recordHandoff, live });
+  const queue = jobQueue({ store, workflow, clock, capacity: config.maxRunning, log, recordHandoff, live, stageAhead: true });
   const countOutcome = (status: Parameters<typeof jobOutcomeMetric>[0], tool: string) => {
     const metric = metrics.singleMetric();
     metric.addDimension('tool', tool);
@@ -134,6 +135,7 @@ export function buildServices(config: Config, overrides: { workflow?: Workflow }
     admission: jobAdmission,
     uploads,
     lifecycle: jobLifecycle,
+    staging: inputStaging({ store, files, provider, clock, log }),
     healing: healing({
       store,
       workflow,

@@ -8,6 +8,8 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 
+const MAX_ALARM_METRICS = 10;
+
 export interface AlertsProps {
   /** Who is told when an alarm fires (`-c alarmEmail=ops@example.com`); without it the topic has no subscriber yet. */
   email?: string;
@@ -48,18 +50,22 @@ export class Alerts extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    new Alarm(this, 'ThrottlesAlarm', {
-      alarmDescription: 'Lambda throttled Ghostless functions for 10 minutes: raise concurrency before jobs start failing',
-      metric: new MathExpression({
-        expression: functions.map((_, i) => `t${i}`).join(' + '),
-        usingMetrics: Object.fromEntries(functions.map((fn, i) => [`t${i}`, fn.metricThrottles({ period })])),
-        period,
-      }),
-      threshold: 1,
-      evaluationPeriods: 2,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    // An alarm's math expression takes at most 10 metrics: one throttle alarm per 10 functions.
+    for (let first = 0; first < functions.length; first += MAX_ALARM_METRICS) {
+      const group = functions.slice(first, first + MAX_ALARM_METRICS);
+      new Alarm(this, first === 0 ? 'ThrottlesAlarm' : `ThrottlesAlarm${first / MAX_ALARM_METRICS + 1}`, {
+        alarmDescription: 'Lambda throttled Ghostless functions for 10 minutes: raise concurrency before jobs start failing',
+        metric: new MathExpression({
+          expression: group.map((_, i) => `t${i}`).join(' + '),
+          usingMetrics: Object.fromEntries(group.map((fn, i) => [`t${i}`, fn.metricThrottles({ period })])),
+          period,
+        }),
+        threshold: 1,
+        evaluationPeriods: 2,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
 
     Aspects.of(scope).add(new NotifyOnAlarm(new SnsAction(this.topic)));
   }

@@ -1,6 +1,8 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
+  Choice,
+  Condition,
   DefinitionBody,
   Fail,
   IntegrationPattern,
@@ -71,6 +73,14 @@ export class JobMachine extends Construct {
       new GhostlessFunction(this, fnId, { handlerFile, environment, timeout: Duration.seconds(timeout), ...(memorySize && { memorySize }) })
         .bindTable(storage.table)
         .allowTaskResponses(arn);
+    // Runs in the execution's own flow between two parks: it answers no task token.
+    const stageFn = new GhostlessFunction(this, 'StageInputsFunction', {
+      handlerFile: 'stage-inputs',
+      environment,
+      timeout: Duration.seconds(STEP_TIMEOUT_SECONDS.stageInputs),
+    })
+      .bindTable(storage.table)
+      .bindBucket(storage.bucket, { read: [ADMITTED_PREFIX] });
 
     const waitFn = step('WaitForSlotFunction', 'wait-for-slot', STEP_TIMEOUT_SECONDS.waitForSlot);
     const runFn = step('RunOnProviderFunction', 'run-on-provider', STEP_TIMEOUT_SECONDS.runOnProvider)
@@ -87,7 +97,7 @@ export class JobMachine extends Construct {
       },
     );
     const finalizeFn = step('FinalizeFunction', 'finalize', STEP_TIMEOUT_SECONDS.finalize);
-    this.functions = [waitFn, runFn, collectFn, finalizeFn];
+    this.functions = [waitFn, stageFn, runFn, collectFn, finalizeFn];
 
     const jobId = JsonPath.stringAt('$.jobId');
     const waitForSlot = new LambdaInvoke(this, 'WaitForSlot', {
@@ -96,6 +106,19 @@ export class JobMachine extends Construct {
       payload: TaskInput.fromObject({ jobId, taskToken: JsonPath.taskToken }),
       taskTimeout: Timeout.at('$.queueTimeoutSeconds'),
       resultPath: '$.grant',
+    });
+    // The next job in line, every slot taken, is woken with {stage: true} instead of a slot (queue.ts): it puts its
+    // inputs at the provider now and parks again for what is left of its queue timeout, so that its hand-off is the
+    // create alone. A staging that fails is not the job's failure: the run stages the inputs, as it would have.
+    const stageInputs = new LambdaInvoke(this, 'StageInputs', {
+      lambdaFunction: stageFn,
+      payload: TaskInput.fromObject({ jobId }),
+      resultSelector: { 'queueTimeoutSeconds.$': '$.Payload.queueTimeoutSeconds' },
+      resultPath: '$.staged',
+    });
+    const parkAgain = new Pass(this, 'ParkAgain', {
+      parameters: { state: JsonPath.jsonMerge(JsonPath.entirePayload, JsonPath.objectAt('$.staged')) },
+      outputPath: '$.state',
     });
     const runOnProvider = new LambdaInvoke(this, 'RunOnProvider', {
       lambdaFunction: runFn,
@@ -125,17 +148,23 @@ export class JobMachine extends Construct {
       task.addRetry({ errors: ['States.ALL'], ...retryProps(FINALIZE_RETRY) });
     }
 
-    for (const task of [waitForSlot, runOnProvider, collectOutputs, finalize, finalizeFailure]) {
+    for (const task of [waitForSlot, stageInputs, runOnProvider, collectOutputs, finalize, finalizeFailure]) {
       // LambdaInvoke already retries Lambda.ServiceException, AWSLambdaException and SdkClientException; a throttle is
       // transient too. Invoked again at 1, 2, 4 … 30 s (with jitter): about 3 minutes before the Catch decides.
       task.addRetry({ errors: ['Lambda.TooManyRequestsException'], ...retryProps(THROTTLE_RETRY), jitterStrategy: JitterType.FULL });
     }
 
     const done = new Succeed(this, 'Done');
-    for (const task of [waitForSlot, runOnProvider, collectOutputs]) {
+    for (const task of [waitForSlot, stageInputs, runOnProvider, collectOutputs]) {
       // Cancelled or healed while this state ran: the job is already final.
       task.addCatch(done, { errors: ['JobFinished'] });
     }
+    stageInputs.addCatch(waitForSlot, { errors: ['States.ALL'], resultPath: '$.stageFailure' });
+    stageInputs.next(parkAgain);
+    parkAgain.next(waitForSlot);
+    const slotOrStage = new Choice(this, 'SlotOrStage')
+      .when(Condition.and(Condition.isPresent('$.grant.stage'), Condition.booleanEquals('$.grant.stage', true)), stageInputs)
+      .otherwise(runOnProvider);
     // The provider key is full (421/415) or refused for now: RunOnProvider put the job back at the head of the queue.
     // It parks again once the key's answer has aged: when nothing of Ghostless runs on the key, no release would
     // wake the queue, and a refused create is not tried again at once. A slot freed meanwhile still goes to it.
@@ -150,6 +179,7 @@ export class JobMachine extends Construct {
       outputPath: '$.state',
     });
     queueTimeLeft.next(busyBackoff);
+    runOnProvider.next(collectOutputs).next(finalize).next(done);
     runOnProvider.addCatch(queueTimeLeft, { errors: ['Requeued'], resultPath: '$.requeued' });
     // Thrown before any requeue (an upload refused for capacity, say): the job still holds its slot and runs again.
     runOnProvider.addCatch(busyBackoff, { errors: ['ProviderBusy', 'ProviderUnavailable'], resultPath: '$.busy' });
@@ -163,7 +193,7 @@ export class JobMachine extends Construct {
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineName: name,
       stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(waitForSlot.next(runOnProvider).next(collectOutputs).next(finalize).next(done)),
+      definitionBody: DefinitionBody.fromChainable(waitForSlot.next(slotOrStage)),
       timeout: Duration.hours(6),
       // Every state transition is logged, without the payloads: they carry task tokens.
       logs: {

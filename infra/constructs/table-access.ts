@@ -16,6 +16,7 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/table-schema';
  * |                  | Put ledger/Update intent), putRejected (tx Put/Update)                |                                          |         |
  * | wait-for-slot    | recordToken, getJob, grantNext (freeSlots, queueHeads, grant tx)      | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  |                                                                       | Query                                    |         |
+ * | stage-inputs     | getJob, recordStagedInputs                                            | GetItem UpdateItem                       | —       |
  * | run-on-provider  | getJob, recordToken, adoptTask; on 421/415 requeue (tx Update/Delete/  | GetItem PutItem UpdateItem DeleteItem    | —       |
  * |                  | Put), freeSlots, noteProviderCapacity                                  | Query                                    |         |
  * | collect-outputs  | getJob                                                                | GetItem                                  | —       |
@@ -50,6 +51,7 @@ export const TABLE_ACCESS: Record<string, TableAccess> = {
   // Query and DeleteItem: it pushes the admitted job to its owner's connections, forgetting the ones gone (live-channel.ts).
   's3-event': { actions: ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'DeleteItem'], indexes: [] },
   'wait-for-slot': { actions: queueWriter, indexes: [] },
+  'stage-inputs': { actions: ['GetItem', 'UpdateItem'], indexes: [] },
   'run-on-provider': { actions: queueWriter, indexes: [] },
   'collect-outputs': { actions: ['GetItem'], indexes: [] },
   finalize: { actions: queueWriter, indexes: [] },

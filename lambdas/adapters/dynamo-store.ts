@@ -91,6 +91,12 @@ export class DynamoStore implements JobStore, CreditLedger, QueueStore, LiveStor
   recordToken(...args: Parameters<DynamoQueueStore['recordToken']>) {
     return this.queue.recordToken(...args);
   }
+  requestStaging(...args: Parameters<DynamoQueueStore['requestStaging']>) {
+    return this.queue.requestStaging(...args);
+  }
+  recordStagedInputs(...args: Parameters<DynamoQueueStore['recordStagedInputs']>) {
+    return this.queue.recordStagedInputs(...args);
+  }
   noteTaskCancelled(...args: Parameters<DynamoQueueStore['noteTaskCancelled']>) {
     return this.queue.noteTaskCancelled(...args);
   }

@@ -55,6 +55,8 @@ export interface JobRecord {
   creatingAt?: string;
   /** What each input slot's node takes at the provider (uploaded fileName or URL): inputs are staged once per job. */
   providerFiles?: Record<string, string>;
+  /** When the job, next in line with every slot taken, was sent to stage its inputs ahead of its grant (once per job). */
+  stageRequestedAt?: string;
 }
 
 /** A job as the API shows it (docs/PRODUCT.md, `Job`). */

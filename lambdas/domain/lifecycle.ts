@@ -14,6 +14,7 @@ import { isTerminal, type JobRecord, outputKey } from './jobs';
 import { type LiveUpdates, NO_LIVE_UPDATES } from './live-updates';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
 import { BUSY_HOLD_MS, type JobQueue } from './queue';
+import { presignInputs } from './staging';
 
 export interface LifecycleDeps {
   store: JobStore & QueueStore;
@@ -73,8 +74,8 @@ export function lifecycle(deps: LifecycleDeps) {
       return;
     }
     if (!deps.callbackBaseUrl) throw new Error('PUBLIC_API_URL is not set: the provider could not call back');
-    // Staged once per job: a retry after 421 (or any failure) reuses the provider's fileNames.
-    const staged = job.providerFiles ?? (await provider.stageInputs(await presignInputs(job)));
+    // Staged once per job, ahead while it waited (staging.ts) or now: a retry after 421 (or any failure) reuses them.
+    const staged = job.providerFiles ?? (await provider.stageInputs(await presignInputs(files, job)));
     const secret = randomBytes(24).toString('base64url');
     const marker = { callbackSecretHash: sha256(secret), creatingAt: clock.now().toISOString(), providerFiles: staged };
     if (!(await store.recordToken(jobId, 'running', token, marker))) {
@@ -143,12 +144,6 @@ export function lifecycle(deps: LifecycleDeps) {
         await new Promise((done) => setTimeout(done, 100 * 2 ** attempt));
       }
     }
-  }
-
-  function presignInputs(job: JobRecord) {
-    return Promise.all(
-      job.inputs.map(async (input) => ({ slot: input.slot, contentType: input.contentType, url: await files.presignDownload(input.key) })),
-    );
   }
 
   /**

@@ -117,6 +117,13 @@ export interface QueueStore {
    * key (the head: every older job was granted before it), its slot released, its staged inputs kept. False if it changed.
    */
   requeue(job: JobRecord): Promise<boolean>;
+  /**
+   * Marks a job, parked on `token` and not staged yet, as sent to stage its inputs ahead of its grant; false if it is no
+   * longer queued on that token, or was staged or sent before.
+   */
+  requestStaging(jobId: string, token: string, at: string): Promise<boolean>;
+  /** Records what the provider took for a live job's inputs, unless some were recorded already; false otherwise. */
+  recordStagedInputs(jobId: string, files: Record<string, string>): Promise<boolean>;
   /** What the provider key can run for Ghostless, learnt from its last 421/415, and until when that holds. */
   providerCapacity(): Promise<{ limit: number; until: string } | null>;
   noteProviderCapacity(limit: number, until: string): Promise<void>;

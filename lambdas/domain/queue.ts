@@ -14,6 +14,11 @@ export interface QueueDeps {
   recordHandoff?(ms: number): void;
   /** Pushes each grant to its owner and the queue's move to every waiting client, after the hand-offs. */
   live?: LiveUpdates;
+  /**
+   * With every slot taken, wake the next job in line to stage its inputs at the provider (the state machine's
+   * StageInputs) so that its hand-off, when a slot frees, is the create alone.
+   */
+  stageAhead?: boolean;
 }
 
 /** Rounds after which a grant gives up on a queue that keeps changing under it; the next release or the sweeper grants again. */
@@ -28,21 +33,31 @@ export const BUSY_HOLD_MS = 2000;
  * The FIFO queue and its slots. No polling: a waiting execution parks on a task token, and every
  * enqueue and every release runs `grantNext`, which hands free slots to the head of the queue.
  */
-export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff, live = NO_LIVE_UPDATES }: QueueDeps) {
-  /** Grants free slots to the oldest waiting jobs; the browsers hear of it once every hand-off is done. */
+export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff, live = NO_LIVE_UPDATES, stageAhead = false }: QueueDeps) {
+  /**
+   * Grants free slots to the oldest waiting jobs; the browsers hear of it once every hand-off is done, and then the
+   * job left waiting at the head is sent to stage its inputs.
+   */
   async function grantNext(): Promise<number> {
     const started: JobRecord[] = [];
+    let nextInLine: string | undefined;
     try {
-      return await grantHeads(started);
+      const round = await grantHeads(started);
+      nextInLine = round.nextInLine;
+      return round.granted;
     } finally {
       if (started.length > 0) {
         await Promise.all([live.queueMoved({ left: started }), ...started.map((job) => live.jobChanged(job))]);
       }
+      if (stageAhead && nextInLine) await requestStaging(nextInLine);
     }
   }
 
-  /** One transaction per grant; conditions settle concurrent grants. Each job granted is added to `started`. */
-  async function grantHeads(started: JobRecord[]): Promise<number> {
+  /**
+   * One transaction per grant; conditions settle concurrent grants. Each job granted is added to `started`;
+   * `nextInLine` is the head of the queue when no slot is left for it.
+   */
+  async function grantHeads(started: JobRecord[]): Promise<{ granted: number; nextInLine?: string }> {
     let granted = 0;
     for (let round = 0; round < MAX_GRANT_ROUNDS; round++) {
       const seenAt = clock.now().getTime();
@@ -52,7 +67,7 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff,
       const effective = key && Date.parse(key.until) > clock.now().getTime() ? Math.min(capacity, key.limit) : capacity;
       const free = all.slice(0, Math.max(0, effective - (capacity - all.length)));
       const heads = waiting.slice(0, free.length);
-      if (heads.length === 0) return granted;
+      if (heads.length === 0) return { granted, nextInLine: waiting[0] };
       let changed = false;
       // In order, so no job is granted before an older one: a failed grant means the queue moved, so look again.
       for (const [i, jobId] of heads.entries()) {
@@ -64,10 +79,26 @@ export function jobQueue({ store, workflow, clock, capacity, log, recordHandoff,
         started.push(job);
         granted++;
       }
-      if (!changed && heads.length < free.length) return granted;
+      if (!changed && heads.length < free.length) return { granted };
     }
     log('grant gave up on a busy queue', { granted });
-    return granted;
+    return { granted };
+  }
+
+  /**
+   * Wakes the parked execution of the next job in line with `{stage: true}` instead of a slot: it stages the job's
+   * inputs and parks again. Once per job, and best effort: a job not staged ahead stages them when it runs. A grant
+   * racing this wake-up may win the token instead; the job then stages when it runs, as it would have.
+   */
+  async function requestStaging(jobId: string) {
+    try {
+      const job = await store.getJob(jobId);
+      if (job?.status !== 'queued' || !job.waitToken || job.providerFiles || job.stageRequestedAt) return;
+      if (!(await store.requestStaging(jobId, job.waitToken, clock.now().toISOString()))) return;
+      await workflow.resume(job.waitToken, { stage: true });
+    } catch (error) {
+      log('staging request failed', { jobId, error: String(error) });
+    }
   }
 
   async function grantOne(jobId: string, slot: number, seenAt: number) {

@@ -7,6 +7,8 @@
 /** Function timeouts of the job machine's steps, in seconds. */
 export const STEP_TIMEOUT_SECONDS = {
   waitForSlot: 30,
+  /** Stages the inputs of the next job in line (upload retries: 3 tries, ≤ 4 s apart), as RunOnProvider would. */
+  stageInputs: 120,
   /** Stages the inputs (upload retries: 3 tries, ≤ 4 s apart) and creates the task (3 tries, ≤ 4 s apart). */
   runOnProvider: 120,
   /** Streams every output in turn, one at a time: the largest (OUTPUT_LIMITS, 2 GiB) at 7.2 MB/s or faster. */
@@ -50,16 +52,19 @@ const finalizeStep = attempts(FINALIZE_RETRY) * STEP_TIMEOUT_SECONDS.finalize + 
 /**
  * Seconds from a grant to the job's last possible finalize, on top of the provider run limit. The longest legal path
  * of a running job (ProviderBusy goes back to the queue and gets a new deadline at its next grant):
- *   WaitForSlot, the rest of the invocation that granted: 30 + 307 invoke retries           =  337
+ *   StageInputs, granted while its execution stages the inputs: 120 + 307 invoke retries     =  427
+ *   WaitForSlot, parking again (or the rest of the invocation that granted): 30 + 307         =  337
  *   RunOnProvider: runSeconds (its TimeoutSeconds, from state entry: staging and create retries inside) + 307
  *   CollectOutputs: 4 attempts · 300 + 14 (Error retry) + 307                                = 1521
  *   Finalize, all of it failing: 7 · 30 + 63 + 307                                             =  580
  *   FinalizeFailure (Finalize's Catch), the same                                               =  580
- *   runSeconds + 337 + 307 + 1521 + 580 + 580 = runSeconds + 3325 s (55 min); 900 s of run → 4225 s.
+ *   runSeconds + 427 + 337 + 307 + 1521 + 580 + 580 = runSeconds + 3752 s (63 min); 900 s of run → 4652 s.
  * A driver that dies sooner is healed sooner: the sweeper sees its execution ended; the deadline only bounds a
  * live execution.
  */
 export const RUNNING_OVERHEAD_SECONDS =
+  STEP_TIMEOUT_SECONDS.stageInputs +
+  invokeRetries +
   STEP_TIMEOUT_SECONDS.waitForSlot +
   invokeRetries +
   invokeRetries +

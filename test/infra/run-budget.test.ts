@@ -11,6 +11,8 @@ type State = {
   Next?: string;
   End?: boolean;
   Catch?: { ErrorEquals: string[]; Next: string }[];
+  Choices?: { Next: string }[];
+  Default?: string;
   Retry?: Retrier[];
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
@@ -71,9 +73,10 @@ function stateSeconds(name: string, state: State, runSeconds: number): number {
 }
 
 /**
- * Longest path from the grant (inside WaitForSlot) to the end of the execution, along Next and Catch. Not along a
- * Catch of JobFinished (the job is already final) nor into ProviderBusyBackoff (the job is back in the queue, and its
- * next grant sets a new deadline).
+ * Longest path from the grant to the end of the execution, along Next, Catch and Choice branches. The grant comes
+ * inside WaitForSlot, or while the execution stages its inputs (StageInputs, then WaitForSlot resumes at once). Not
+ * along a Catch of JobFinished (the job is already final), nor into ProviderBusyBackoff (the job is back in the queue,
+ * and its next grant sets a new deadline), nor into StageInputs (a running job is woken with its slot, never to stage).
  */
 function longestRunningPath(runSeconds: number) {
   const memo = new Map<string, number>();
@@ -82,14 +85,19 @@ function longestRunningPath(runSeconds: number) {
     const known = memo.get(name);
     if (known !== undefined) return known;
     const state = definition.States[name] as State;
-    const next = [state.Next, ...(state.Catch ?? []).filter((c) => !c.ErrorEquals.includes('JobFinished')).map((c) => c.Next)]
+    const next = [
+      state.Next,
+      state.Default,
+      ...(state.Choices ?? []).map((c) => c.Next),
+      ...(state.Catch ?? []).filter((c) => !c.ErrorEquals.includes('JobFinished')).map((c) => c.Next),
+    ]
       .filter((n): n is string => n !== undefined)
-      .filter((n) => n !== 'ProviderBusyBackoff');
+      .filter((n) => n !== 'ProviderBusyBackoff' && n !== 'StageInputs');
     const seconds = stateSeconds(name, state, runSeconds) + Math.max(0, ...next.map((n) => visit(n, [...stack, name])));
     memo.set(name, seconds);
     return seconds;
   };
-  return visit('WaitForSlot', []);
+  return Math.max(visit('WaitForSlot', []), visit('StageInputs', []));
 }
 
 describe('the running deadline', () => {

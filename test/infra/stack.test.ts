@@ -69,7 +69,7 @@ function resolveArn(value: unknown): unknown {
   return parts.every((part) => typeof part === 'string') ? parts.join(join[0]) : value;
 }
 
-/** All functions of the stack: api, s3-event, the four steps (wait-for-slot, run-on-provider, collect-outputs, finalize), sweeper, execution-ended. */
+/** All functions of the stack: api, s3-event, the five steps (wait-for-slot, stage-inputs, run-on-provider, collect-outputs, finalize), sweeper, execution-ended. */
 const allFunctions = (of = stack) => [
   of.admission.apiFunction,
   of.admission.s3EventFunction,
@@ -344,11 +344,12 @@ describe('http api', () => {
 describe('functions', () => {
   const functions = () => allFunctions();
 
-  it('are the api, s3-event, the four state machine steps and the two healers', () => {
+  it('are the api, s3-event, the five state machine steps and the two healers', () => {
     expect(functions().map(handlerOfFunction)).toEqual([
       'api',
       's3-event',
       'wait-for-slot',
+      'stage-inputs',
       'run-on-provider',
       'collect-outputs',
       'finalize',
@@ -392,7 +393,7 @@ describe('functions', () => {
       functions()
         .filter((fn) => grantsOf(fn).some((grant) => grant.action.startsWith('s3:')))
         .map(handlerOfFunction),
-    ).toEqual(['api', 's3-event', 'run-on-provider', 'collect-outputs', 'sweeper', 'execution-ended']);
+    ).toEqual(['api', 's3-event', 'stage-inputs', 'run-on-provider', 'collect-outputs', 'sweeper', 'execution-ended']);
   });
 
   it('keep the provider key out of the template: a secret only the functions that call the provider may read', () => {
@@ -410,6 +411,7 @@ describe('functions', () => {
       'execution-ended',
       'finalize',
       'run-on-provider',
+      'stage-inputs',
       'sweeper',
     ]);
   });
@@ -434,7 +436,9 @@ describe('functions', () => {
   it('give only run-on-provider the public API URL, for the provider webhook', () => {
     const withUrl = functions().filter((fn) => 'PUBLIC_API_URL' in envOf(fn));
     expect(withUrl.map(handlerOfFunction)).toEqual(['run-on-provider']);
-    expect(envOf(stack.jobs.functions[1] as IConstruct).PUBLIC_API_URL).toEqual(template.findOutputs('ApiUrl').ApiUrl?.Value);
+    expect(envOf(stack.jobs.functions.find((fn) => fn.handlerFile === 'run-on-provider') as IConstruct).PUBLIC_API_URL).toEqual(
+      template.findOutputs('ApiUrl').ApiUrl?.Value,
+    );
   });
 
   it('take the limits and timeouts as deploy-time parameters whose defaults come from the stack props, and the provider account', () => {
@@ -506,8 +510,14 @@ describe('functions', () => {
 
 describe('least privilege', () => {
   const s3Grants = (fn: IConstruct) => grantsOf(fn).filter((grant) => grant.action.startsWith('s3:'));
-  const step = (i: number) => () => stack.jobs.functions[i] as IConstruct;
-  const [waitFn, runFn, collectFn, finalizeFn] = [step(0), step(1), step(2), step(3)];
+  const step = (handler: string) => () => stack.jobs.functions.find((fn) => fn.handlerFile === handler) as IConstruct;
+  const [waitFn, stageFn, runFn, collectFn, finalizeFn] = [
+    'wait-for-slot',
+    'stage-inputs',
+    'run-on-provider',
+    'collect-outputs',
+    'finalize',
+  ].map(step) as [() => IConstruct, () => IConstruct, () => IConstruct, () => IConstruct, () => IConstruct];
 
   it('lets the s3-event function read inputs and copy them to admitted/: no other put, no delete, no outputs', () => {
     const grants = s3Grants(stack.admission.s3EventFunction);
@@ -536,15 +546,17 @@ describe('least privilege', () => {
     );
   });
 
-  it('lets run-on-provider read admitted inputs only, collect-outputs put outputs, and the other steps not touch the bucket', () => {
+  it('lets run-on-provider and stage-inputs read admitted inputs only, collect-outputs put outputs, and the other steps not touch the bucket', () => {
     const grants = (fn: IConstruct) => s3Grants(fn).map((g) => ({ action: g.action, resource: g.resource }));
-    expect(grants(runFn())).toEqual(
-      expect.arrayContaining([
-        { action: 's3:GetObject', resource: objectsArn('admitted/') },
-        { action: 's3:ListBucket', resource: bucketArn() },
-      ]),
-    );
-    expect(grants(runFn())).toHaveLength(2);
+    for (const fn of [runFn(), stageFn()]) {
+      expect(grants(fn)).toEqual(
+        expect.arrayContaining([
+          { action: 's3:GetObject', resource: objectsArn('admitted/') },
+          { action: 's3:ListBucket', resource: bucketArn() },
+        ]),
+      );
+      expect(grants(fn)).toHaveLength(2);
+    }
     expect(grants(collectFn())).toEqual(streamedOutputs());
     expect(grants(waitFn())).toEqual([]);
     expect(grants(finalizeFn())).toEqual([]);
@@ -598,8 +610,11 @@ describe('least privilege', () => {
       // Cancel stops the execution; cancel, release and the provider webhook answer parked task tokens.
       [stack.admission.apiFunction, [...on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES), ...on(EXECUTIONS_ARN, 'states:StopExecution')]],
       [stack.admission.s3EventFunction, on(STATE_MACHINE_ARN, 'states:StartExecution')],
-      // Each step may wake another parked execution (slot handed over) or answer its own token.
-      ...stack.jobs.functions.map((fn): [IConstruct, string[]] => [fn, on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES)]),
+      // Each step may wake another parked execution (slot handed over) or answer its own token; staging answers none.
+      ...stack.jobs.functions.map((fn): [IConstruct, string[]] => [
+        fn,
+        fn === stageFn() ? [] : on(STATE_MACHINE_ARN, ...SEND_TASK_RESPONSES),
+      ]),
       // The healers also inspect and stop the executions of the jobs they finalize; the sweeper starts the one of a
       // job it admits for a lost S3 event, and lists the running executions.
       ...[stack.healing.sweeper, stack.healing.cleanup].map((fn): [IConstruct, string[]] => [
@@ -703,17 +718,20 @@ describe('job state machine', () => {
   it('waits for a slot, runs on the provider, collects the outputs and finalizes, then succeeds at Done', () => {
     const definition = definitionOf();
     const path = [definition.StartAt];
-    for (let name = definition.StartAt; definition.States[name]?.Next; name = definition.States[name]?.Next as string) {
-      path.push(definition.States[name]?.Next as string);
+    // A Choice goes on by its Default: a slot, not the staging detour.
+    const nextOf = (name: string) => definition.States[name]?.Next ?? definition.States[name]?.Default;
+    for (let name = definition.StartAt; nextOf(name); name = nextOf(name) as string) {
+      path.push(nextOf(name) as string);
       if (path.length > 20) break;
     }
-    expect(path).toEqual(['WaitForSlot', 'RunOnProvider', 'CollectOutputs', 'Finalize', 'Done']);
+    expect(path).toEqual(['WaitForSlot', 'SlotOrStage', 'RunOnProvider', 'CollectOutputs', 'Finalize', 'Done']);
     expect(state('Done').Type).toBe('Succeed');
   });
 
   it('invokes, in each task, the function whose handler matches the task', () => {
     const expected: Record<string, string> = {
       WaitForSlot: 'wait-for-slot',
+      StageInputs: 'stage-inputs',
       RunOnProvider: 'run-on-provider',
       CollectOutputs: 'collect-outputs',
       Finalize: 'finalize',
@@ -772,13 +790,46 @@ describe('job state machine', () => {
     });
   });
 
+  it('sends the next job in line, woken with {stage: true}, through StageInputs back to WaitForSlot for what is left of its queue timeout', () => {
+    expect(state('WaitForSlot').Next).toBe('SlotOrStage');
+    expect(state('SlotOrStage')).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.grant.stage', IsPresent: true },
+            { Variable: '$.grant.stage', BooleanEquals: true },
+          ],
+          Next: 'StageInputs',
+        },
+      ],
+      Default: 'RunOnProvider',
+    });
+    expect(state('StageInputs')).toMatchObject({
+      ResultSelector: { 'queueTimeoutSeconds.$': '$.Payload.queueTimeoutSeconds' },
+      ResultPath: '$.staged',
+      Next: 'ParkAgain',
+    });
+    // `{queueTimeoutSeconds}` (staging.ts, counted from admission) replaces the field WaitForSlot times out on.
+    expect(state('ParkAgain')).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'state.$': 'States.JsonMerge($, $.staged, false)' },
+      OutputPath: '$.state',
+      Next: 'WaitForSlot',
+    });
+    expect((state('StageInputs').Catch ?? []).map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['JobFinished'], 'Done'],
+      [['States.ALL'], 'WaitForSlot'],
+    ]);
+  });
+
   it('catches every error of every task into FinalizeFailure, and a failing FinalizeFailure into a Fail state', () => {
     const definition = definitionOf();
     expect(
       tasks()
         .map(([name]) => name)
         .sort(),
-    ).toEqual(['CollectOutputs', 'Finalize', 'FinalizeFailure', 'RunOnProvider', 'WaitForSlot']);
+    ).toEqual(['CollectOutputs', 'Finalize', 'FinalizeFailure', 'RunOnProvider', 'StageInputs', 'WaitForSlot']);
     expect(handlerOf(invokedFunctionId(state('FinalizeFailure')) ?? '')).toBe('finalize');
     for (const [name, task] of tasks()) {
       const catchers = task.Catch ?? [];
@@ -787,6 +838,9 @@ describe('job state machine', () => {
       expect(last.ErrorEquals, name).toEqual(['States.ALL']);
       if (name === 'FinalizeFailure') {
         expect(definition.States[last.Next]?.Type, name).toBe('Fail');
+      } else if (name === 'StageInputs') {
+        // Staging ahead is an optimisation: when it fails the job waits on, and the run stages its inputs.
+        expect(last, name).toMatchObject({ Next: 'WaitForSlot', ResultPath: '$.stageFailure' });
       } else {
         expect(last.Next, name).toBe('FinalizeFailure');
         // FinalizeFailure reads the error at $.failure and the job id beside it.

@@ -14,6 +14,7 @@ import { liveUpdates } from '../../lambdas/domain/live-updates';
 import { queries } from '../../lambdas/domain/queries';
 import { jobQueue } from '../../lambdas/domain/queue';
 import { resumableUploads } from '../../lambdas/domain/resumable-upload';
+import { inputStaging } from '../../lambdas/domain/staging';
 import { jobViews } from '../../lambdas/domain/views';
 import { MemoryLiveChannel, MemoryMultipart } from './memory-edge-ports';
 import { ManualClock, MemoryFiles, MemoryProvider, MemoryStore, MemoryWorkflow } from './memory-ports';
@@ -31,6 +32,8 @@ export interface SystemOptions {
   describeBudget?: number;
   /** Files above this many bytes go up in parts of `partBytes` (absent: every file is one POST). */
   multipart?: { thresholdBytes: number; partBytes: number };
+  /** The queue wakes the next job in line to stage its inputs (as lambdas/services.ts wires it); off by default. */
+  stageAhead?: boolean;
 }
 
 /**
@@ -94,6 +97,7 @@ export function domainSystem(options: SystemOptions = {}) {
     capacity,
     log,
     live,
+    stageAhead: options.stageAhead ?? false,
     ...(options.recordHandoff ? { recordHandoff: options.recordHandoff } : {}),
   });
   const jobLifecycle = lifecycle({
@@ -184,6 +188,7 @@ export function domainSystem(options: SystemOptions = {}) {
     credits: creditService,
     queue,
     lifecycle: jobLifecycle,
+    staging: inputStaging({ store, files, provider, clock, log }),
     admission: jobAdmission,
     healing: healer,
     queries: queries(store, store, views, creditService),

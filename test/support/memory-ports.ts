@@ -164,6 +164,20 @@ export class MemoryStore implements JobStore, QueueStore, LiveStore, CreditLedge
     return true;
   }
 
+  async requestStaging(jobId: string, token: string, at: string) {
+    const stored = this.jobs.get(jobId)?.job;
+    if (stored?.status !== 'queued' || stored.waitToken !== token || stored.providerFiles || stored.stageRequestedAt) return false;
+    stored.stageRequestedAt = at;
+    return true;
+  }
+
+  async recordStagedInputs(jobId: string, files: Record<string, string>) {
+    const stored = this.jobs.get(jobId)?.job;
+    if ((stored?.status !== 'queued' && stored?.status !== 'running') || stored.providerFiles) return false;
+    stored.providerFiles = copy(files);
+    return true;
+  }
+
   async noteTaskCancelled(jobId: string, at: string) {
     const stored = this.jobs.get(jobId)?.job;
     if (stored?.status !== 'running') return false;
@@ -427,11 +441,17 @@ export class MemoryProvider implements Provider {
   readonly cancelled: string[] = [];
   /** Errors the next creates throw, in order (ProviderBusy, ProviderUnavailable, ProviderFailed…). */
   readonly createErrors: Error[] = [];
+  /** Errors the next stagings throw, in order. */
+  readonly stageErrors: Error[] = [];
+  /** Inputs go as their URLs (too big to upload), not as uploaded fileNames. */
+  byUrl = false;
   private nextId = 1950000000000000001n;
 
   async stageInputs(inputs: ProviderInput[]) {
+    const error = this.stageErrors.shift();
+    if (error) throw error;
     this.staged.push(copy(inputs));
-    return Object.fromEntries(inputs.map((input) => [input.slot, `api/${this.staged.length}-${input.slot}`]));
+    return Object.fromEntries(inputs.map((input) => [input.slot, this.byUrl ? input.url : `api/${this.staged.length}-${input.slot}`]));
   }
 
   async createTask(request: ProviderTaskRequest) {

@@ -182,6 +182,33 @@ export class DynamoQueueStore implements QueueStore {
     );
   }
 
+  async requestStaging(jobId: string, token: string, at: string) {
+    return this.table.conditional(
+      new UpdateCommand({
+        TableName: this.table.name,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET stageRequestedAt = :at',
+        ConditionExpression:
+          '#status = :queued AND waitToken = :token AND attribute_not_exists(providerFiles) AND attribute_not_exists(stageRequestedAt)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':queued': 'queued', ':token': token, ':at': at },
+      }),
+    );
+  }
+
+  async recordStagedInputs(jobId: string, files: Record<string, string>) {
+    return this.table.conditional(
+      new UpdateCommand({
+        TableName: this.table.name,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET providerFiles = :files',
+        ConditionExpression: '#status IN (:queued, :running) AND attribute_not_exists(providerFiles)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':queued': 'queued', ':running': 'running', ':files': files },
+      }),
+    );
+  }
+
   async noteTaskCancelled(jobId: string, at: string) {
     return this.updateRunning(jobId, 'SET providerCancelledAt = :value', at);
   }
