@@ -53,8 +53,6 @@ export function inputStaging({ store, files, provider, clock, log }: StagingDeps
   return { stageAhead };
 }
 
-export type InputStaging = ReturnType<typeof inputStaging>;
-
 /**
  * Whole seconds (at least 1) until the job's queue timeout, counted from its admission: parking again does not
  * start the timer afresh. A job past it parks for a second and ends QUEUE_TIMEOUT, as it would have in WaitForSlot.
