@@ -74,7 +74,7 @@ interface FunctionInfo {
   timeoutS: number;
 }
 
-type State = { Type: string; Next?: string; End?: boolean; Parameters?: { FunctionName?: string } };
+type State = { Type: string; Next?: string; Default?: string; End?: boolean; Parameters?: { FunctionName?: string } };
 
 /** Every Ghostless function of the template, by handler file. */
 function functionsOf(template: CfnTemplate): Map<string, FunctionInfo> {
@@ -100,7 +100,8 @@ function successPath(template: CfnTemplate) {
     states.push(name);
     const handler = machine.handlers[state.Parameters?.FunctionName ?? ''];
     if (state.Type === 'Task' && handler) invoked.push(handler);
-    name = state.End || state.Type === 'Succeed' || state.Type === 'Fail' ? undefined : state.Next;
+    // A Choice goes on by its Default: the slot, not the staging detour of a job that waited.
+    name = state.End || state.Type === 'Succeed' || state.Type === 'Fail' ? undefined : (state.Next ?? state.Default);
   }
   return { states, invoked };
 }
@@ -204,7 +205,7 @@ async function main() {
   console.log(pad(['total', '', '', money(rows.reduce((sum, r) => sum + r.per1000, 0))], widths));
   console.log('');
   console.log(
-    `Derived from the synthesized assembly: ${states.length} transitions on the success path (${states.join(' → ')}; a ProviderBusy retry adds 2),`,
+    `Derived from the synthesized assembly: ${states.length} transitions on the success path (${states.join(' → ')}; a ProviderBusy retry adds 3, staging ahead while waiting 4),`,
   );
   console.log(
     `the functions invoked per job (${Object.entries(invocations)

@@ -92,7 +92,7 @@ function handoffFigures(
       step('slot released → B granted (grant transaction committed)', b.granted - a.released);
       step('B granted → SendTaskSuccess reached the interpreter', resumed - b.granted);
       step('SendTaskSuccess → RunOnProvider handler started (interpreter)', (run?.start ?? Number.NaN) - resumed);
-      step('RunOnProvider started → task created (getJob, presign, input staged, create)', b.created - (run?.start ?? Number.NaN));
+      step('RunOnProvider started → task created (getJob, inputs unless staged ahead, create)', b.created - (run?.start ?? Number.NaN));
     }
   }
   return {
