@@ -53,7 +53,11 @@ export function startEventRules(options: {
   const deliver = (rule: EventRule, event: unknown) => {
     for (const target of rule.targets) lambda.invokeAsync(target.arn, target.input === undefined ? event : JSON.parse(target.input));
   };
+  let stopped = false;
+  // Stopping the stack aborts the executions still running: that is the machine going away, not AWS aborting them,
+  // so no rule hears of it (the sweeper heals those jobs after a restart, as it would after a crash).
   options.stepFunctions.onStatusChange((execution) => {
+    if (stopped) return;
     const event = busEvent('Step Functions Execution Status Change', 'aws.states', execution.executionArn, toStatusChangeDetail(execution));
     for (const { rule, matches } of patternRules) if (matches(event)) deliver(rule, event);
   });
@@ -69,7 +73,6 @@ export function startEventRules(options: {
     }
     return run;
   };
-  let stopped = false;
   const timers = scheduled.map((rule) => {
     const every = options.scheduleIntervalMs ?? parseScheduleExpression(rule.schedule as string);
     const timer = setInterval(() => {
