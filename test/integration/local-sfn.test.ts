@@ -362,7 +362,14 @@ describe('the synthesized Ghostless state machine', () => {
       definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>,
     );
     const tasks = states.filter(([, state]) => state.Type === 'Task');
-    expect(tasks.map(([name]) => name).sort()).toEqual(['CollectOutputs', 'Finalize', 'FinalizeFailure', 'RunOnProvider', 'WaitForSlot']);
+    expect(tasks.map(([name]) => name).sort()).toEqual([
+      'CollectOutputs',
+      'Finalize',
+      'FinalizeFailure',
+      'RunOnProvider',
+      'StageInputs',
+      'WaitForSlot',
+    ]);
     const mapped: Record<string, string> = {};
     for (const [name, state] of tasks) {
       expect(isLambdaInvoke(state.Resource), name).toBe(true);
@@ -373,6 +380,7 @@ describe('the synthesized Ghostless state machine', () => {
     }
     expect(mapped).toEqual({
       WaitForSlot: 'wait-for-slot',
+      StageInputs: 'stage-inputs',
       RunOnProvider: 'run-on-provider',
       CollectOutputs: 'collect-outputs',
       Finalize: 'finalize',
@@ -380,27 +388,36 @@ describe('the synthesized Ghostless state machine', () => {
     });
     expect(JSON.stringify(definition)).not.toMatch(/Fn::|"Ref"|\$\{Token/);
 
-    // One full happy path through the real definition with stub handlers.
-    const invoked: string[] = [];
+    // Full happy paths through the real definition with stub handlers: `j` gets its slot at once; `k`, next in line,
+    // is first woken to stage its inputs, and parks again for the 30 s StageInputs says are left of its queue timeout.
+    const invoked: Record<string, string[]> = { j: [], k: [] };
+    const parkedFor: number[] = [];
     const real: LocalStepFunctions = new LocalStepFunctions({
       definition,
       stateMachineArn,
       handlers,
       invoke: async (file, payload) => {
-        invoked.push(file);
-        const { taskToken } = payload as { taskToken?: string };
-        if (taskToken) setImmediate(() => real.sendTaskSuccess(taskToken, '{}'));
-        return file === 'collect-outputs' ? [{ key: 'outputs/j/1.png' }] : null;
+        const { jobId, taskToken } = payload as { jobId: 'j' | 'k'; taskToken?: string };
+        invoked[jobId]?.push(file);
+        const stage = jobId === 'k' && file === 'wait-for-slot' && invoked.k?.length === 1;
+        if (taskToken) setImmediate(() => real.sendTaskSuccess(taskToken, JSON.stringify(stage ? { stage: true } : {})));
+        if (file === 'stage-inputs') return { queueTimeoutSeconds: 30 };
+        return file === 'collect-outputs' ? [{ key: `outputs/${jobId}/1.png` }] : null;
       },
     });
-    const { executionArn } = real.startExecution({
-      name: 'j',
-      input: JSON.stringify({ jobId: 'j', queueTimeoutSeconds: 60, runTimeoutSeconds: 60 }),
-    });
-    const done = await real.whenDone(executionArn);
-    expect(done.status).toBe('SUCCEEDED');
-    expect(invoked).toEqual(['wait-for-slot', 'run-on-provider', 'collect-outputs', 'finalize']);
-    expect(JSON.parse(done.output ?? '{}').collected).toEqual({ outputs: [{ key: 'outputs/j/1.png' }] });
+    for (const name of ['j', 'k']) {
+      const { executionArn } = real.startExecution({
+        name,
+        input: JSON.stringify({ jobId: name, queueTimeoutSeconds: 60, runTimeoutSeconds: 60 }),
+      });
+      const done = await real.whenDone(executionArn);
+      expect(done.status).toBe('SUCCEEDED');
+      expect(JSON.parse(done.output ?? '{}').collected).toEqual({ outputs: [{ key: `outputs/${name}/1.png` }] });
+      parkedFor.push(JSON.parse(done.output ?? '{}').queueTimeoutSeconds);
+    }
+    expect(invoked.j).toEqual(['wait-for-slot', 'run-on-provider', 'collect-outputs', 'finalize']);
+    expect(invoked.k).toEqual(['wait-for-slot', 'stage-inputs', 'wait-for-slot', 'run-on-provider', 'collect-outputs', 'finalize']);
+    expect(parkedFor).toEqual([60, 30]);
     console.info(`synthesized GhostlessStack in-process in ${Math.round(synthMs)} ms`);
   });
 });
