@@ -443,15 +443,18 @@ export class MemoryProvider implements Provider {
   readonly createErrors: Error[] = [];
   /** Errors the next stagings throw, in order. */
   readonly stageErrors: Error[] = [];
-  /** Inputs go as their URLs (too big to upload), not as uploaded fileNames. */
-  byUrl = false;
+  /** Inputs that go as their URLs (too big to upload), not as uploaded fileNames: all of them, or these slots. */
+  byUrl: boolean | readonly string[] = false;
   private nextId = 1950000000000000001n;
 
   async stageInputs(inputs: ProviderInput[]) {
     const error = this.stageErrors.shift();
     if (error) throw error;
     this.staged.push(copy(inputs));
-    return Object.fromEntries(inputs.map((input) => [input.slot, this.byUrl ? input.url : `api/${this.staged.length}-${input.slot}`]));
+    const byUrl = (slot: string) => (Array.isArray(this.byUrl) ? this.byUrl.includes(slot) : this.byUrl === true);
+    return Object.fromEntries(
+      inputs.map((input) => [input.slot, byUrl(input.slot) ? input.url : `api/${this.staged.length}-${input.slot}`]),
+    );
   }
 
   async createTask(request: ProviderTaskRequest) {

@@ -120,6 +120,7 @@ describe('staging ahead', () => {
     expect(stageWakeUps(system).map((r) => r.token)).toEqual(['wait-bia']);
     expect(system.provider.staged).toHaveLength(1);
     expect((await system.job(bia)).providerFiles).toEqual({ image: 'api/1-image' });
+    expect(system.logs.map((entry) => entry.message)).toContain('staging ahead refused by the provider: the run stages the inputs');
   });
 
   it('keeps nothing ahead for inputs that go by URL: the run presigns them afresh', async () => {
@@ -133,6 +134,55 @@ describe('staging ahead', () => {
 
     // Assess
     expect((await system.job(bia)).providerFiles).toBeUndefined();
+  });
+
+  it('keeps nothing ahead when any one input goes by URL', async () => {
+    // Prepare: a try-on whose garment is too big to upload.
+    const system = domainSystem({ capacity: 1, stageAhead: true });
+    await queued(system, ['ana']);
+    await system.store.seedUser('bia', 5);
+    const { jobId: bia } = await system.submit('bia', { tool: 'try-on', params: { category: 'top' }, slots: ['person', 'garment'] });
+    await system.queue.park(bia, 'wait-bia');
+    system.provider.byUrl = ['garment'];
+
+    // Act
+    await system.staging.stageAhead(bia);
+
+    // Assess
+    expect(system.provider.staged).toHaveLength(1);
+    expect((await system.job(bia)).providerFiles).toBeUndefined();
+    expect(system.logs.map((entry) => entry.message)).toContain('inputs go by URL: the run stages them');
+  });
+
+  it('uploads nothing again when StageInputs runs twice for one job (a Lambda retry)', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 1, stageAhead: true });
+    const [, bia] = (await queued(system, ['ana', 'bia'])) as [string, string];
+    await system.staging.stageAhead(bia);
+
+    // Act
+    const again = await system.staging.stageAhead(bia);
+
+    // Assess
+    expect(again.queueTimeoutSeconds).toBeGreaterThan(0);
+    expect(system.provider.staged).toHaveLength(1);
+    expect((await system.job(bia)).providerFiles).toEqual({ image: 'api/1-image' });
+  });
+
+  it('lets an error that is not a provider refusal fail StageInputs (the state machine catches it) and leaves the job queued', async () => {
+    // Prepare
+    const system = domainSystem({ capacity: 1, stageAhead: true });
+    const [, bia] = (await queued(system, ['ana', 'bia'])) as [string, string];
+    system.provider.stageErrors.push(new TypeError('a bug in the adapter'));
+
+    // Act
+    const staging = system.staging.stageAhead(bia);
+
+    // Assess
+    await expect(staging).rejects.toThrow('a bug in the adapter');
+    const job = await system.job(bia);
+    expect(job.status).toBe('queued');
+    expect(job.providerFiles).toBeUndefined();
   });
 
   it('ends the staging of a job cancelled meanwhile with JobFinished', async () => {
