@@ -1,6 +1,6 @@
 import type { StoredOutcome } from './admission';
 import { checkpoint } from './faults';
-import { isTerminal, type JobRecord, type UploadIntent } from './jobs';
+import { isTerminal, type JobRecord, msUntilQueueTimeout, type UploadIntent } from './jobs';
 import type { LifecycleService } from './lifecycle';
 import type { Clock, ExecutionStatus, FileStore, JobStore, LiveStore, Provider, QueueStore, Workflow } from './ports';
 import type { JobQueue } from './queue';
@@ -61,7 +61,7 @@ export async function diagnoseJob(
   const age = (iso: string | null | undefined) => (iso ? now.getTime() - Date.parse(iso) : 0);
   if (job.status === 'queued') {
     if (age(job.createdAt) < graceMs) return null;
-    if (age(job.createdAt) > job.limits.queueSeconds * 1000 + graceMs) return 'queued_past_timeout';
+    if (msUntilQueueTimeout(job, now) < -graceMs) return 'queued_past_timeout';
   } else {
     if (job.deadline && age(job.deadline) > graceMs) return 'running_past_deadline';
     // From admission, not from the grant: a driverless job granted late gets no second grace.

@@ -7,6 +7,9 @@ const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminal = (status: JobStatus) => TERMINAL.includes(status);
 /** A job's place in the FIFO: admission time first, the job id breaks ties. Clients compare the same keys. */
 export const queueKeyOf = (job: { createdAt: string; jobId: string }) => `${job.createdAt}#${job.jobId}`;
+/** Milliseconds until a job's queue timeout, counted from its admission: waiting again does not restart it. */
+export const msUntilQueueTimeout = (job: Pick<JobRecord, 'createdAt' | 'limits'>, now: Date) =>
+  Date.parse(job.createdAt) + job.limits.queueSeconds * 1000 - now.getTime();
 
 export interface StoredInput {
   slot: string;

@@ -10,7 +10,7 @@ import {
   ProviderUnavailable,
 } from './errors';
 import { checkpoint } from './faults';
-import { isTerminal, type JobRecord, outputKey } from './jobs';
+import { isTerminal, type JobRecord, msUntilQueueTimeout, outputKey } from './jobs';
 import { type LiveUpdates, NO_LIVE_UPDATES } from './live-updates';
 import type { Clock, FileStore, FinalChange, JobStore, Provider, QueueStore, Workflow } from './ports';
 import { BUSY_HOLD_MS, type JobQueue } from './queue';
@@ -313,7 +313,7 @@ export type LifecycleService = ReturnType<typeof lifecycle>;
  * queue timeout counts from its admission (as the sweeper's does), not from each return. Null when none is left.
  */
 function queueTimeLeft(job: JobRecord, now: Date): number | null {
-  const leftMs = Date.parse(job.createdAt) + job.limits.queueSeconds * 1000 - now.getTime() - BUSY_HOLD_MS;
+  const leftMs = msUntilQueueTimeout(job, now) - BUSY_HOLD_MS;
   return leftMs >= 1000 ? Math.floor(leftMs / 1000) : null;
 }
 

@@ -1,5 +1,5 @@
 import { JobFinished, ProviderBusy, ProviderFailed, ProviderUnavailable } from './errors';
-import { isTerminal, type JobRecord } from './jobs';
+import { isTerminal, type JobRecord, msUntilQueueTimeout } from './jobs';
 import type { Clock, FileStore, JobStore, Provider, QueueStore } from './ports';
 
 export interface StagingDeps {
@@ -47,17 +47,9 @@ export function inputStaging({ store, files, provider, clock, log }: StagingDeps
     // Granted meanwhile: WaitForSlot resumes it at once, and no queue timeout may cut that short.
     const now = await store.getJob(jobId);
     if (now?.status === 'running') return { queueTimeoutSeconds: job.limits.queueSeconds };
-    return { queueTimeoutSeconds: queueSecondsLeft(job, clock.now()) };
+    // At least 1 s: a job past its timeout parks for a second and ends QUEUE_TIMEOUT, as it would have in WaitForSlot.
+    return { queueTimeoutSeconds: Math.max(1, Math.floor(msUntilQueueTimeout(job, clock.now()) / 1000)) };
   }
 
   return { stageAhead };
-}
-
-/**
- * Whole seconds (at least 1) until the job's queue timeout, counted from its admission: parking again does not
- * start the timer afresh. A job past it parks for a second and ends QUEUE_TIMEOUT, as it would have in WaitForSlot.
- */
-function queueSecondsLeft(job: JobRecord, now: Date): number {
-  const leftMs = Date.parse(job.createdAt) + job.limits.queueSeconds * 1000 - now.getTime();
-  return Math.max(1, Math.floor(leftMs / 1000));
 }
