@@ -28,7 +28,7 @@ export default defineConfig({
         },
       },
       {
-        // The fault matrix: CI runs it after `npm test` (`npm run test:faults`); it is most of the suite's time.
+        // The fault matrix: CI runs it after `npm test` (`npm run test:faults`); it takes about as long as `npm test`.
         // One file at a time: its rows measure heal bounds and retries on a machine they have to themselves.
         extends: true,
         test: {
