@@ -94,7 +94,7 @@ export interface LocalStack {
    * only if the function's role may `sqs:SendMessage` to it, as Lambda does.
    */
   destinations: Map<string, AsyncFailure[]>;
-  /** Runs the scheduled rules' targets now (the sweeper), as the schedule does. */
+  /** Runs the scheduled rules' targets now (the sweeper), as the schedule does, after any run already in flight. */
   sweep(): Promise<unknown>;
   stop(): Promise<void>;
 }

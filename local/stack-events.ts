@@ -82,7 +82,9 @@ export function startEventRules(options: {
     return timer;
   });
   return {
-    sweep: () => Promise.all(scheduled.map(fire)),
+    // A run already in flight began before this call (maybe under conditions the caller has since changed, such as
+    // an armed fault): wait it out, whatever its outcome, then start a run that sees the present.
+    sweep: () => Promise.all(scheduled.map((rule) => (running.get(rule.name) ?? Promise.resolve()).catch(() => {}).then(() => fire(rule)))),
     stop() {
       stopped = true;
       for (const timer of timers) clearInterval(timer);
